@@ -1,0 +1,120 @@
+//! `Accept` header negotiation between OpenMetrics and Prometheus text.
+
+use super::Format;
+
+/// Media ranges looked at, at most: a scraper sends four or five, and a
+/// hostile header must not cost more than a bounded scan.
+const MAX_RANGES: usize = 32;
+
+/// Chooses the format for an `Accept` header value.
+///
+/// OpenMetrics is chosen when the client accepts
+/// `application/openmetrics-text` (version 1.0.0 or unversioned) with a
+/// quality at least as high as anything that maps to Prometheus text
+/// (`text/plain`, `text/*`, `*/*`). Anything else, including a missing or
+/// malformed header, gives Prometheus text 0.0.4, which every scraper reads.
+///
+/// ```
+/// use observe_core::{negotiate, Format};
+/// let prometheus = "application/openmetrics-text;version=1.0.0,\
+///     application/openmetrics-text;version=0.0.1;q=0.75,\
+///     text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/// assert_eq!(negotiate(Some(prometheus)), Format::OpenMetrics);
+/// assert_eq!(negotiate(Some("text/plain")), Format::Text);
+/// assert_eq!(negotiate(None), Format::Text);
+/// ```
+pub fn negotiate(accept: Option<&str>) -> Format {
+    let Some(accept) = accept else {
+        return Format::Text;
+    };
+    let mut best_openmetrics = 0.0f32;
+    let mut best_text = 0.0f32;
+    for range in accept.split(',').take(MAX_RANGES) {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let mut q = 1.0f32;
+        let mut version = None;
+        for param in parts {
+            let Some((name, value)) = param.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "q" => q = parse_quality(value),
+                "version" => version = Some(value),
+                _ => {}
+            }
+        }
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            if matches!(version, None | Some("1.0.0")) {
+                best_openmetrics = best_openmetrics.max(q);
+            }
+        } else if media.eq_ignore_ascii_case("text/plain") {
+            if matches!(version, None | Some("0.0.4")) {
+                best_text = best_text.max(q);
+            }
+        } else if media == "*/*" || media.eq_ignore_ascii_case("text/*") {
+            best_text = best_text.max(q);
+        }
+    }
+    if best_openmetrics > 0.0 && best_openmetrics >= best_text {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
+
+/// RFC 9110 qvalue: 0 to 1 with up to three decimals; junk counts as 0 so a
+/// malformed range can never win.
+fn parse_quality(value: &str) -> f32 {
+    match value.parse::<f32>() {
+        Ok(q) if (0.0..=1.0).contains(&q) => q,
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_scraper_gets_openmetrics() {
+        let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate(Some(accept)), Format::OpenMetrics);
+    }
+
+    #[test]
+    fn text_when_preferred_or_unknown() {
+        assert_eq!(negotiate(Some("text/plain;version=0.0.4")), Format::Text);
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;q=0.4, text/plain")),
+            Format::Text
+        );
+        assert_eq!(negotiate(Some("application/json")), Format::Text);
+        assert_eq!(negotiate(Some("*/*")), Format::Text);
+        assert_eq!(negotiate(Some("")), Format::Text);
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;version=2.0.0")),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;q=nan")),
+            Format::Text
+        );
+    }
+
+    #[test]
+    fn case_and_spacing_are_tolerated() {
+        assert_eq!(
+            negotiate(Some(" Application/OpenMetrics-Text ; Version=1.0.0 ; q=0.9 , text/plain;q=0.5")),
+            Format::OpenMetrics
+        );
+    }
+
+    #[test]
+    fn hostile_headers_are_bounded() {
+        let long = "a/b;q=0.1,".repeat(100_000);
+        assert_eq!(negotiate(Some(&long)), Format::Text);
+        assert_eq!(negotiate(Some(";;;;,,,,==;q=;")), Format::Text);
+    }
+}

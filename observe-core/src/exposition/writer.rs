@@ -1,0 +1,177 @@
+//! The encoder for observe's own families.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use super::Format;
+use crate::Observe;
+use crate::metrics::{HistogramSnapshot, Outcome, RouteMetrics, Series};
+
+const DURATION: &str = "http_server_request_duration_seconds";
+const REQUEST_SIZE: &str = "http_server_request_body_size_bytes";
+const RESPONSE_SIZE: &str = "http_server_response_body_size_bytes";
+const ACTIVE: &str = "http_server_active_requests";
+const TARGET_INFO: &str = "target_info";
+
+/// Appends `value` to `out` with the escapes both text formats require in
+/// label values.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn header(out: &mut String, format: Format, name: &str, kind: &str, unit: Option<&str>, help: &str) {
+    let kind = match (format, kind) {
+        (Format::Text, "info") => "gauge",
+        (_, kind) => kind,
+    };
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    if let (Format::OpenMetrics, Some(unit)) = (format, unit) {
+        let _ = writeln!(out, "# UNIT {name} {unit}");
+    }
+}
+
+pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
+    let inner = &observe.inner;
+    let http = &inner.http;
+    let routes = http.snapshot_routes();
+    // Copy the series pointers once; every family below reads the same set.
+    let mut series: Vec<(Arc<RouteMetrics>, Arc<Series>)> = Vec::new();
+    for route in &routes {
+        let mut of_route = route.snapshot_series();
+        of_route.sort_by_key(|s| s.key);
+        series.extend(of_route.into_iter().map(|s| (Arc::clone(route), s)));
+    }
+
+    // target_info carries the resource attributes, as the OpenTelemetry
+    // Prometheus exporters do.
+    header(
+        out,
+        format,
+        TARGET_INFO,
+        "info",
+        None,
+        "Target metadata: the service this process runs.",
+    );
+    out.push_str(TARGET_INFO);
+    out.push_str("{service_name=\"");
+    escape_label_value(out, &inner.service_name);
+    out.push('"');
+    if let Some(version) = &inner.service_version {
+        out.push_str(",service_version=\"");
+        escape_label_value(out, version);
+        out.push('"');
+    }
+    out.push_str(&inner.const_labels);
+    out.push_str("} 1\n");
+
+    let families: [(&str, &str, &str, &[f64], fn(&Series) -> &crate::metrics::Histogram); 3] = [
+        (
+            DURATION,
+            "seconds",
+            "Duration of HTTP server requests, until the response body was sent.",
+            &http.duration_buckets,
+            |s| &s.duration,
+        ),
+        (
+            REQUEST_SIZE,
+            "bytes",
+            "Size of HTTP server request bodies, where the size was known.",
+            &http.size_buckets,
+            |s| &s.request_size,
+        ),
+        (
+            RESPONSE_SIZE,
+            "bytes",
+            "Size of HTTP server response bodies as sent.",
+            &http.size_buckets,
+            |s| &s.response_size,
+        ),
+    ];
+    let mut labels = String::with_capacity(256);
+    for (name, unit, help, bounds, pick) in families {
+        header(out, format, name, "histogram", Some(unit), help);
+        for (route, s) in &series {
+            let snapshot = pick(s).snapshot();
+            if snapshot.count() == 0 {
+                continue;
+            }
+            labels.clear();
+            series_labels(&mut labels, observe, route, s);
+            write_histogram(out, format, name, &labels, bounds, &snapshot, s.created);
+        }
+    }
+
+    header(
+        out,
+        format,
+        ACTIVE,
+        "gauge",
+        None,
+        "Number of HTTP server requests in flight (until their body was sent).",
+    );
+    for route in &routes {
+        for (method, value) in route.snapshot_active() {
+            out.push_str(ACTIVE);
+            out.push_str("{http_request_method=\"");
+            out.push_str(http.methods.name(method));
+            out.push_str("\",http_route=\"");
+            escape_label_value(out, &route.name);
+            out.push('"');
+            out.push_str(&inner.const_labels);
+            let _ = writeln!(out, "}} {value}");
+        }
+    }
+}
+
+fn series_labels(out: &mut String, observe: &Observe, route: &RouteMetrics, s: &Series) {
+    let http = &observe.inner.http;
+    let status = s.key.status;
+    out.push_str("http_request_method=\"");
+    out.push_str(http.methods.name(s.key.method));
+    let _ = write!(out, "\",http_response_status_code=\"{status}\",http_route=\"");
+    escape_label_value(out, &route.name);
+    out.push('"');
+    match s.key.outcome {
+        Outcome::Panic => out.push_str(",error_type=\"panic\""),
+        Outcome::Cancelled => out.push_str(",error_type=\"cancelled\""),
+        Outcome::Completed if status >= 500 => {
+            let _ = write!(out, ",error_type=\"{status}\"");
+        }
+        Outcome::Completed => {}
+    }
+    out.push_str(&observe.inner.const_labels);
+}
+
+fn write_histogram(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    labels: &str,
+    bounds: &[f64],
+    snapshot: &HistogramSnapshot,
+    created: f64,
+) {
+    for (i, count) in snapshot.cumulative.iter().enumerate() {
+        match bounds.get(i) {
+            Some(bound) => {
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound:?}\"}} {count}");
+            }
+            None => {
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+            }
+        }
+    }
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {:?}", snapshot.sum);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count());
+    if format == Format::OpenMetrics {
+        let _ = writeln!(out, "{name}_created{{{labels}}} {created:?}");
+    }
+}

@@ -1,0 +1,148 @@
+//! The one place where a request's start, response, end, panic and
+//! cancellation become metrics. Framework crates translate their types into
+//! calls on [`RequestTracker`] and nothing else.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::Observe;
+use crate::metrics::labels::CANCELLED_STATUS;
+use crate::metrics::{Outcome, RouteMetrics, SeriesKey};
+
+/// Tracks one request from its start until its response body has been sent
+/// (or dropped). Created by [`Observe::start_request`].
+///
+/// Dropping a tracker without calling [`finish`](Self::finish) or
+/// [`panicked`](Self::panicked) records the request as cancelled: this is
+/// what happens when the server drops the request future or the response
+/// body because the client went away. The in-flight gauge is decremented in
+/// every case, by the drop.
+#[derive(Debug)]
+#[must_use = "dropping a tracker records the request as cancelled"]
+pub struct RequestTracker {
+    observe: Observe,
+    /// The route known when the request started; it owns the in-flight count.
+    start_route: Arc<RouteMetrics>,
+    /// The route known after the handler ran, when the framework only knows
+    /// it then (actix-web); otherwise the start route.
+    route: Option<Arc<RouteMetrics>>,
+    method: u8,
+    started: Instant,
+    request_body_size: Option<u64>,
+    status: Option<u16>,
+    response_body_size: u64,
+    recorded: bool,
+}
+
+impl Observe {
+    /// Starts tracking a request, or returns `None` when its route is left
+    /// out of metrics ([`crate::ObserveBuilder::exclude_route`]).
+    ///
+    /// `method` is the request method as sent; anything outside the standard
+    /// nine and the configured extras is recorded as `_OTHER`. `route` is the
+    /// matched route template (`/users/{id}`), never a raw path; `None` means
+    /// the request matched no route.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let mut tracker = observe.start_request("GET", Some("/users/{id}")).unwrap();
+    /// tracker.response(200);
+    /// tracker.add_response_body_bytes(42);
+    /// tracker.finish();
+    /// assert!(observe.render(observe_core::Format::Text).contains("http_route=\"/users/{id}\""));
+    /// ```
+    pub fn start_request(&self, method: &str, route: Option<&str>) -> Option<RequestTracker> {
+        let http = &self.inner.http;
+        let start_route = http.route(route);
+        if start_route.excluded {
+            return None;
+        }
+        let method = http.methods.index(method);
+        start_route.inc_active(method);
+        Some(RequestTracker {
+            observe: self.clone(),
+            start_route,
+            route: None,
+            method,
+            started: Instant::now(),
+            request_body_size: None,
+            status: None,
+            response_body_size: 0,
+            recorded: false,
+        })
+    }
+}
+
+impl RequestTracker {
+    /// Records the request body size, when known (`Content-Length` or an
+    /// exact size hint). Unknown sizes are not observed rather than guessed.
+    pub fn request_body_size(&mut self, bytes: u64) {
+        self.request_body_size = Some(bytes);
+    }
+
+    /// The handler produced a response with this status code. Latency keeps
+    /// running until [`finish`](Self::finish): the body still has to be sent.
+    pub fn response(&mut self, status: u16) {
+        self.status = Some(status);
+    }
+
+    /// Sets the route learned after the handler ran (frameworks that resolve
+    /// the route late). `None` keeps the start route.
+    pub fn route_after_handler(&mut self, route: Option<&str>) {
+        if let Some(route) = route {
+            self.route = Some(self.observe.inner.http.route(Some(route)));
+        }
+    }
+
+    /// Counts bytes of the response body as they are sent.
+    pub fn add_response_body_bytes(&mut self, bytes: u64) {
+        self.response_body_size = self.response_body_size.saturating_add(bytes);
+    }
+
+    /// The response body has been sent completely.
+    pub fn finish(mut self) {
+        self.record(Outcome::Completed);
+    }
+
+    /// The handler panicked; the framework answers with a 500.
+    pub fn panicked(mut self) {
+        self.status = Some(500);
+        self.record(Outcome::Panic);
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        let route = self.route.as_ref().unwrap_or(&self.start_route);
+        if route.excluded {
+            return;
+        }
+        let status = self.status.unwrap_or(CANCELLED_STATUS);
+        let http = &self.observe.inner.http;
+        let series = route.series(
+            SeriesKey {
+                method: self.method,
+                status,
+                outcome,
+            },
+            http,
+        );
+        series
+            .duration
+            .observe(&http.duration_buckets, self.started.elapsed().as_secs_f64());
+        if let Some(size) = self.request_body_size {
+            series.request_size.observe(&http.size_buckets, size as f64);
+        }
+        series
+            .response_size
+            .observe(&http.size_buckets, self.response_body_size as f64);
+    }
+}
+
+impl Drop for RequestTracker {
+    fn drop(&mut self) {
+        self.record(Outcome::Cancelled);
+        self.start_route.dec_active(self.method);
+    }
+}
