@@ -1,1 +1,39 @@
-fn main(){}
+//! An axum service observed by observe: `cargo run -p observe-examples --bin axum-service`.
+//!
+//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000) with `/metrics` on the
+//! same port. With `OBSERVE_METRICS_ADDR` set (e.g. 127.0.0.1:9464),
+//! `/metrics` moves to that listener instead, so it need not be public.
+
+use observe_core::Observe;
+use observe_examples::{axum_app, listen_addr};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let observe = Observe::builder()
+        .service_name("shop")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        // Probes and scrapes would dilute the real traffic's latency.
+        .exclude_route("/health")
+        .exclude_route("/metrics")
+        .build()?;
+
+    let app = match std::env::var("OBSERVE_METRICS_ADDR") {
+        Ok(metrics_addr) => {
+            let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
+            println!("metrics on http://{}/metrics", listener.local_addr()?);
+            let metrics = observe_axum::metrics_router::<()>(&observe);
+            tokio::spawn(async move { axum::serve(listener, metrics).await });
+            axum_app::app_without_metrics(&observe)
+        }
+        Err(_) => axum_app::app(&observe),
+    };
+
+    let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The response body wrapper: counts bytes and finishes the record when the
+//! body ends, or records cancellation when it is dropped early.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use observe_core::RequestTracker;
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// Response body of [`ObserveService`](crate::ObserveService).
+    ///
+    /// The request's latency ends when this body reports its end (or is
+    /// dropped after its end); dropped earlier, the request is recorded as
+    /// cancelled with the status that was already sent.
+    pub struct ObservedBody<B: Body> {
+        #[pin]
+        inner: Option<B>,
+        tracker: Option<RequestTracker>,
+    }
+
+    impl<B: Body> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(tracker) = this.tracker.take() {
+                // Servers need not poll a body that says it has ended (an
+                // empty body, say): that is a completed response.
+                let ended = this.inner.as_ref().as_pin_ref().is_none_or(|b| b.is_end_stream());
+                if ended {
+                    tracker.finish();
+                }
+                // Otherwise the tracker's drop records the cancellation.
+            }
+        }
+    }
+}
+
+impl<B: Body> ObservedBody<B> {
+    pub(crate) fn new(inner: B, tracker: Option<RequestTracker>) -> Self {
+        Self {
+            inner: Some(inner),
+            tracker,
+        }
+    }
+
+    /// The empty body of the 500 answered for a panicking handler.
+    pub(crate) fn empty() -> Self {
+        Self {
+            inner: None,
+            tracker: None,
+        }
+    }
+}
+
+impl<B: Body> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(tracker)) = (frame.data_ref(), this.tracker.as_mut()) {
+                    tracker.add_response_body_bytes(data.remaining() as u64);
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(tracker) = this.tracker.take() {
+                    tracker.finish();
+                }
+            }
+            // A body error cuts the response short: the client did not get
+            // it all, which is recorded as cancelled when the tracker drops.
+            Poll::Ready(Some(Err(_))) | Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}

@@ -1,0 +1,66 @@
+//! The response future: catches panics and hands the tracker to the body.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Response, StatusCode};
+use observe_core::RequestTracker;
+use pin_project_lite::pin_project;
+
+use crate::body::ObservedBody;
+
+pin_project! {
+    /// Future of [`ObserveService`](crate::ObserveService). Dropping it
+    /// before it completes records the request as cancelled.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        tracker: Option<RequestTracker>,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, tracker: Option<RequestTracker>) -> Self {
+        Self { inner, tracker }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ObservedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        // A panicking handler must not take the connection (or, on some
+        // servers, the worker) down with it: answer 500 and record it.
+        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(Ok(response))) => {
+                let mut tracker = this.tracker.take();
+                if let Some(tracker) = tracker.as_mut() {
+                    tracker.response(response.status().as_u16());
+                }
+                Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, tracker))))
+            }
+            // A service error is not a response: hyper closes the
+            // connection. The dropped tracker records it as cancelled.
+            Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(error)),
+            Err(_panic) => {
+                if let Some(tracker) = this.tracker.take() {
+                    tracker.panicked();
+                }
+                let mut response = Response::new(ObservedBody::empty());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+

@@ -1,0 +1,68 @@
+//! The middleware service.
+
+use std::task::{Context, Poll};
+
+use http::{Request, Response, header};
+use http_body::Body;
+use observe_core::Observe;
+use tower_service::Service;
+
+use crate::body::ObservedBody;
+use crate::future::ResponseFuture;
+use crate::route::RouteClassifier;
+
+/// The service produced by [`ObserveLayer`](crate::ObserveLayer).
+#[derive(Debug, Clone)]
+pub struct ObserveService<S, C> {
+    inner: S,
+    observe: Observe,
+    classifier: C,
+}
+
+impl<S, C> ObserveService<S, C> {
+    pub(crate) fn new(inner: S, observe: Observe, classifier: C) -> Self {
+        Self {
+            inner,
+            observe,
+            classifier,
+        }
+    }
+}
+
+impl<S, C, ReqB, ResB> Service<Request<ReqB>> for ObserveService<S, C>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    C: RouteClassifier<ReqB>,
+    ReqB: Body,
+    ResB: Body,
+{
+    type Response = Response<ObservedBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let route = self.classifier.route(&request);
+        let mut tracker = self.observe.start_request(request.method().as_str(), route);
+        if let (Some(tracker), Some(size)) = (tracker.as_mut(), request_body_size(&request)) {
+            tracker.request_body_size(size);
+        }
+        ResponseFuture::new(self.inner.call(request), tracker)
+    }
+}
+
+/// The body's exact size hint, else a well-formed `Content-Length`.
+fn request_body_size<B: Body>(request: &Request<B>) -> Option<u64> {
+    request.body().size_hint().exact().or_else(|| {
+        request
+            .headers()
+            .get(header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    })
+}
