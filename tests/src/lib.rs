@@ -1,1 +1,225 @@
-//! x
+//! Helpers shared by observe's end-to-end tests: real servers on loopback,
+//! a real HTTP client, a parser for the exposition text, and the external
+//! validators (promtool, a strict OpenMetrics parser).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Serves `app` on `127.0.0.1:0` in the background and returns its address.
+pub async fn spawn_axum(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// A plain HTTP/1.1 client.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// `GET /metrics` with `accept`; returns the content type and body.
+pub async fn scrape(addr: SocketAddr, accept: Option<&str>) -> (String, String) {
+    let mut request = client().get(format!("http://{addr}/metrics"));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.expect("scrape");
+    assert_eq!(response.status(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (content_type, response.text().await.expect("body"))
+}
+
+/// One sample of an exposition: metric name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Sample name, e.g. `http_server_request_duration_seconds_count`.
+    pub name: String,
+    /// Labels, sorted by name.
+    pub labels: BTreeMap<String, String>,
+    /// The value.
+    pub value: f64,
+}
+
+/// Parses the samples of a Prometheus text or OpenMetrics document.
+pub fn parse_samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Sample {
+    let name_end = line.find(['{', ' ']).expect("sample has a name");
+    let name = line[..name_end].to_string();
+    let mut labels = BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(stripped) = rest.strip_prefix('{') {
+        let mut chars = stripped.char_indices();
+        let mut key = String::new();
+        let mut end = 0;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '}' => {
+                    end = i + 1;
+                    break;
+                }
+                ',' => {}
+                '=' => {
+                    let mut value = String::new();
+                    chars.next(); // opening quote
+                    while let Some((_, c)) = chars.next() {
+                        match c {
+                            '\\' => match chars.next().map(|(_, c)| c) {
+                                Some('n') => value.push('\n'),
+                                Some(c) => value.push(c),
+                                None => break,
+                            },
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    labels.insert(std::mem::take(&mut key), value);
+                }
+                c => key.push(c),
+            }
+        }
+        rest = &stripped[end..];
+    }
+    let value = rest
+        .split_whitespace()
+        .next()
+        .expect("sample has a value");
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+    };
+    Sample {
+        name,
+        labels,
+        value,
+    }
+}
+
+/// The value of the sample `name` whose labels include all of `labels`
+/// and no `error_type` unless asked for; `None` if there is none.
+pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wants_error = labels.iter().any(|(k, _)| *k == "error_type");
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                && (wants_error || !s.labels.contains_key("error_type"))
+        })
+        .map(|s| s.value)
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether tests must fail rather than skip when an external tool is
+/// missing (`OBSERVE_REQUIRE_TOOLS=1`, set by `.ci/run`).
+pub fn tools_required() -> bool {
+    std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// `Some(())` when `program --version` runs; otherwise prints a skip notice
+/// (or panics when tools are required).
+pub fn require_tool(program: &str, args: &[&str], install_hint: &str) -> Option<()> {
+    let ok = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(());
+    }
+    assert!(
+        !tools_required(),
+        "{program} is required (OBSERVE_REQUIRE_TOOLS=1) but unavailable: {install_hint}"
+    );
+    eprintln!("SKIP: {program} not available ({install_hint})");
+    None
+}
+
+/// Runs `program args` with `input` on stdin; returns (success, stdout+stderr).
+pub fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// `promtool check metrics` on a Prometheus text document. `None` when
+/// skipped.
+pub fn promtool_check_metrics(text: &str) -> Option<(bool, String)> {
+    require_tool("promtool", &["--version"], "apt-get install prometheus")?;
+    Some(run_with_stdin("promtool", &["check", "metrics"], text))
+}
+
+/// Parses an OpenMetrics document with the Python reference client's strict
+/// parser (`pip install prometheus-client`). `None` when skipped.
+pub fn strict_openmetrics_parse(text: &str) -> Option<(bool, String)> {
+    let probe = "import prometheus_client.openmetrics.parser";
+    require_tool("python3", &["-c", probe], "pip install prometheus-client")?;
+    let script = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        families = list(text_string_to_metric_families(sys.stdin.read()))\n\
+        print(len(families), 'families')\n";
+    Some(run_with_stdin("python3", &["-c", script], text))
+}
+
+/// Resident set size of this process in KiB, from /proc.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
