@@ -27,9 +27,12 @@ pub(crate) fn escape_label_value(out: &mut String, value: &str) {
 }
 
 fn header(out: &mut String, format: Format, name: &str, kind: &str, unit: Option<&str>, help: &str) {
-    let kind = match (format, kind) {
-        (Format::Text, "info") => "gauge",
-        (_, kind) => kind,
+    // An OpenMetrics info family is named without its `_info` suffix; text
+    // 0.0.4 has no info type and reads it as a gauge.
+    let (name, kind) = match (format, kind) {
+        (Format::Text, "info") => (name, "gauge"),
+        (Format::OpenMetrics, "info") => (name.strip_suffix("_info").unwrap_or(name), kind),
+        _ => (name, kind),
     };
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
