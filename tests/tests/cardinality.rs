@@ -1,0 +1,141 @@
+//! Hostile traffic cannot grow the number of series or the memory: random
+//! paths, random methods and junk bytes all land on a few fixed labels.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use observe_core::Observe;
+use observe_examples::axum_app;
+use observe_tests::{client, eventually, parse_samples, rss_kib, scrape, spawn_axum};
+
+const TOTAL: usize = 10_000;
+const WORKERS: usize = 16;
+
+/// xorshift64*: deterministic, dependency-free randomness for the test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn token(&mut self, alphabet: &[u8], len: usize) -> String {
+        (0..len)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+fn random_request(rng: &mut Rng) -> (reqwest::Method, String) {
+    let method = match rng.next() % 4 {
+        0 => reqwest::Method::GET,
+        1 => reqwest::Method::POST,
+        _ => {
+            let len = 1 + (rng.next() % 12) as usize;
+            let token = rng.token(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_", len);
+            reqwest::Method::from_bytes(token.as_bytes()).expect("token chars are valid")
+        }
+    };
+    let segment_chars = b"abcdefghijklmnopqrstuvwxyz0123456789-._~%25%C3%28";
+    let path = match rng.next() % 3 {
+        // Matched route, random id: one template however many ids.
+        0 => format!("/users/{}", rng.next() % 2_000_000),
+        // Unmatched, random depth and junk (percent-encoded non-UTF-8 too).
+        1 => {
+            let depth = 1 + (rng.next() % 6) as usize;
+            (0..depth)
+                .map(|_| {
+                    let len = 1 + (rng.next() % 40) as usize;
+                    format!("/{}", rng.token(segment_chars, len))
+                })
+                .collect()
+        }
+        // Very long unmatched paths.
+        _ => {
+            let len = 2000 + (rng.next() % 4000) as usize;
+            format!("/{}", rng.token(b"abcdefghij", len))
+        }
+    };
+    (method, path)
+}
+
+async fn fire(addr: std::net::SocketAddr, seed: u64, count: usize) {
+    let c = client();
+    let mut rng = Rng(seed);
+    for _ in 0..count {
+        let (method, path) = random_request(&mut rng);
+        let response = c
+            .request(method, format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("the server answers hostile requests");
+        let _ = response.bytes().await;
+    }
+}
+
+async fn fire_all(addr: std::net::SocketAddr, round: u64, total: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..WORKERS as u64 {
+        tasks.spawn(fire(addr, 0x9e37_79b9 + round * 1000 + w, total / WORKERS));
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("worker");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_paths_and_methods_add_only_a_handful_of_series() {
+    let observe = Observe::builder()
+        .exclude_route("/metrics")
+        .build()
+        .expect("valid settings");
+    let addr = spawn_axum(axum_app::app(&observe)).await;
+
+    // Warm up allocator and connection pools before the baseline.
+    fire_all(addr, 0, 2_000).await;
+    let before = rss_kib();
+    fire_all(addr, 1, TOTAL).await;
+    let after = rss_kib();
+
+    let text = eventually(Duration::from_secs(10), "all requests recorded", || async {
+        let text = scrape(addr, None).await.1;
+        let recorded: f64 = parse_samples(&text)
+            .iter()
+            .filter(|s| s.name == "http_server_request_duration_seconds_count")
+            .map(|s| s.value)
+            .sum();
+        (recorded as usize == TOTAL + 2_000).then_some(text)
+    })
+    .await;
+    let samples = parse_samples(&text);
+    let series: BTreeSet<_> = samples
+        .iter()
+        .filter(|s| s.name == "http_server_request_duration_seconds_count")
+        .map(|s| format!("{:?}", s.labels))
+        .collect();
+    let routes: BTreeSet<_> = samples
+        .iter()
+        .filter_map(|s| s.labels.get("http_route").cloned())
+        .collect();
+    let methods: BTreeSet<_> = samples
+        .iter()
+        .filter_map(|s| s.labels.get("http_request_method").cloned())
+        .collect();
+    eprintln!(
+        "{} series, routes {routes:?}, methods {methods:?}, rss {before} KiB -> {after} KiB, document {} bytes",
+        series.len(),
+        text.len()
+    );
+    assert!(series.len() <= 12, "{series:#?}");
+    let expected_routes: BTreeSet<String> = ["/users/{id}", "_UNMATCHED"].map(String::from).into();
+    assert_eq!(routes, expected_routes);
+    assert!(methods.iter().all(|m| ["GET", "POST", "_OTHER"].contains(&m.as_str())), "{methods:?}");
+    // 10,000 distinct paths must not show up as memory either: keeping the
+    // long paths alone (2-6 KB for a third of them) would exceed this
+    // several times over.
+    let growth = after.saturating_sub(before);
+    assert!(growth < 8 * 1024, "RSS grew by {growth} KiB over {TOTAL} hostile requests");
+}
