@@ -38,7 +38,10 @@ pub async fn metrics_response(observe: &Observe, accept: Option<&HeaderValue>) -
     let observe = observe.clone();
     match tokio::task::spawn_blocking(move || observe.render(format)).await {
         Ok(body) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            )],
             body,
         )
             .into_response(),

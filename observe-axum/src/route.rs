@@ -10,6 +10,9 @@ pub struct MatchedPathRoute;
 
 impl<B> RouteClassifier<B> for MatchedPathRoute {
     fn route<'r>(&self, request: &'r Request<B>) -> Option<&'r str> {
-        request.extensions().get::<MatchedPath>().map(MatchedPath::as_str)
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
     }
 }

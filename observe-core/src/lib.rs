@@ -111,7 +111,11 @@ impl Observe {
     /// assert!(observe.render(observe_core::Format::Text).contains("shop_orders_total 1"));
     /// ```
     pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        let mut registry = self.inner.registry.write().unwrap_or_else(|p| p.into_inner());
+        let mut registry = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         f(&mut registry)
     }
 }
@@ -316,15 +320,27 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_value() {
-        let err = Observe::builder().duration_buckets([1.0, 0.5]).build().unwrap_err();
+        let err = Observe::builder()
+            .duration_buckets([1.0, 0.5])
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("[1.0, 0.5]"), "{err}");
-        let err = Observe::builder().const_label("http_route", "x").build().unwrap_err();
+        let err = Observe::builder()
+            .const_label("http_route", "x")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("\"http_route\""), "{err}");
         let err = Observe::builder().extra_method("GET").build().unwrap_err();
         assert_eq!(err, BuildError::Method("GET".into()));
-        let err = Observe::builder().extra_method("BAD METHOD").build().unwrap_err();
+        let err = Observe::builder()
+            .extra_method("BAD METHOD")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("\"BAD METHOD\""));
-        assert_eq!(Observe::builder().max_routes(0).build().unwrap_err(), BuildError::MaxRoutes);
+        assert_eq!(
+            Observe::builder().max_routes(0).build().unwrap_err(),
+            BuildError::MaxRoutes
+        );
     }
 
     #[test]
@@ -353,6 +369,11 @@ mod tests {
         let text = o.render(Format::Text);
         assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"499\",http_route=\"/slow\",error_type=\"cancelled\"} 1"), "{text}");
         assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"500\",http_route=\"/boom\",error_type=\"panic\"} 1"), "{text}");
-        assert!(text.contains("http_server_active_requests{http_request_method=\"GET\",http_route=\"/slow\"} 0"), "{text}");
+        assert!(
+            text.contains(
+                "http_server_active_requests{http_request_method=\"GET\",http_route=\"/slow\"} 0"
+            ),
+            "{text}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 use observe_core::Observe;
 use tower_layer::Layer;
 
-use crate::route::Unrouted;
+use http::Request;
+
+use crate::route::{RouteFn, Unrouted};
 use crate::service::ObserveService;
 
 /// Wraps a service so that each request is recorded in an [`Observe`].
@@ -25,13 +27,22 @@ impl ObserveLayer {
 }
 
 impl<C> ObserveLayer<C> {
-    /// Names routes with `classifier`, usually a closure
-    /// `|req: &Request<B>| -> Option<&str>`.
+    /// Names routes with a [`RouteClassifier`](crate::RouteClassifier) (a framework crate's, or
+    /// your own type).
     pub fn route_with<D>(self, classifier: D) -> ObserveLayer<D> {
         ObserveLayer {
             observe: self.observe,
             classifier,
         }
+    }
+
+    /// Names routes with a closure returning the route template, borrowed
+    /// from the request or `'static`; `None` for an unmatched request.
+    pub fn route_fn<B, F>(self, classifier: F) -> ObserveLayer<RouteFn<F>>
+    where
+        F: for<'r> Fn(&'r Request<B>) -> Option<&'r str> + Clone,
+    {
+        self.route_with(RouteFn(classifier))
     }
 }
 

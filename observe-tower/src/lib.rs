@@ -19,7 +19,7 @@
 //!
 //! let observe = observe_core::Observe::builder().service_name("shop").build().unwrap();
 //! let service = ServiceBuilder::new()
-//!     .layer(ObserveLayer::new(&observe).route_with(|req: &Request<String>| {
+//!     .layer(ObserveLayer::new(&observe).route_fn(|req: &Request<String>| {
 //!         match req.uri().path() {
 //!             "/health" => Some("/health"),
 //!             path if path.starts_with("/users/") => Some("/users/{id}"),
@@ -41,5 +41,5 @@ mod service;
 pub use body::ObservedBody;
 pub use future::ResponseFuture;
 pub use layer::ObserveLayer;
-pub use route::{RouteClassifier, Unrouted};
+pub use route::{RouteClassifier, RouteFn, Unrouted};
 pub use service::ObserveService;

@@ -6,19 +6,26 @@ use http::Request;
 /// when it matched no route. The value must come from a bounded set, such
 /// as the templates of a router: never return the raw path.
 ///
-/// Implemented for closures `Fn(&Request<B>) -> Option<&str>`.
+/// For a closure, use [`ObserveLayer::route_fn`](crate::ObserveLayer::route_fn).
 pub trait RouteClassifier<B>: Clone {
     /// The route template of `request`, borrowed from the request (an
     /// extension set by a router) or `'static`.
     fn route<'r>(&self, request: &'r Request<B>) -> Option<&'r str>;
 }
 
-impl<B, F> RouteClassifier<B> for F
+/// A closure used as a [`RouteClassifier`], made by
+/// [`ObserveLayer::route_fn`](crate::ObserveLayer::route_fn). The wrapper
+/// exists so the closure's signature, which borrows its result from the
+/// request, is inferred without annotations.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteFn<F>(pub(crate) F);
+
+impl<B, F> RouteClassifier<B> for RouteFn<F>
 where
     F: for<'r> Fn(&'r Request<B>) -> Option<&'r str> + Clone,
 {
     fn route<'r>(&self, request: &'r Request<B>) -> Option<&'r str> {
-        self(request)
+        (self.0)(request)
     }
 }
 

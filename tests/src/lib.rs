@@ -100,14 +100,13 @@ fn parse_line(line: &str) -> Sample {
         }
         rest = &stripped[end..];
     }
-    let value = rest
-        .split_whitespace()
-        .next()
-        .expect("sample has a value");
+    let value = rest.split_whitespace().next().expect("sample has a value");
     let value = match value {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        v => v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
     };
     Sample {
         name,
@@ -190,8 +189,8 @@ pub fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, Strin
         .write_all(input.as_bytes())
         .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 

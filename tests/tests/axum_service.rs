@@ -20,13 +20,20 @@ fn observe() -> Observe {
 }
 
 /// Scrapes until the duration count of every `(labels, count)` matches.
-async fn wait_for_counts(addr: std::net::SocketAddr, want: &[(&[(&str, &str)], f64)]) -> Vec<Sample> {
-    eventually(Duration::from_secs(10), "expected request counts", || async {
-        let samples = parse_samples(&scrape(addr, None).await.1);
-        want.iter()
-            .all(|(labels, n)| value(&samples, COUNT, labels) == Some(*n))
-            .then_some(samples)
-    })
+async fn wait_for_counts(
+    addr: std::net::SocketAddr,
+    want: &[(&[(&str, &str)], f64)],
+) -> Vec<Sample> {
+    eventually(
+        Duration::from_secs(10),
+        "expected request counts",
+        || async {
+            let samples = parse_samples(&scrape(addr, None).await.1);
+            want.iter()
+                .all(|(labels, n)| value(&samples, COUNT, labels) == Some(*n))
+                .then_some(samples)
+        },
+    )
     .await
 }
 
@@ -44,41 +51,125 @@ async fn every_route_gives_its_series_once() {
     let user_json: serde_json::Value = serde_json::from_slice(&user_body).unwrap();
     assert_eq!(user_json["id"], 7);
     assert_eq!(c.get(url("/users/0")).send().await.unwrap().status(), 404);
-    assert_eq!(c.get(url("/users/1000000")).send().await.unwrap().status(), 500);
+    assert_eq!(
+        c.get(url("/users/1000000")).send().await.unwrap().status(),
+        500
+    );
     let order = r#"{"item":"book","quantity":2}"#;
     let created = c.post(url("/orders")).body(order).send().await.unwrap();
     assert_eq!(created.status(), 201);
-    let invalid = c.post(url("/orders")).body("{not json").send().await.unwrap();
+    let invalid = c
+        .post(url("/orders"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(invalid.status(), 422);
     assert_eq!(c.get(url("/slow?ms=1")).send().await.unwrap().status(), 200);
     assert_eq!(c.get(url("/panic")).send().await.unwrap().status(), 500);
-    assert_eq!(c.get(url("/no/such/path/42")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        c.get(url("/no/such/path/42"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     assert_eq!(c.put(url("/users/7")).send().await.unwrap().status(), 405);
     let bogus = reqwest::Method::from_bytes(b"BREW").unwrap();
-    assert_eq!(c.request(bogus, url("/users/7")).send().await.unwrap().status(), 405);
+    assert_eq!(
+        c.request(bogus, url("/users/7"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
     // The server keeps serving after the panic.
     assert_eq!(c.get(url("/users/8")).send().await.unwrap().status(), 200);
 
-    let get_user = [("http_request_method", "GET"), ("http_route", "/users/{id}")];
+    let get_user = [
+        ("http_request_method", "GET"),
+        ("http_route", "/users/{id}"),
+    ];
     let samples = wait_for_counts(
         addr,
         &[
-            (&[get_user[0], get_user[1], ("http_response_status_code", "200")], 2.0),
-            (&[get_user[0], get_user[1], ("http_response_status_code", "404")], 1.0),
             (
-                &[get_user[0], get_user[1], ("http_response_status_code", "500"), ("error_type", "500")],
+                &[
+                    get_user[0],
+                    get_user[1],
+                    ("http_response_status_code", "200"),
+                ],
+                2.0,
+            ),
+            (
+                &[
+                    get_user[0],
+                    get_user[1],
+                    ("http_response_status_code", "404"),
+                ],
                 1.0,
             ),
-            (&[("http_route", "/orders"), ("http_response_status_code", "201")], 1.0),
-            (&[("http_route", "/orders"), ("http_response_status_code", "422")], 1.0),
-            (&[("http_route", "/slow"), ("http_response_status_code", "200")], 1.0),
             (
-                &[("http_route", "/panic"), ("http_response_status_code", "500"), ("error_type", "panic")],
+                &[
+                    get_user[0],
+                    get_user[1],
+                    ("http_response_status_code", "500"),
+                    ("error_type", "500"),
+                ],
                 1.0,
             ),
-            (&[("http_route", "_UNMATCHED"), ("http_response_status_code", "404")], 1.0),
-            (&[("http_request_method", "PUT"), ("http_response_status_code", "405")], 1.0),
-            (&[("http_request_method", "_OTHER"), ("http_response_status_code", "405")], 1.0),
+            (
+                &[
+                    ("http_route", "/orders"),
+                    ("http_response_status_code", "201"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_route", "/orders"),
+                    ("http_response_status_code", "422"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_route", "/slow"),
+                    ("http_response_status_code", "200"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_route", "/panic"),
+                    ("http_response_status_code", "500"),
+                    ("error_type", "panic"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_route", "_UNMATCHED"),
+                    ("http_response_status_code", "404"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_request_method", "PUT"),
+                    ("http_response_status_code", "405"),
+                ],
+                1.0,
+            ),
+            (
+                &[
+                    ("http_request_method", "_OTHER"),
+                    ("http_response_status_code", "405"),
+                ],
+                1.0,
+            ),
         ],
     )
     .await;
@@ -91,20 +182,29 @@ async fn every_route_gives_its_series_once() {
         assert!(!text.contains(absent), "{absent} leaked into:\n{text}");
     }
     // 4xx are not errors; only 5xx carry error_type.
-    let errors: Vec<_> = series.iter().filter(|s| s.labels.contains_key("error_type")).collect();
+    let errors: Vec<_> = series
+        .iter()
+        .filter(|s| s.labels.contains_key("error_type"))
+        .collect();
     assert_eq!(errors.len(), 2);
 
     // Body sizes are what went over the wire.
     let response_sum = value(
         &samples,
         "http_server_response_body_size_bytes_sum",
-        &[("http_route", "/orders"), ("http_response_status_code", "201")],
+        &[
+            ("http_route", "/orders"),
+            ("http_response_status_code", "201"),
+        ],
     );
     assert_eq!(response_sum, Some(order.len() as f64));
     let request_sum = value(
         &samples,
         "http_server_request_body_size_bytes_sum",
-        &[("http_route", "/orders"), ("http_response_status_code", "422")],
+        &[
+            ("http_route", "/orders"),
+            ("http_response_status_code", "422"),
+        ],
     );
     assert_eq!(request_sum, Some("{not json".len() as f64));
 
@@ -112,7 +212,10 @@ async fn every_route_gives_its_series_once() {
     let active = value(
         &samples,
         "http_server_active_requests",
-        &[("http_request_method", "GET"), ("http_route", "/users/{id}")],
+        &[
+            ("http_request_method", "GET"),
+            ("http_route", "/users/{id}"),
+        ],
     );
     assert_eq!(active, Some(0.0));
 }
@@ -142,10 +245,21 @@ async fn a_cancelled_request_is_counted_once_as_cancelled() {
         ("error_type", "cancelled"),
     ];
     let samples = wait_for_counts(addr, &[(&cancelled, 1.0)]).await;
-    assert_eq!(value(&samples, "http_server_active_requests", &in_flight), Some(0.0));
+    assert_eq!(
+        value(&samples, "http_server_active_requests", &in_flight),
+        Some(0.0)
+    );
     // Well before the 5 s handler would have finished: the drop was seen.
-    let sum = value(&samples, "http_server_request_duration_seconds_sum", &cancelled).unwrap();
-    assert!(sum < 5.0, "recorded at cancellation, not at the handler's end: {sum}");
+    let sum = value(
+        &samples,
+        "http_server_request_duration_seconds_sum",
+        &cancelled,
+    )
+    .unwrap();
+    assert!(
+        sum < 5.0,
+        "recorded at cancellation, not at the handler's end: {sum}"
+    );
     // And only once: no completed series for the same request appears later.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let samples = parse_samples(&scrape(addr, None).await.1);
@@ -161,7 +275,11 @@ async fn two_instances_in_one_process_do_not_interfere() {
     let (a, b) = (observe(), observe());
     let addr_a = spawn_axum(axum_app::app(&a)).await;
     let addr_b = spawn_axum(axum_app::app(&b)).await;
-    client().get(format!("http://{addr_a}/users/1")).send().await.unwrap();
+    client()
+        .get(format!("http://{addr_a}/users/1"))
+        .send()
+        .await
+        .unwrap();
     let route = [("http_route", "/users/{id}")];
     wait_for_counts(addr_a, &[(&route, 1.0)]).await;
     let samples_b = parse_samples(&scrape(addr_b, None).await.1);

@@ -35,7 +35,10 @@ fn random_request(rng: &mut Rng) -> (reqwest::Method, String) {
         1 => reqwest::Method::POST,
         _ => {
             let len = 1 + (rng.next() % 12) as usize;
-            let token = rng.token(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_", len);
+            let token = rng.token(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_",
+                len,
+            );
             reqwest::Method::from_bytes(token.as_bytes()).expect("token chars are valid")
         }
     };
@@ -132,10 +135,18 @@ async fn random_paths_and_methods_add_only_a_handful_of_series() {
     assert!(series.len() <= 12, "{series:#?}");
     let expected_routes: BTreeSet<String> = ["/users/{id}", "_UNMATCHED"].map(String::from).into();
     assert_eq!(routes, expected_routes);
-    assert!(methods.iter().all(|m| ["GET", "POST", "_OTHER"].contains(&m.as_str())), "{methods:?}");
+    assert!(
+        methods
+            .iter()
+            .all(|m| ["GET", "POST", "_OTHER"].contains(&m.as_str())),
+        "{methods:?}"
+    );
     // 10,000 distinct paths must not show up as memory either: keeping the
     // long paths alone (2-6 KB for a third of them) would exceed this
     // several times over.
     let growth = after.saturating_sub(before);
-    assert!(growth < 8 * 1024, "RSS grew by {growth} KiB over {TOTAL} hostile requests");
+    assert!(
+        growth < 8 * 1024,
+        "RSS grew by {growth} KiB over {TOTAL} hostile requests"
+    );
 }

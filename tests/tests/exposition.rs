@@ -30,18 +30,33 @@ async fn busy_service() -> std::net::SocketAddr {
     let addr = spawn_axum(axum_app::app(&observe)).await;
     let c = client();
     for path in ["/users/1", "/users/0", "/users/2000000", "/panic", "/nope"] {
-        c.get(format!("http://{addr}{path}")).send().await.unwrap();
+        c.get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("answered");
     }
-    c.post(format!("http://{addr}/orders")).body("x").send().await.unwrap();
+    c.post(format!("http://{addr}/orders"))
+        .body("x")
+        .send()
+        .await
+        .expect("answered");
     addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_text_is_the_default_and_passes_promtool() {
     let addr = busy_service().await;
-    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*"), Some("application/json")] {
+    for accept in [
+        None,
+        Some("text/plain;version=0.0.4"),
+        Some("*/*"),
+        Some("application/json"),
+    ] {
         let (content_type, text) = scrape(addr, accept).await;
-        assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8", "{accept:?}");
+        assert_eq!(
+            content_type, "text/plain; version=0.0.4; charset=utf-8",
+            "{accept:?}"
+        );
         assert!(!text.contains("# EOF"));
         assert!(!text.contains("_created"));
         assert!(!text.contains("# UNIT"));
@@ -52,8 +67,14 @@ async fn prometheus_text_is_the_default_and_passes_promtool() {
     let helps = text.lines().filter(|l| l.starts_with("# HELP")).count();
     assert_eq!(types, helps);
     assert_eq!(types, 7, "{text}");
-    assert!(text.contains("shop_orders_total{region=\"eu\\\\west\\n1\"} 1"), "{text}");
-    assert!(text.contains("target_info{service_name=\"shop \\\"eu\\\"\""), "{text}");
+    assert!(
+        text.contains("shop_orders_total{region=\"eu\\\\west\\n1\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("target_info{service_name=\"shop \\\"eu\\\"\""),
+        "{text}"
+    );
 
     if let Some((ok, output)) = promtool_check_metrics(&text) {
         assert!(ok, "promtool check metrics failed:\n{output}\n---\n{text}");
@@ -89,6 +110,9 @@ async fn openmetrics_is_negotiated_with_created_and_eof() {
     assert!(text.contains("# TYPE target info"));
 
     if let Some((ok, output)) = strict_openmetrics_parse(&text) {
-        assert!(ok, "strict OpenMetrics parser rejected the document:\n{output}\n---\n{text}");
+        assert!(
+            ok,
+            "strict OpenMetrics parser rejected the document:\n{output}\n---\n{text}"
+        );
     }
 }

@@ -50,11 +50,17 @@ impl crate::Observe {
     pub fn render(&self, format: Format) -> String {
         let mut out = String::with_capacity(16 * 1024);
         writer::write_http(&mut out, self, format);
-        let registry = self.inner.registry.read().unwrap_or_else(|p| p.into_inner());
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail; the encoders only propagate
         // fmt::Error from the writer.
         let encoded = match format {
-            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
+            Format::Text => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+            }
             Format::OpenMetrics => {
                 prometheus_client::encoding::text::encode_registry(&mut out, &registry)
             }

@@ -106,7 +106,9 @@ mod tests {
     #[test]
     fn case_and_spacing_are_tolerated() {
         assert_eq!(
-            negotiate(Some(" Application/OpenMetrics-Text ; Version=1.0.0 ; q=0.9 , text/plain;q=0.5")),
+            negotiate(Some(
+                " Application/OpenMetrics-Text ; Version=1.0.0 ; q=0.9 , text/plain;q=0.5"
+            )),
             Format::OpenMetrics
         );
     }

@@ -5,13 +5,22 @@ use std::sync::Arc;
 
 use super::Format;
 use crate::Observe;
-use crate::metrics::{HistogramSnapshot, Outcome, RouteMetrics, Series};
+use crate::metrics::{Histogram, HistogramSnapshot, Outcome, RouteMetrics, Series};
 
 const DURATION: &str = "http_server_request_duration_seconds";
 const REQUEST_SIZE: &str = "http_server_request_body_size_bytes";
 const RESPONSE_SIZE: &str = "http_server_response_body_size_bytes";
 const ACTIVE: &str = "http_server_active_requests";
 const TARGET_INFO: &str = "target_info";
+
+/// One of the three histogram families that share a series' label set.
+struct HistogramFamily<'a> {
+    name: &'static str,
+    unit: &'static str,
+    help: &'static str,
+    bounds: &'a [f64],
+    pick: fn(&Series) -> &Histogram,
+}
 
 /// Appends `value` to `out` with the escapes both text formats require in
 /// label values.
@@ -26,7 +35,14 @@ pub(crate) fn escape_label_value(out: &mut String, value: &str) {
     }
 }
 
-fn header(out: &mut String, format: Format, name: &str, kind: &str, unit: Option<&str>, help: &str) {
+fn header(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    kind: &str,
+    unit: Option<&str>,
+    help: &str,
+) {
     // An OpenMetrics info family is named without its `_info` suffix; text
     // 0.0.4 has no info type and reads it as a gauge.
     let (name, kind) = match (format, kind) {
@@ -75,40 +91,56 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
     out.push_str(&inner.const_labels);
     out.push_str("} 1\n");
 
-    let families: [(&str, &str, &str, &[f64], fn(&Series) -> &crate::metrics::Histogram); 3] = [
-        (
-            DURATION,
-            "seconds",
-            "Duration of HTTP server requests, until the response body was sent.",
-            &http.duration_buckets,
-            |s| &s.duration,
-        ),
-        (
-            REQUEST_SIZE,
-            "bytes",
-            "Size of HTTP server request bodies, where the size was known.",
-            &http.size_buckets,
-            |s| &s.request_size,
-        ),
-        (
-            RESPONSE_SIZE,
-            "bytes",
-            "Size of HTTP server response bodies as sent.",
-            &http.size_buckets,
-            |s| &s.response_size,
-        ),
+    let families = [
+        HistogramFamily {
+            name: DURATION,
+            unit: "seconds",
+            help: "Duration of HTTP server requests, until the response body was sent.",
+            bounds: &http.duration_buckets,
+            pick: |s| &s.duration,
+        },
+        HistogramFamily {
+            name: REQUEST_SIZE,
+            unit: "bytes",
+            help: "Size of HTTP server request bodies, where the size was known.",
+            bounds: &http.size_buckets,
+            pick: |s| &s.request_size,
+        },
+        HistogramFamily {
+            name: RESPONSE_SIZE,
+            unit: "bytes",
+            help: "Size of HTTP server response bodies as sent.",
+            bounds: &http.size_buckets,
+            pick: |s| &s.response_size,
+        },
     ];
     let mut labels = String::with_capacity(256);
-    for (name, unit, help, bounds, pick) in families {
-        header(out, format, name, "histogram", Some(unit), help);
+    for family in families {
+        let name = family.name;
+        header(
+            out,
+            format,
+            name,
+            "histogram",
+            Some(family.unit),
+            family.help,
+        );
         for (route, s) in &series {
-            let snapshot = pick(s).snapshot();
+            let snapshot = (family.pick)(s).snapshot();
             if snapshot.count() == 0 {
                 continue;
             }
             labels.clear();
             series_labels(&mut labels, observe, route, s);
-            write_histogram(out, format, name, &labels, bounds, &snapshot, s.created);
+            write_histogram(
+                out,
+                format,
+                name,
+                &labels,
+                family.bounds,
+                &snapshot,
+                s.created,
+            );
         }
     }
 
@@ -139,7 +171,10 @@ fn series_labels(out: &mut String, observe: &Observe, route: &RouteMetrics, s: &
     let status = s.key.status;
     out.push_str("http_request_method=\"");
     out.push_str(http.methods.name(s.key.method));
-    let _ = write!(out, "\",http_response_status_code=\"{status}\",http_route=\"");
+    let _ = write!(
+        out,
+        "\",http_response_status_code=\"{status}\",http_route=\""
+    );
     escape_label_value(out, &route.name);
     out.push('"');
     match s.key.outcome {

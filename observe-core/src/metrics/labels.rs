@@ -91,9 +91,9 @@ pub(crate) fn is_valid_label_name(name: &str) -> bool {
 pub(crate) fn is_method_token(method: &str) -> bool {
     !method.is_empty()
         && method.len() <= 32
-        && method.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
