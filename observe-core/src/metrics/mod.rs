@@ -96,11 +96,26 @@ pub(crate) struct Series {
     pub(crate) response_size: Histogram,
 }
 
+/// Bucket bounds of the histogram families, shared by every route.
+#[derive(Debug)]
+pub(crate) struct Buckets {
+    pub(crate) duration: Box<[f64]>,
+    pub(crate) size: Box<[f64]>,
+}
+
+/// One finished request, as the histograms see it.
+pub(crate) struct Observation {
+    pub(crate) duration_seconds: f64,
+    pub(crate) request_body_size: Option<u64>,
+    pub(crate) response_body_size: u64,
+}
+
 /// Everything recorded for one `http_route` label value.
 #[derive(Debug)]
 pub struct RouteMetrics {
     pub(crate) name: Box<str>,
     pub(crate) excluded: bool,
+    buckets: Arc<Buckets>,
     series: RwLock<FastMap<u32, Arc<Series>>>,
     active: Box<[AtomicI64]>,
     /// Bit `i` set once method `i` has been in flight on this route, so the
@@ -109,10 +124,11 @@ pub struct RouteMetrics {
 }
 
 impl RouteMetrics {
-    fn new(name: &str, excluded: bool, methods: usize) -> Self {
+    fn new(name: &str, excluded: bool, methods: usize, buckets: &Arc<Buckets>) -> Self {
         Self {
             name: name.into(),
             excluded,
+            buckets: Arc::clone(buckets),
             series: RwLock::default(),
             active: (0..methods).map(|_| AtomicI64::new(0)).collect(),
             active_seen: AtomicU64::new(0),
@@ -131,22 +147,39 @@ impl RouteMetrics {
         self.active[usize::from(method)].fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The series for `key`, created on first use.
-    pub(crate) fn series(&self, key: SeriesKey, family: &HttpMetrics) -> Arc<Series> {
+    /// Records a finished request in the series for `key`, created on
+    /// first use. The common case holds a read lock for one hash lookup and
+    /// a few atomic adds, and clones nothing.
+    pub(crate) fn observe(&self, key: SeriesKey, observation: &Observation) {
         let packed = key.packed();
         if let Some(series) = read(&self.series).get(&packed) {
-            return Arc::clone(series);
+            self.observe_in(series, observation);
+            return;
         }
         let mut map = self.series.write().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry(packed).or_insert_with(|| {
+        let series = map.entry(packed).or_insert_with(|| {
             Arc::new(Series {
                 key,
                 created: unix_now(),
-                duration: Histogram::new(&family.duration_buckets),
-                request_size: Histogram::new(&family.size_buckets),
-                response_size: Histogram::new(&family.size_buckets),
+                duration: Histogram::new(&self.buckets.duration),
+                request_size: Histogram::new(&self.buckets.size),
+                response_size: Histogram::new(&self.buckets.size),
             })
-        }))
+        });
+        self.observe_in(series, observation);
+    }
+
+    fn observe_in(&self, series: &Series, observation: &Observation) {
+        let buckets = &self.buckets;
+        series
+            .duration
+            .observe(&buckets.duration, observation.duration_seconds);
+        if let Some(size) = observation.request_body_size {
+            series.request_size.observe(&buckets.size, size as f64);
+        }
+        series
+            .response_size
+            .observe(&buckets.size, observation.response_body_size as f64);
     }
 
     pub(crate) fn snapshot_series(&self) -> Vec<Arc<Series>> {
@@ -181,8 +214,7 @@ pub(crate) fn unix_now() -> f64 {
 #[derive(Debug)]
 pub(crate) struct HttpMetrics {
     pub(crate) methods: Methods,
-    pub(crate) duration_buckets: Box<[f64]>,
-    pub(crate) size_buckets: Box<[f64]>,
+    pub(crate) buckets: Arc<Buckets>,
     routes: RwLock<FastMap<Box<str>, Arc<RouteMetrics>>>,
     unmatched: Arc<RouteMetrics>,
     overflow: Arc<RouteMetrics>,
@@ -199,17 +231,23 @@ impl HttpMetrics {
     ) -> Self {
         let methods = Methods::new(extra_methods);
         let n = methods.len();
+        let buckets = Arc::new(Buckets {
+            duration: duration_buckets.into(),
+            size: size_buckets.into(),
+        });
         let routes = excluded_routes
             .iter()
-            .map(|r| (r.as_str().into(), Arc::new(RouteMetrics::new(r, true, n))))
+            .map(|r| {
+                let metrics = RouteMetrics::new(r, true, n, &buckets);
+                (r.as_str().into(), Arc::new(metrics))
+            })
             .collect();
         Self {
             methods,
-            duration_buckets: duration_buckets.into(),
-            size_buckets: size_buckets.into(),
             routes: RwLock::new(routes),
-            unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, n)),
-            overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, n)),
+            unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, n, &buckets)),
+            overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, n, &buckets)),
+            buckets,
             max_routes,
         }
     }
@@ -230,7 +268,12 @@ impl HttpMetrics {
         if routes.len() >= self.max_routes {
             return Arc::clone(&self.overflow);
         }
-        let created = Arc::new(RouteMetrics::new(route, false, self.methods.len()));
+        let created = Arc::new(RouteMetrics::new(
+            route,
+            false,
+            self.methods.len(),
+            &self.buckets,
+        ));
         routes.insert(route.into(), Arc::clone(&created));
         created
     }
@@ -284,9 +327,16 @@ mod tests {
             status: 200,
             outcome: Outcome::Completed,
         };
-        let s1 = route.series(key, &m);
-        let s2 = route.series(key, &m);
-        assert!(Arc::ptr_eq(&s1, &s2));
-        assert_eq!(route.snapshot_series().len(), 1);
+        let observation = Observation {
+            duration_seconds: 0.01,
+            request_body_size: None,
+            response_body_size: 10,
+        };
+        route.observe(key, &observation);
+        route.observe(key, &observation);
+        let series = route.snapshot_series();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].duration.snapshot().count(), 2);
+        assert_eq!(series[0].request_size.snapshot().count(), 0);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::Observe;
 use crate::metrics::labels::CANCELLED_STATUS;
-use crate::metrics::{Outcome, RouteMetrics, SeriesKey};
+use crate::metrics::{Observation, Outcome, RouteMetrics, SeriesKey};
 
 /// Tracks one request from its start until its response body has been sent
 /// (or dropped). Created by [`Observe::start_request`].
@@ -20,7 +20,6 @@ use crate::metrics::{Outcome, RouteMetrics, SeriesKey};
 #[derive(Debug)]
 #[must_use = "dropping a tracker records the request as cancelled"]
 pub struct RequestTracker {
-    observe: Observe,
     /// The route known when the request started; it owns the in-flight count.
     start_route: Arc<RouteMetrics>,
     /// The route known after the handler ran, when the framework only knows
@@ -60,7 +59,6 @@ impl Observe {
         let method = http.methods.index(method);
         start_route.inc_active(method);
         Some(RequestTracker {
-            observe: self.clone(),
             start_route,
             route: None,
             method,
@@ -87,10 +85,11 @@ impl RequestTracker {
     }
 
     /// Sets the route learned after the handler ran (frameworks that resolve
-    /// the route late). `None` keeps the start route.
-    pub fn route_after_handler(&mut self, route: Option<&str>) {
+    /// the route late), for the `observe` that started this tracker. `None`
+    /// keeps the start route.
+    pub fn route_after_handler(&mut self, observe: &Observe, route: Option<&str>) {
         if let Some(route) = route {
-            self.route = Some(self.observe.inner.http.route(Some(route)));
+            self.route = Some(observe.inner.http.route(Some(route)));
         }
     }
 
@@ -118,25 +117,19 @@ impl RequestTracker {
         if route.excluded {
             return;
         }
-        let status = self.status.unwrap_or(CANCELLED_STATUS);
-        let http = &self.observe.inner.http;
-        let series = route.series(
-            SeriesKey {
-                method: self.method,
-                status,
-                outcome,
+        let key = SeriesKey {
+            method: self.method,
+            status: self.status.unwrap_or(CANCELLED_STATUS),
+            outcome,
+        };
+        route.observe(
+            key,
+            &Observation {
+                duration_seconds: self.started.elapsed().as_secs_f64(),
+                request_body_size: self.request_body_size,
+                response_body_size: self.response_body_size,
             },
-            http,
         );
-        series
-            .duration
-            .observe(&http.duration_buckets, self.started.elapsed().as_secs_f64());
-        if let Some(size) = self.request_body_size {
-            series.request_size.observe(&http.size_buckets, size as f64);
-        }
-        series
-            .response_size
-            .observe(&http.size_buckets, self.response_body_size as f64);
     }
 }
 
