@@ -3,12 +3,11 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use observe_core::Observe;
-use serde::Deserialize;
 
 use crate::shop;
 
@@ -31,12 +30,20 @@ fn routes() -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/users/{id}", get(user))
-        .route("/orders", post(order))
+        .route(
+            "/orders",
+            post(order).layer(DefaultBodyLimit::max(shop::MAX_ORDER_BYTES)),
+        )
         .route("/slow", get(slow))
         .route("/panic", get(panic))
+        // A nested router: the route label is the full template.
+        .nest("/api/v1", Router::new().route("/items/{id}", get(item)))
 }
 
-async fn user(Path(id): Path<u64>) -> Response {
+async fn user(Path(id): Path<String>) -> Response {
+    let Some(id) = shop::parse_id(&id) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
     match shop::find_user(id).await {
         Ok(user) => Json(user).into_response(),
         Err(shop::LookupError::NotFound) => StatusCode::NOT_FOUND.into_response(),
@@ -51,14 +58,21 @@ async fn order(body: Bytes) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct SlowParams {
-    ms: Option<u64>,
+async fn item(Path(id): Path<String>) -> Response {
+    match shop::parse_id(&id) {
+        Some(id) => Json(shop::find_item(id)).into_response(),
+        None => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
-async fn slow(Query(params): Query<SlowParams>) -> &'static str {
-    shop::slow(params.ms.unwrap_or(0)).await;
-    "done"
+async fn slow(RawQuery(query): RawQuery) -> Response {
+    match shop::slow_ms(query.as_deref()) {
+        Some(ms) => {
+            shop::slow(ms).await;
+            "done".into_response()
+        }
+        None => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
 async fn panic() -> &'static str {

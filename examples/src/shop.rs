@@ -54,6 +54,45 @@ pub fn parse_order(body: &[u8]) -> Option<Order> {
         .filter(|o| o.quantity >= 1 && !o.item.is_empty())
 }
 
+/// Parses the `{id}` of `/users/{id}` and `/api/v1/items/{id}`; anything
+/// but a decimal `u64` is a 400 in every example.
+pub fn parse_id(raw: &str) -> Option<u64> {
+    raw.parse().ok()
+}
+
+/// An item as returned by `GET /api/v1/items/{id}` (the nested route).
+#[derive(Debug, Serialize)]
+pub struct Item {
+    /// The id from the path.
+    pub id: u64,
+    /// Price in cents.
+    pub price_cents: u64,
+}
+
+/// Looks an item up; no I/O.
+pub fn find_item(id: u64) -> Item {
+    Item {
+        id,
+        price_cents: 100 + id % 900,
+    }
+}
+
+/// The largest `POST /orders` body accepted; larger bodies get a 413.
+pub const MAX_ORDER_BYTES: usize = 1024 * 1024;
+
+/// The `ms` parameter of `/slow?ms=N` from the raw query string: absent is
+/// 0, unparsable is a 400 (`None`).
+pub fn slow_ms(query: Option<&str>) -> Option<u64> {
+    let value = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("ms="));
+    match value {
+        None => Some(0),
+        Some(v) => v.parse().ok(),
+    }
+}
+
 /// The longest `/slow` sleep, so a request cannot hold a worker forever.
 pub const MAX_SLOW_MS: u64 = 5000;
 

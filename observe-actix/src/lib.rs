@@ -1,6 +1,53 @@
-//! actix-web middleware for observe.
+//! actix-web middleware for observe: the same HTTP metrics, names and labels
+//! as `observe-axum` and `observe-tower`, recorded through the same
+//! observe-core code path.
 //!
-//! Not implemented yet: this crate reserves its place in the workspace. It
-//! will translate actix-web requests and responses into observe-core's
-//! neutral types, exactly as `observe-axum` does for axum, so both record the
-//! same series. Until then, use `observe-axum` or `observe-tower`.
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use observe_core::Observe;
+//!
+//! # async fn user() -> &'static str { "" }
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let observe = Observe::builder()
+//!     .service_name("shop")
+//!     .exclude_route("/metrics")
+//!     .build()?;
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(observe_actix::ObserveMiddleware::new(&observe))
+//!         .service(observe_actix::metrics_service(&observe))
+//!         .route("/users/{id}", web::get().to(user))
+//! })
+//! .bind("127.0.0.1:3000")?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Where the route is known: the route label is actix's matched pattern,
+//! read after the inner service ran (`res.request().match_pattern()`), which
+//! is the resource that really handled the request, guards included; scopes
+//! give the full pattern (`/api/v1/items/{id}`) and the default service (404)
+//! none, recorded as `http_route="_UNMATCHED"`. The in-flight gauge uses the
+//! pattern known before the handler runs, which ignores guards. Wrap the
+//! middleware on the `App` (with `App::wrap`, registered last so it is
+//! outermost) so every resource and the default service pass through it.
+//!
+//! Panics: actix-web does not catch a panicking handler; the panic unwinds
+//! through the worker thread and the connection is dropped without a
+//! response. This middleware catches it instead, answers an empty 500 and
+//! records `error_type="panic"`, exactly as on axum, so the worker and its
+//! other connections keep running. Handlers run inside the middleware's
+//! poll, so middleware registered *outside* this one (wrapped after it) is
+//! not covered.
+
+mod body;
+mod endpoint;
+mod layer;
+mod route;
+mod service;
+
+pub use body::ObservedBody;
+pub use endpoint::{metrics_handler, metrics_service};
+pub use layer::ObserveMiddleware;
+pub use service::{ObserveService, ResponseFuture};

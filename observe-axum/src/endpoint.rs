@@ -4,7 +4,7 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use observe_core::{Observe, negotiate};
+use observe_core::Observe;
 
 /// A router with `GET /metrics`, to merge into the service's router or to
 /// serve on a separate listener (e.g. `127.0.0.1:9464`) so metrics are not
@@ -34,15 +34,15 @@ where
 /// OpenMetrics or Prometheus text. Rendering runs on tokio's blocking pool so
 /// a large registry never stalls the async workers.
 pub async fn metrics_response(observe: &Observe, accept: Option<&HeaderValue>) -> Response {
-    let format = negotiate(accept.and_then(|v| v.to_str().ok()));
+    let accept = accept.and_then(|v| v.to_str().ok()).map(str::to_owned);
     let observe = observe.clone();
-    match tokio::task::spawn_blocking(move || observe.render(format)).await {
-        Ok(body) => (
+    match tokio::task::spawn_blocking(move || observe.scrape(accept.as_deref())).await {
+        Ok(scrape) => (
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
+                HeaderValue::from_static(scrape.content_type),
             )],
-            body,
+            scrape.body,
         )
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -45,10 +45,10 @@ use std::sync::{Arc, RwLock};
 
 use prometheus_client::registry::Registry;
 
-pub use exposition::{Format, negotiate};
+pub use exposition::{Format, Scrape, negotiate};
 pub use metrics::labels;
 pub use metrics::{DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS};
-pub use request::RequestTracker;
+pub use request::{BodyRecorder, RequestTracker, request_body_size};
 
 use metrics::HttpMetrics;
 use metrics::labels::{MAX_EXTRA_METHODS, STANDARD_METHODS, is_method_token, is_valid_label_name};

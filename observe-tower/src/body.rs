@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
-use observe_core::RequestTracker;
+use observe_core::{BodyRecorder, RequestTracker};
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -18,21 +18,14 @@ pin_project! {
     pub struct ObservedBody<B: Body> {
         #[pin]
         inner: Option<B>,
-        tracker: Option<RequestTracker>,
+        recorder: BodyRecorder,
     }
 
     impl<B: Body> PinnedDrop for ObservedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(tracker) = this.tracker.take() {
-                // Servers need not poll a body that says it has ended (an
-                // empty body, say): that is a completed response.
-                let ended = this.inner.as_ref().as_pin_ref().is_none_or(|b| b.is_end_stream());
-                if ended {
-                    tracker.finish();
-                }
-                // Otherwise the tracker's drop records the cancellation.
-            }
+            let exhausted = this.inner.as_ref().as_pin_ref().is_none_or(|b| b.is_end_stream());
+            this.recorder.dropped(exhausted);
         }
     }
 }
@@ -41,7 +34,7 @@ impl<B: Body> ObservedBody<B> {
     pub(crate) fn new(inner: B, tracker: Option<RequestTracker>) -> Self {
         Self {
             inner: Some(inner),
-            tracker,
+            recorder: BodyRecorder::new(tracker),
         }
     }
 
@@ -49,7 +42,7 @@ impl<B: Body> ObservedBody<B> {
     pub(crate) fn empty() -> Self {
         Self {
             inner: None,
-            tracker: None,
+            recorder: BodyRecorder::default(),
         }
     }
 }
@@ -69,17 +62,13 @@ impl<B: Body> Body for ObservedBody<B> {
         let polled = inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some(tracker)) = (frame.data_ref(), this.tracker.as_mut()) {
-                    tracker.add_response_body_bytes(data.remaining() as u64);
+                if let Some(data) = frame.data_ref() {
+                    this.recorder.data(data.remaining() as u64);
                 }
             }
-            Poll::Ready(None) => {
-                if let Some(tracker) = this.tracker.take() {
-                    tracker.finish();
-                }
-            }
+            Poll::Ready(None) => this.recorder.end(),
             // A body error cuts the response short: the client did not get
-            // it all, which is recorded as cancelled when the tracker drops.
+            // it all, which is recorded as cancelled when the body drops.
             Poll::Ready(Some(Err(_))) | Poll::Pending => {}
         }
         polled

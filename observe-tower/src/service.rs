@@ -54,15 +54,14 @@ where
     }
 }
 
-/// The body's exact size hint, else a well-formed `Content-Length`.
+/// The body's exact size when the server knows it (hyper does from the
+/// framing), else what the headers say.
 fn request_body_size<B: Body>(request: &Request<B>) -> Option<u64> {
     request.body().size_hint().exact().or_else(|| {
-        request
-            .headers()
-            .get(header::CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .parse()
-            .ok()
+        let headers = request.headers();
+        observe_core::request_body_size(
+            headers.get(header::CONTENT_LENGTH).map(|v| v.as_bytes()),
+            headers.contains_key(header::TRANSFER_ENCODING),
+        )
     })
 }

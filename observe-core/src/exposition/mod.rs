@@ -32,7 +32,33 @@ impl Format {
     }
 }
 
+/// A rendered `/metrics` response: what a framework's endpoint sends.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    /// The `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The document.
+    pub body: String,
+}
+
 impl crate::Observe {
+    /// Negotiates the format for an `Accept` header value and renders the
+    /// document: the whole of a `/metrics` endpoint but the I/O. CPU work
+    /// proportional to the number of series, see [`render`](Self::render).
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let scrape = observe.scrape(Some("application/openmetrics-text; version=1.0.0"));
+    /// assert_eq!(scrape.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    /// ```
+    pub fn scrape(&self, accept: Option<&str>) -> Scrape {
+        let format = negotiate(accept);
+        Scrape {
+            content_type: format.content_type(),
+            body: self.render(format),
+        }
+    }
+
     /// Renders every metric of this instance in `format`.
     ///
     /// Recording is never blocked for longer than it takes to copy the

@@ -133,6 +133,70 @@ impl RequestTracker {
     }
 }
 
+/// What a framework's response-body wrapper reports, so the end-of-request
+/// rules live here once: bytes are counted as they are sent, the request
+/// finishes when the body ends, and a body dropped before its end is a
+/// cancellation unless it had nothing left to send.
+#[derive(Debug, Default)]
+pub struct BodyRecorder {
+    tracker: Option<RequestTracker>,
+}
+
+impl BodyRecorder {
+    /// Records the body of the request `tracker` follows (`None` for an
+    /// excluded route or a synthetic response: nothing is recorded).
+    pub fn new(tracker: Option<RequestTracker>) -> Self {
+        Self { tracker }
+    }
+
+    /// A chunk of `bytes` was produced for sending.
+    pub fn data(&mut self, bytes: u64) {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.add_response_body_bytes(bytes);
+        }
+    }
+
+    /// The body reported its end: the request is complete.
+    pub fn end(&mut self) {
+        if let Some(tracker) = self.tracker.take() {
+            tracker.finish();
+        }
+    }
+
+    /// The body is being dropped. `exhausted` says whether it had nothing
+    /// left to send (servers need not poll a body that says so); otherwise
+    /// the request is recorded as cancelled.
+    pub fn dropped(&mut self, exhausted: bool) {
+        match self.tracker.take() {
+            Some(tracker) if exhausted => tracker.finish(),
+            // The tracker's own drop records the cancellation.
+            other => drop(other),
+        }
+    }
+}
+
+/// The request body size to record, from the request headers, by the rules
+/// of HTTP/1.1 (RFC 9112 section 6.3): a valid `Content-Length` is the size;
+/// a request with neither `Content-Length` nor `Transfer-Encoding` has no
+/// body (0); a chunked or malformed one has an unknown size (`None`), which
+/// is left unrecorded rather than guessed. Every framework crate uses this,
+/// so the same request yields the same series everywhere.
+///
+/// ```
+/// use observe_core::request_body_size;
+/// assert_eq!(request_body_size(Some(b"42"), false), Some(42));
+/// assert_eq!(request_body_size(None, false), Some(0));
+/// assert_eq!(request_body_size(None, true), None);
+/// assert_eq!(request_body_size(Some(b"-1"), false), None);
+/// ```
+pub fn request_body_size(content_length: Option<&[u8]>, transfer_encoding: bool) -> Option<u64> {
+    match content_length {
+        Some(value) => std::str::from_utf8(value).ok()?.trim().parse().ok(),
+        None if transfer_encoding => None,
+        None => Some(0),
+    }
+}
+
 impl Drop for RequestTracker {
     fn drop(&mut self) {
         self.record(Outcome::Cancelled);

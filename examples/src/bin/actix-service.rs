@@ -1,0 +1,61 @@
+//! An actix-web service observed by observe: `cargo run -p observe-examples --bin actix-service`.
+//!
+//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000) with `/metrics` on the
+//! same port. With `OBSERVE_METRICS_ADDR` set, `/metrics` moves to that
+//! listener instead, so it need not be public.
+
+use actix_web::{App, HttpServer};
+use observe_core::Observe;
+use observe_examples::{actix_app, listen_addr};
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let observe = Observe::builder()
+        .service_name("shop")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        // Probes and scrapes would dilute the real traffic's latency.
+        .exclude_route("/health")
+        .exclude_route("/metrics")
+        .build()?;
+    let metrics_addr = std::env::var("OBSERVE_METRICS_ADDR").ok();
+
+    let metrics_server = match &metrics_addr {
+        Some(addr) => {
+            let observe = observe.clone();
+            let server = HttpServer::new(move || {
+                App::new().service(observe_actix::metrics_service(&observe))
+            })
+            .workers(1)
+            .bind(addr)?;
+            println!("metrics on http://{}/metrics", server.addrs()[0]);
+            Some(server.run())
+        }
+        None => None,
+    };
+
+    let app_observe = observe.clone();
+    let with_metrics = metrics_addr.is_none();
+    let server = HttpServer::new(move || {
+        let app = App::new().configure(actix_app::routes);
+        let app = app.configure(|cfg| {
+            if with_metrics {
+                cfg.service(observe_actix::metrics_service(&app_observe));
+            }
+        });
+        // Wrapped last, so it is the outermost middleware: it sees every
+        // resource and the default service, and contains handler panics.
+        app.wrap(observe_actix::ObserveMiddleware::new(&app_observe))
+    })
+    .bind(listen_addr())?;
+    println!("listening on http://{}", server.addrs()[0]);
+    match metrics_server {
+        // Both run until Ctrl-C, which actix turns into a graceful stop.
+        Some(metrics) => {
+            let (app, metrics) = tokio::join!(server.run(), metrics);
+            app?;
+            metrics?;
+        }
+        None => server.run().await?,
+    }
+    Ok(())
+}

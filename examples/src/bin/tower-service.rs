@@ -1,0 +1,25 @@
+//! A hyper 1 service with observe's tower layer and no router:
+//! `cargo run -p observe-examples --bin tower-service`.
+//!
+//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000), `/metrics` included.
+
+use observe_core::Observe;
+use observe_examples::{listen_addr, tower_app};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let observe = Observe::builder()
+        .service_name("shop")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        // Probes and scrapes would dilute the real traffic's latency.
+        .exclude_route("/health")
+        .exclude_route("/metrics")
+        .build()?;
+    let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    tokio::select! {
+        served = tower_app::serve(listener, observe) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}

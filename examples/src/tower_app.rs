@@ -1,0 +1,144 @@
+//! The plain tower/hyper example service: no router, so a route classifier
+//! closure names each request's route for observe. Routes and behaviour are
+//! those of the axum example.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use observe_core::Observe;
+use observe_tower::ObserveLayer;
+use tower::ServiceBuilder;
+
+use crate::shop;
+
+/// The route template of `path`, from the fixed set this service serves;
+/// `None` for anything else (recorded as `_UNMATCHED`, never the raw path).
+/// The same function routes the request, so labels and dispatch agree.
+pub fn route_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["health"] => Some("/health"),
+        ["users", id] if !id.is_empty() => Some("/users/{id}"),
+        ["orders"] => Some("/orders"),
+        ["slow"] => Some("/slow"),
+        ["panic"] => Some("/panic"),
+        ["metrics"] => Some("/metrics"),
+        ["api", "v1", "items", id] if !id.is_empty() => Some("/api/v1/items/{id}"),
+        _ => None,
+    }
+}
+
+/// Accepts connections on `listener` forever, serving each with hyper's
+/// HTTP/1 server and the observed service.
+pub async fn serve(listener: tokio::net::TcpListener, observe: Observe) -> std::io::Result<()> {
+    let layer =
+        ObserveLayer::new(&observe).route_fn(|req: &Request<Incoming>| route_of(req.uri().path()));
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(move |req| handle(observe.clone(), req));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            // A connection error (client reset, bad request line) ends that
+            // connection only; hyper answers malformed requests itself.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Answer = Result<Response<Full<Bytes>>, Infallible>;
+
+fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = code;
+    response
+}
+
+fn json<T: serde::Serialize>(code: StatusCode, value: &T) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(value).expect("plain structs serialize");
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or("")
+}
+
+async fn handle(observe: Observe, request: Request<Incoming>) -> Answer {
+    let path = request.uri().path().to_owned();
+    let Some(route) = route_of(&path) else {
+        return Ok(status(StatusCode::NOT_FOUND));
+    };
+    let method = request.method().clone();
+    Ok(match (route, method) {
+        ("/health", Method::GET) => Response::new(Full::new(Bytes::from_static(b"ok"))),
+        ("/users/{id}", Method::GET) => match shop::parse_id(last_segment(&path)) {
+            None => status(StatusCode::BAD_REQUEST),
+            Some(id) => match shop::find_user(id).await {
+                Ok(user) => json(StatusCode::OK, &user),
+                Err(shop::LookupError::NotFound) => status(StatusCode::NOT_FOUND),
+                Err(shop::LookupError::Database) => status(StatusCode::INTERNAL_SERVER_ERROR),
+            },
+        },
+        ("/orders", Method::POST) => {
+            match Limited::new(request.into_body(), shop::MAX_ORDER_BYTES)
+                .collect()
+                .await
+            {
+                Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
+                Ok(body) => match shop::parse_order(&body.to_bytes()) {
+                    Some(order) => json(StatusCode::CREATED, &order),
+                    None => status(StatusCode::UNPROCESSABLE_ENTITY),
+                },
+            }
+        }
+        ("/slow", Method::GET) => match shop::slow_ms(request.uri().query()) {
+            Some(ms) => {
+                shop::slow(ms).await;
+                Response::new(Full::new(Bytes::from_static(b"done")))
+            }
+            None => status(StatusCode::BAD_REQUEST),
+        },
+        ("/panic", Method::GET) => panic!("the /panic route panics on purpose"),
+        ("/api/v1/items/{id}", Method::GET) => match shop::parse_id(last_segment(&path)) {
+            Some(id) => json(StatusCode::OK, &shop::find_item(id)),
+            None => status(StatusCode::BAD_REQUEST),
+        },
+        ("/metrics", Method::GET) => metrics(observe, &request).await,
+        // A known route with another method.
+        _ => status(StatusCode::METHOD_NOT_ALLOWED),
+    })
+}
+
+/// `/metrics`, rendered on tokio's blocking pool.
+async fn metrics(observe: Observe, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match tokio::task::spawn_blocking(move || observe.scrape(accept.as_deref())).await {
+        Ok(scrape) => {
+            let mut response = Response::new(Full::new(Bytes::from(scrape.body)));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(scrape.content_type),
+            );
+            response
+        }
+        Err(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
