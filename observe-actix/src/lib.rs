@@ -18,6 +18,7 @@
 //!         .service(observe_actix::metrics_service(&observe))
 //!         .route("/users/{id}", web::get().to(user))
 //! })
+//! .h1_allow_half_closed(false) // drop requests whose client hung up, as hyper does
 //! .bind("127.0.0.1:3000")?
 //! .run()
 //! .await?;
@@ -32,6 +33,14 @@
 //! pattern known before the handler runs, which ignores guards. Wrap the
 //! middleware on the `App` (with `App::wrap`, registered last so it is
 //! outermost) so every resource and the default service pass through it.
+//!
+//! Cancellation: hyper (under axum and tower) drops a request's future when
+//! its client hangs up, and observe records it with
+//! `error_type="cancelled"`. actix-web by default allows half-closed
+//! connections and runs the handler to the end for nobody; the request is
+//! then recorded with the status the handler produced. Configure the server
+//! with `HttpServer::h1_allow_half_closed(false)` (as the example does) to
+//! get hyper's behaviour and the same series. A middleware cannot set this.
 //!
 //! Panics: actix-web does not catch a panicking handler; the panic unwinds
 //! through the worker thread and the connection is dropped without a

@@ -46,6 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // resource and the default service, and contains handler panics.
         app.wrap(observe_actix::ObserveMiddleware::new(&app_observe))
     })
+    // Stop a request whose client hung up, as hyper does, instead of running
+    // its handler to the end for nobody; observe records it as cancelled.
+    .h1_allow_half_closed(false)
     .bind(listen_addr())?;
     println!("listening on http://{}", server.addrs()[0]);
     match metrics_server {

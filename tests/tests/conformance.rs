@@ -1,0 +1,308 @@
+//! One table of scenarios, run against the axum, actix-web and plain
+//! tower/hyper example services on real loopback servers. Each framework
+//! must yield exactly the expected series, and the same series as the
+//! others: names, label sets, counts and body-size buckets (durations
+//! differ by nature and are left out). A difference is a bug in a framework
+//! crate.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use observe_core::Observe;
+use observe_examples::{actix_app, axum_app, tower_app};
+use observe_tests::{client, eventually, parse_samples, scrape, spawn_axum, value};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framework {
+    Axum,
+    Actix,
+    Tower,
+}
+
+const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Framework::Tower];
+
+fn observe() -> Observe {
+    Observe::builder()
+        .service_name("shop")
+        .exclude_route("/health")
+        .exclude_route("/metrics")
+        .build()
+        .expect("valid settings")
+}
+
+async fn start(framework: Framework) -> SocketAddr {
+    let observe = observe();
+    match framework {
+        Framework::Axum => spawn_axum(axum_app::app(&observe)).await,
+        Framework::Tower => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(tower_app::serve(listener, observe));
+            addr
+        }
+        Framework::Actix => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            // actix runs its own single-threaded runtime per worker; the
+            // server lives on its own thread for the rest of the test.
+            std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    actix_web::HttpServer::new(move || {
+                        actix_web::App::new()
+                            .configure(actix_app::routes)
+                            .service(observe_actix::metrics_service(&observe))
+                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                    })
+                    .workers(1)
+                    .h1_allow_half_closed(false)
+                    .disable_signals()
+                    .listen(listener)
+                    .expect("listen")
+                    .run()
+                    .await
+                })
+            });
+            addr
+        }
+    }
+}
+
+/// What a scenario sends.
+enum Send {
+    Request {
+        method: &'static str,
+        path: &'static str,
+        body: Option<Vec<u8>>,
+        status: u16,
+    },
+    /// A request whose client goes away while the handler runs.
+    Abandon { path: &'static str },
+}
+
+struct Scenario {
+    name: &'static str,
+    send: Send,
+    /// The duration series it must add to: method, route, status, error_type.
+    series: (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    ),
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let req = |method, path, body: Option<Vec<u8>>, status| Send::Request {
+        method,
+        path,
+        body,
+        status,
+    };
+    let order = br#"{"item":"book","quantity":2}"#.to_vec();
+    vec![
+        Scenario {
+            name: "matched",
+            send: req("GET", "/users/7", None, 200),
+            series: ("GET", "/users/{id}", "200", None),
+        },
+        Scenario {
+            name: "nested route",
+            send: req("GET", "/api/v1/items/3", None, 200),
+            series: ("GET", "/api/v1/items/{id}", "200", None),
+        },
+        Scenario {
+            name: "unmatched",
+            send: req("GET", "/no/such/path/123", None, 404),
+            series: ("GET", "_UNMATCHED", "404", None),
+        },
+        Scenario {
+            name: "bogus method",
+            send: req("BREW", "/users/7", None, 405),
+            series: ("_OTHER", "/users/{id}", "405", None),
+        },
+        Scenario {
+            name: "wrong method",
+            send: req("PUT", "/users/7", None, 405),
+            series: ("PUT", "/users/{id}", "405", None),
+        },
+        Scenario {
+            name: "4xx not found",
+            send: req("GET", "/users/0", None, 404),
+            series: ("GET", "/users/{id}", "404", None),
+        },
+        Scenario {
+            name: "4xx invalid body",
+            send: req("POST", "/orders", Some(b"{not json".to_vec()), 422),
+            series: ("POST", "/orders", "422", None),
+        },
+        Scenario {
+            name: "created",
+            send: req("POST", "/orders", Some(order), 201),
+            series: ("POST", "/orders", "201", None),
+        },
+        Scenario {
+            name: "large body",
+            send: req("POST", "/orders", Some(vec![b'x'; 512 * 1024]), 422),
+            series: ("POST", "/orders", "422", None),
+        },
+        Scenario {
+            name: "5xx",
+            send: req("GET", "/users/1000000", None, 500),
+            series: ("GET", "/users/{id}", "500", Some("500")),
+        },
+        Scenario {
+            name: "panic",
+            send: req("GET", "/panic", None, 500),
+            series: ("GET", "/panic", "500", Some("panic")),
+        },
+        Scenario {
+            name: "still serving after the panic",
+            send: req("GET", "/users/8", None, 200),
+            series: ("GET", "/users/{id}", "200", None),
+        },
+        Scenario {
+            name: "cancelled",
+            send: Send::Abandon {
+                path: "/slow?ms=5000",
+            },
+            series: ("GET", "/slow", "499", Some("cancelled")),
+        },
+    ]
+}
+
+async fn run(framework: Framework, addr: SocketAddr, scenario: &Scenario) {
+    match &scenario.send {
+        Send::Request {
+            method,
+            path,
+            body,
+            status,
+        } => {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("token");
+            let mut request = client().request(method, format!("http://{addr}{path}"));
+            if let Some(body) = body {
+                request = request.body(body.clone());
+            }
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{framework:?} {}: {e}", scenario.name));
+            assert_eq!(
+                response.status().as_u16(),
+                *status,
+                "{framework:?} {}",
+                scenario.name
+            );
+            response.bytes().await.expect("body");
+        }
+        Send::Abandon { path } => {
+            let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let head = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.expect("write");
+            let route = scenario.series.1;
+            eventually(Duration::from_secs(10), "the request in flight", || async {
+                let samples = parse_samples(&scrape(addr, None).await.1);
+                let labels = [("http_request_method", "GET"), ("http_route", route)];
+                (value(&samples, "http_server_active_requests", &labels) == Some(1.0)).then_some(())
+            })
+            .await;
+            drop(socket);
+        }
+    }
+}
+
+/// The series a scrape shows, normalised for comparison: durations and
+/// creation times removed, everything else kept.
+fn normalise(text: &str) -> BTreeMap<String, String> {
+    parse_samples(text)
+        .into_iter()
+        .filter(|s| s.name.starts_with("http_server_"))
+        .map(|s| {
+            let keep_value = !(s.name.starts_with("http_server_request_duration_seconds_")
+                && (s.name.ends_with("_bucket") || s.name.ends_with("_sum")));
+            let value = if keep_value {
+                s.value.to_string()
+            } else {
+                "-".into()
+            };
+            (format!("{}{:?}", s.name, s.labels), value)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_yields_the_same_series() {
+    let scenarios = scenarios();
+    let mut expected: BTreeMap<_, f64> = BTreeMap::new();
+    for s in &scenarios {
+        *expected.entry(s.series).or_default() += 1.0;
+    }
+
+    let mut documents = Vec::new();
+    for framework in FRAMEWORKS {
+        let addr = start(framework).await;
+        for scenario in &scenarios {
+            run(framework, addr, scenario).await;
+        }
+        // Wait until every request has been recorded (bodies finish after
+        // the client has its answer), then check each expected series.
+        let text = eventually(
+            Duration::from_secs(10),
+            "all scenarios recorded",
+            || async {
+                let text = scrape(addr, None).await.1;
+                let samples = parse_samples(&text);
+                let all = expected.iter().all(|((method, route, status, error), n)| {
+                    let mut labels = vec![
+                        ("http_request_method", *method),
+                        ("http_route", *route),
+                        ("http_response_status_code", *status),
+                    ];
+                    if let Some(error) = error {
+                        labels.push(("error_type", error));
+                    }
+                    value(
+                        &samples,
+                        "http_server_request_duration_seconds_count",
+                        &labels,
+                    ) == Some(*n)
+                });
+                all.then_some(text)
+            },
+        )
+        .await;
+        let samples = parse_samples(&text);
+        let series = samples
+            .iter()
+            .filter(|s| s.name == "http_server_request_duration_seconds_count")
+            .count();
+        assert_eq!(
+            series,
+            expected.len(),
+            "{framework:?}: unexpected series in\n{text}"
+        );
+        documents.push((framework, normalise(&text)));
+    }
+
+    let (reference_framework, reference) = &documents[0];
+    // Histograms, buckets, gauges: far more than the 12 label sets.
+    assert!(reference.len() > 300, "{reference:#?}");
+    for (framework, document) in &documents[1..] {
+        let only_reference: Vec<_> = reference
+            .iter()
+            .filter(|(k, v)| document.get(*k) != Some(v))
+            .collect();
+        let only_other: Vec<_> = document
+            .iter()
+            .filter(|(k, v)| reference.get(*k) != Some(v))
+            .collect();
+        assert!(
+            only_reference.is_empty() && only_other.is_empty(),
+            "{reference_framework:?} and {framework:?} differ:\n{reference_framework:?} only: {only_reference:#?}\n{framework:?} only: {only_other:#?}"
+        );
+    }
+}
