@@ -2,8 +2,8 @@
 # End-to-end overhead of observe: the same server bare and observed, loaded by
 # wrk on loopback in alternating runs, reported as ratios to bare.
 #
-#   bench/run.sh                  # 3 rounds x 10 s per variant
-#   ROUNDS=5 DURATION=20 bench/run.sh
+#   bench/run.sh                  # 5 rounds x 5 s per variant
+#   ROUNDS=9 DURATION=10 VARIANTS="axum:bare axum:metrics" bench/run.sh
 #
 # The server runs one worker pinned to CPU 0, wrk one thread pinned to CPU 1,
 # so the two do not fight over a core. CPU time per request is the server's
@@ -12,10 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
-VARIANTS=${VARIANTS:-"axum:bare axum:metrics"}
+VARIANTS=${VARIANTS:-"axum:bare axum:metrics actix:bare actix:metrics"}
 PORT=${PORT:-18080}
 
 if ! command -v wrk >/dev/null; then

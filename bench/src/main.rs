@@ -3,7 +3,7 @@
 //! them in one run. The handler does no I/O, so the middleware's cost is not
 //! hidden behind a sleep.
 //!
-//! Frameworks: `axum`. Modes: `bare`, `metrics`.
+//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`.
 
 use axum::Json;
 use axum::Router;
@@ -22,9 +22,45 @@ async fn user(Path(id): Path<u64>) -> Json<User> {
     Json(User { id, name: "bench" })
 }
 
+async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(User {
+        id: *id,
+        name: "bench",
+    })
+}
+
 fn usage() -> ! {
-    eprintln!("usage: bench-server axum bare|metrics ADDR");
+    eprintln!("usage: bench-server axum|actix bare|metrics ADDR");
     std::process::exit(2)
+}
+
+fn actix(observe: Observe, observed: bool, addr: &str) -> std::io::Result<()> {
+    use actix_web::{App, HttpServer, web};
+    actix_web::rt::System::new().block_on(async move {
+        let routes = |cfg: &mut web::ServiceConfig| {
+            cfg.service(web::resource("/users/{id}").get(actix_user));
+        };
+        // Two factories rather than `middleware::Condition`, whose own
+        // wrapper would tax the bare variant too.
+        let server = if observed {
+            HttpServer::new(move || {
+                App::new()
+                    .configure(routes)
+                    .service(observe_actix::metrics_service(&observe))
+                    .wrap(observe_actix::ObserveMiddleware::new(&observe))
+            })
+            .workers(1)
+            .bind(addr)?
+            .run()
+        } else {
+            HttpServer::new(move || App::new().configure(routes))
+                .workers(1)
+                .bind(addr)?
+                .run()
+        };
+        println!("listening on http://{addr}");
+        server.await
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,12 +68,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, framework, mode, addr] = args.as_slice() else {
         usage()
     };
+    let observe = Observe::builder().service_name("bench").build()?;
+    if framework == "actix" {
+        let observed = match mode.as_str() {
+            "bare" => false,
+            "metrics" => true,
+            _ => usage(),
+        };
+        return Ok(actix(observe, observed, addr)?);
+    }
     // One worker: the load generator gets the other core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let observe = Observe::builder().service_name("bench").build()?;
     let routes = Router::new().route("/users/{id}", get(user));
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
