@@ -29,8 +29,12 @@
 //! read after the inner service ran (`res.request().match_pattern()`), which
 //! is the resource that really handled the request, guards included; scopes
 //! give the full pattern (`/api/v1/items/{id}`) and the default service (404)
-//! none, recorded as `http_route="_UNMATCHED"`. The in-flight gauge uses the
-//! pattern known before the handler runs, which ignores guards. Wrap the
+//! none, recorded as `http_route="_UNMATCHED"`. A request that has no
+//! response to read it from (its handler panicked or returned an error, or
+//! it was cancelled) gets its route by matching its path against the app's
+//! routes once more, without guards. Matching before the handler instead
+//! would route every request twice: about 9,000 instructions, a third of a
+//! small request. Wrap the
 //! middleware on the `App` (with `App::wrap`, registered last so it is
 //! outermost) so every resource and the default service pass through it.
 //!

@@ -1,12 +1,16 @@
 //! The middleware service and its future.
 
+use std::cell::OnceCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::body::MessageBody;
+use actix_web::dev::ResourceMap;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
+use actix_web::http::Uri;
 use actix_web::http::header;
 use actix_web::{Error, HttpResponse, ResponseError};
 use observe_core::{Observe, RequestTracker};
@@ -20,11 +24,18 @@ use crate::route::matched_route;
 pub struct ObserveService<S> {
     service: S,
     observe: Observe,
+    /// The app's routes, copied once per worker (a shallow clone), to name
+    /// the route of a request cancelled before its handler answered.
+    routes: OnceCell<Rc<ResourceMap>>,
 }
 
 impl<S> ObserveService<S> {
     pub(crate) fn new(service: S, observe: Observe) -> Self {
-        Self { service, observe }
+        Self {
+            service,
+            observe,
+            routes: OnceCell::new(),
+        }
     }
 }
 
@@ -40,25 +51,47 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let route = matched_route(request.request());
-        let mut tracker = self
-            .observe
-            .start_request(request.method().as_str(), route.as_deref());
-        if let Some(tracker) = tracker.as_mut() {
-            let headers = request.headers();
-            let size = observe_core::request_body_size(
-                headers.get(header::CONTENT_LENGTH).map(|v| v.as_bytes()),
-                headers.contains_key(header::TRANSFER_ENCODING),
-            );
-            if let Some(size) = size {
-                tracker.request_body_size(size);
-            }
+        // The route is read after the call: before it, actix has not routed
+        // yet and `match_pattern()` would route the request a second time.
+        let mut tracker = self.observe.start_request(request.method().as_str(), None);
+        let headers = request.headers();
+        let size = observe_core::request_body_size(
+            headers.get(header::CONTENT_LENGTH).map(|v| v.as_bytes()),
+            headers.contains_key(header::TRANSFER_ENCODING),
+        );
+        if let Some(size) = size {
+            tracker.request_body_size(size);
         }
+        let routes = self
+            .routes
+            .get_or_init(|| Rc::new(request.resource_map().clone()));
+        let unanswered = Unanswered {
+            routes: Rc::clone(routes),
+            uri: request.uri().clone(),
+        };
         ResponseFuture {
             inner: self.service.call(request),
-            tracker,
+            tracker: Some(tracker),
+            unanswered: Some(unanswered),
             observe: self.observe.clone(),
         }
+    }
+}
+
+/// What names the route of a request dropped before its handler answered:
+/// the request itself is inside the handler by then.
+#[derive(Debug)]
+struct Unanswered {
+    routes: Rc<ResourceMap>,
+    uri: Uri,
+}
+
+impl Unanswered {
+    /// Matches the path once more (guards cannot be evaluated any more) so
+    /// a panicked or cancelled request keeps its route.
+    fn name_route(self, tracker: &mut RequestTracker, observe: &Observe) {
+        let route = self.routes.match_pattern(self.uri.path());
+        tracker.route_after_handler(observe, route.as_deref());
     }
 }
 
@@ -69,7 +102,18 @@ pin_project! {
         #[pin]
         inner: F,
         tracker: Option<RequestTracker>,
+        unanswered: Option<Unanswered>,
         observe: Observe,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Cancelled before an answer; the tracker's drop then records it.
+            if let (Some(tracker), Some(unanswered)) = (this.tracker.as_mut(), this.unanswered.take()) {
+                unanswered.name_route(tracker, this.observe);
+            }
+        }
     }
 }
 
@@ -102,13 +146,19 @@ where
                 // actix turns the error into a response after the middleware
                 // chain; its status is known now and its body is small.
                 if let Some(mut tracker) = this.tracker.take() {
+                    if let Some(unanswered) = this.unanswered.take() {
+                        unanswered.name_route(&mut tracker, this.observe);
+                    }
                     tracker.response(error.as_response_error().status_code().as_u16());
                     tracker.finish();
                 }
                 Poll::Ready(Err(error))
             }
             Err(_panic) => {
-                if let Some(tracker) = this.tracker.take() {
+                if let Some(mut tracker) = this.tracker.take() {
+                    if let Some(unanswered) = this.unanswered.take() {
+                        unanswered.name_route(&mut tracker, this.observe);
+                    }
                     tracker.panicked();
                 }
                 // The request moved into the handler, so the 500 is built by

@@ -22,8 +22,11 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, tracker: Option<RequestTracker>) -> Self {
-        Self { inner, tracker }
+    pub(crate) fn new(inner: F, tracker: RequestTracker) -> Self {
+        Self {
+            inner,
+            tracker: Some(tracker),
+        }
     }
 }
 

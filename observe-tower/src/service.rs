@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response, header};
 use http_body::Body;
-use observe_core::Observe;
+use observe_core::{Observe, RouteCache};
 use tower_service::Service;
 
 use crate::body::ObservedBody;
@@ -17,6 +17,9 @@ pub struct ObserveService<S, C> {
     inner: S,
     observe: Observe,
     classifier: C,
+    /// axum's `Router::layer` makes one service per route: remembering the
+    /// route's metrics saves a locked lookup on every request.
+    route_cache: RouteCache,
 }
 
 impl<S, C> ObserveService<S, C> {
@@ -25,6 +28,7 @@ impl<S, C> ObserveService<S, C> {
             inner,
             observe,
             classifier,
+            route_cache: RouteCache::default(),
         }
     }
 }
@@ -46,8 +50,10 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let route = self.classifier.route(&request);
-        let mut tracker = self.observe.start_request(request.method().as_str(), route);
-        if let (Some(tracker), Some(size)) = (tracker.as_mut(), request_body_size(&request)) {
+        let mut tracker =
+            self.observe
+                .start_request_cached(request.method().as_str(), route, &self.route_cache);
+        if let Some(size) = request_body_size(&request) {
             tracker.request_body_size(size);
         }
         ResponseFuture::new(self.inner.call(request), tracker)

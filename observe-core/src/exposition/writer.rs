@@ -96,21 +96,21 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
             name: DURATION,
             unit: "seconds",
             help: "Duration of HTTP server requests, until the response body was sent.",
-            bounds: &http.buckets.duration,
+            bounds: &http.shared.buckets.duration,
             pick: |s| &s.duration,
         },
         HistogramFamily {
             name: REQUEST_SIZE,
             unit: "bytes",
             help: "Size of HTTP server request bodies, where the size was known.",
-            bounds: &http.buckets.size,
+            bounds: &http.shared.buckets.size,
             pick: |s| &s.request_size,
         },
         HistogramFamily {
             name: RESPONSE_SIZE,
             unit: "bytes",
             help: "Size of HTTP server response bodies as sent.",
-            bounds: &http.buckets.size,
+            bounds: &http.shared.buckets.size,
             pick: |s| &s.response_size,
         },
     ];
@@ -150,19 +150,15 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
         ACTIVE,
         "gauge",
         None,
-        "Number of HTTP server requests in flight (until their body was sent).",
+        "Number of HTTP server requests in flight (until their body was sent), excluded routes included.",
     );
-    for route in &routes {
-        for (method, value) in route.snapshot_active() {
-            out.push_str(ACTIVE);
-            out.push_str("{http_request_method=\"");
-            out.push_str(http.methods.name(method));
-            out.push_str("\",http_route=\"");
-            escape_label_value(out, &route.name);
-            out.push('"');
-            out.push_str(&inner.const_labels);
-            let _ = writeln!(out, "}} {value}");
-        }
+    for (method, value) in http.shared.active.snapshot() {
+        out.push_str(ACTIVE);
+        out.push_str("{http_request_method=\"");
+        out.push_str(http.methods.name(method));
+        out.push('"');
+        out.push_str(&inner.const_labels);
+        let _ = writeln!(out, "}} {value}");
     }
 }
 

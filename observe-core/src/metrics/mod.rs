@@ -103,6 +103,58 @@ pub(crate) struct Buckets {
     pub(crate) size: Box<[f64]>,
 }
 
+/// `http_server_active_requests`, by method. No route label: frameworks
+/// route after middleware runs (actix-web would have to route every request
+/// twice to know it), and the OpenTelemetry conventions leave it out too.
+#[derive(Debug)]
+pub(crate) struct ActiveRequests {
+    by_method: Box<[AtomicI64]>,
+    /// Bit `i` set once method `i` has been in flight, so the gauge shows 0
+    /// afterwards instead of vanishing.
+    seen: AtomicU64,
+}
+
+impl ActiveRequests {
+    fn new(methods: usize) -> Self {
+        Self {
+            by_method: (0..methods).map(|_| AtomicI64::new(0)).collect(),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn inc(&self, method: u8) {
+        self.by_method[usize::from(method)].fetch_add(1, Ordering::Relaxed);
+        let bit = 1u64 << method;
+        if self.seen.load(Ordering::Relaxed) & bit == 0 {
+            self.seen.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn dec(&self, method: u8) {
+        self.by_method[usize::from(method)].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<(u8, i64)> {
+        let seen = self.seen.load(Ordering::Relaxed);
+        (0..self.by_method.len())
+            .filter(|i| seen & (1u64 << i) != 0)
+            .map(|i| {
+                let index = u8::try_from(i).expect("at most 42 methods");
+                (index, self.by_method[i].load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+}
+
+/// What every route shares: bucket bounds and the in-flight gauge, reached
+/// through the route a tracker already holds, so no extra reference count
+/// is taken per request.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) buckets: Buckets,
+    pub(crate) active: ActiveRequests,
+}
+
 /// One finished request, as the histograms see it.
 pub(crate) struct Observation {
     pub(crate) duration_seconds: f64,
@@ -115,36 +167,22 @@ pub(crate) struct Observation {
 pub struct RouteMetrics {
     pub(crate) name: Box<str>,
     pub(crate) excluded: bool,
-    buckets: Arc<Buckets>,
+    shared: Arc<Shared>,
     series: RwLock<FastMap<u32, Arc<Series>>>,
-    active: Box<[AtomicI64]>,
-    /// Bit `i` set once method `i` has been in flight on this route, so the
-    /// gauge shows 0 afterwards instead of vanishing.
-    active_seen: AtomicU64,
 }
 
 impl RouteMetrics {
-    fn new(name: &str, excluded: bool, methods: usize, buckets: &Arc<Buckets>) -> Self {
+    fn new(name: &str, excluded: bool, shared: &Arc<Shared>) -> Self {
         Self {
             name: name.into(),
             excluded,
-            buckets: Arc::clone(buckets),
+            shared: Arc::clone(shared),
             series: RwLock::default(),
-            active: (0..methods).map(|_| AtomicI64::new(0)).collect(),
-            active_seen: AtomicU64::new(0),
         }
     }
 
-    pub(crate) fn inc_active(&self, method: u8) {
-        self.active[usize::from(method)].fetch_add(1, Ordering::Relaxed);
-        let bit = 1u64 << method;
-        if self.active_seen.load(Ordering::Relaxed) & bit == 0 {
-            self.active_seen.fetch_or(bit, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn dec_active(&self, method: u8) {
-        self.active[usize::from(method)].fetch_sub(1, Ordering::Relaxed);
+    pub(crate) fn active(&self) -> &ActiveRequests {
+        &self.shared.active
     }
 
     /// Records a finished request in the series for `key`, created on
@@ -161,16 +199,16 @@ impl RouteMetrics {
             Arc::new(Series {
                 key,
                 created: unix_now(),
-                duration: Histogram::new(&self.buckets.duration),
-                request_size: Histogram::new(&self.buckets.size),
-                response_size: Histogram::new(&self.buckets.size),
+                duration: Histogram::new(&self.shared.buckets.duration),
+                request_size: Histogram::new(&self.shared.buckets.size),
+                response_size: Histogram::new(&self.shared.buckets.size),
             })
         });
         self.observe_in(series, observation);
     }
 
     fn observe_in(&self, series: &Series, observation: &Observation) {
-        let buckets = &self.buckets;
+        let buckets = &self.shared.buckets;
         series
             .duration
             .observe(&buckets.duration, observation.duration_seconds);
@@ -184,17 +222,6 @@ impl RouteMetrics {
 
     pub(crate) fn snapshot_series(&self) -> Vec<Arc<Series>> {
         read(&self.series).values().cloned().collect()
-    }
-
-    pub(crate) fn snapshot_active(&self) -> Vec<(u8, i64)> {
-        let seen = self.active_seen.load(Ordering::Relaxed);
-        (0..self.active.len())
-            .filter(|i| seen & (1u64 << i) != 0)
-            .map(|i| {
-                let index = u8::try_from(i).expect("at most 42 methods");
-                (index, self.active[i].load(Ordering::Relaxed))
-            })
-            .collect()
     }
 }
 
@@ -214,7 +241,7 @@ pub(crate) fn unix_now() -> f64 {
 #[derive(Debug)]
 pub(crate) struct HttpMetrics {
     pub(crate) methods: Methods,
-    pub(crate) buckets: Arc<Buckets>,
+    pub(crate) shared: Arc<Shared>,
     routes: RwLock<FastMap<Box<str>, Arc<RouteMetrics>>>,
     unmatched: Arc<RouteMetrics>,
     overflow: Arc<RouteMetrics>,
@@ -231,23 +258,26 @@ impl HttpMetrics {
     ) -> Self {
         let methods = Methods::new(extra_methods);
         let n = methods.len();
-        let buckets = Arc::new(Buckets {
-            duration: duration_buckets.into(),
-            size: size_buckets.into(),
+        let shared = Arc::new(Shared {
+            buckets: Buckets {
+                duration: duration_buckets.into(),
+                size: size_buckets.into(),
+            },
+            active: ActiveRequests::new(n),
         });
         let routes = excluded_routes
             .iter()
             .map(|r| {
-                let metrics = RouteMetrics::new(r, true, n, &buckets);
+                let metrics = RouteMetrics::new(r, true, &shared);
                 (r.as_str().into(), Arc::new(metrics))
             })
             .collect();
         Self {
             methods,
             routes: RwLock::new(routes),
-            unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, n, &buckets)),
-            overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, n, &buckets)),
-            buckets,
+            unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, &shared)),
+            overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, &shared)),
+            shared,
             max_routes,
         }
     }
@@ -268,17 +298,12 @@ impl HttpMetrics {
         if routes.len() >= self.max_routes {
             return Arc::clone(&self.overflow);
         }
-        let created = Arc::new(RouteMetrics::new(
-            route,
-            false,
-            self.methods.len(),
-            &self.buckets,
-        ));
+        let created = Arc::new(RouteMetrics::new(route, false, &self.shared));
         routes.insert(route.into(), Arc::clone(&created));
         created
     }
 
-    /// Every route with at least one series or in-flight entry, sorted by
+    /// Every route that can have series, sorted by
     /// name so the exposition is stable between scrapes.
     pub(crate) fn snapshot_routes(&self) -> Vec<Arc<RouteMetrics>> {
         let mut routes: Vec<_> = read(&self.routes)

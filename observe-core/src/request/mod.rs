@@ -2,12 +2,20 @@
 //! cancellation become metrics. Framework crates translate their types into
 //! calls on [`RequestTracker`] and nothing else.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::Observe;
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::{Observation, Outcome, RouteMetrics, SeriesKey};
+
+/// The metrics of the first route a middleware instance saw, kept for the
+/// next requests; see [`Observe::start_request_cached`]. Clones share the
+/// slot.
+#[derive(Debug, Clone, Default)]
+pub struct RouteCache {
+    slot: Arc<OnceLock<Arc<RouteMetrics>>>,
+}
 
 /// Tracks one request from its start until its response body has been sent
 /// (or dropped). Created by [`Observe::start_request`].
@@ -20,11 +28,8 @@ use crate::metrics::{Observation, Outcome, RouteMetrics, SeriesKey};
 #[derive(Debug)]
 #[must_use = "dropping a tracker records the request as cancelled"]
 pub struct RequestTracker {
-    /// The route known when the request started; it owns the in-flight count.
-    start_route: Arc<RouteMetrics>,
-    /// The route known after the handler ran, when the framework only knows
-    /// it then (actix-web); otherwise the start route.
-    route: Option<Arc<RouteMetrics>>,
+    /// The matched route; the unmatched one until a route is known.
+    route: Arc<RouteMetrics>,
     method: u8,
     started: Instant,
     request_body_size: Option<u64>,
@@ -34,40 +39,65 @@ pub struct RequestTracker {
 }
 
 impl Observe {
-    /// Starts tracking a request, or returns `None` when its route is left
-    /// out of metrics ([`crate::ObserveBuilder::exclude_route`]).
+    /// Starts tracking a request and counts it in flight.
     ///
     /// `method` is the request method as sent; anything outside the standard
     /// nine and the configured extras is recorded as `_OTHER`. `route` is the
     /// matched route template (`/users/{id}`), never a raw path; `None` means
-    /// the request matched no route.
+    /// the request matched no route, or that the framework only knows the
+    /// route after the handler ran (then call
+    /// [`RequestTracker::route_after_handler`]).
     ///
     /// ```
     /// let observe = observe_core::Observe::builder().build().unwrap();
-    /// let mut tracker = observe.start_request("GET", Some("/users/{id}")).unwrap();
+    /// let mut tracker = observe.start_request("GET", Some("/users/{id}"));
     /// tracker.response(200);
     /// tracker.add_response_body_bytes(42);
     /// tracker.finish();
     /// assert!(observe.render(observe_core::Format::Text).contains("http_route=\"/users/{id}\""));
     /// ```
-    pub fn start_request(&self, method: &str, route: Option<&str>) -> Option<RequestTracker> {
+    pub fn start_request(&self, method: &str, route: Option<&str>) -> RequestTracker {
+        self.start_with(method, self.inner.http.route(route))
+    }
+
+    /// [`start_request`](Self::start_request) for a middleware instance
+    /// that usually sees one route, as under axum, where `Router::layer`
+    /// wraps each route separately: the route's metrics are found by one
+    /// string comparison instead of a locked hash lookup. `cache` must only
+    /// ever be used with this `Observe`.
+    pub fn start_request_cached(
+        &self,
+        method: &str,
+        route: Option<&str>,
+        cache: &RouteCache,
+    ) -> RequestTracker {
         let http = &self.inner.http;
-        let start_route = http.route(route);
-        if start_route.excluded {
-            return None;
-        }
-        let method = http.methods.index(method);
-        start_route.inc_active(method);
-        Some(RequestTracker {
-            start_route,
-            route: None,
+        let metrics = match route {
+            Some(route) => match cache.slot.get() {
+                Some(cached) if &*cached.name == route => Arc::clone(cached),
+                _ => {
+                    let found = http.route(Some(route));
+                    let _ = cache.slot.set(Arc::clone(&found));
+                    found
+                }
+            },
+            None => http.route(None),
+        };
+        self.start_with(method, metrics)
+    }
+
+    fn start_with(&self, method: &str, route: Arc<RouteMetrics>) -> RequestTracker {
+        let method = self.inner.http.methods.index(method);
+        route.active().inc(method);
+        RequestTracker {
+            route,
             method,
             started: Instant::now(),
             request_body_size: None,
             status: None,
             response_body_size: 0,
             recorded: false,
-        })
+        }
     }
 }
 
@@ -86,10 +116,10 @@ impl RequestTracker {
 
     /// Sets the route learned after the handler ran (frameworks that resolve
     /// the route late), for the `observe` that started this tracker. `None`
-    /// keeps the start route.
+    /// keeps the route given at the start.
     pub fn route_after_handler(&mut self, observe: &Observe, route: Option<&str>) {
         if let Some(route) = route {
-            self.route = Some(observe.inner.http.route(Some(route)));
+            self.route = observe.inner.http.route(Some(route));
         }
     }
 
@@ -113,7 +143,7 @@ impl RequestTracker {
         if std::mem::replace(&mut self.recorded, true) {
             return;
         }
-        let route = self.route.as_ref().unwrap_or(&self.start_route);
+        let route = &self.route;
         if route.excluded {
             return;
         }
@@ -200,6 +230,6 @@ pub fn request_body_size(content_length: Option<&[u8]>, transfer_encoding: bool)
 impl Drop for RequestTracker {
     fn drop(&mut self) {
         self.record(Outcome::Cancelled);
-        self.start_route.dec_active(self.method);
+        self.route.active().dec(self.method);
     }
 }

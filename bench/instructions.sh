@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# CPU cost per request as instructions, counted by valgrind's callgrind: the
+# same count for the same binary and input whatever the machine is doing,
+# unlike wall-clock or CPU time on a shared 2-core VM. Each variant of
+# bench-server runs under callgrind; after a warm-up the counters are zeroed,
+# REQUESTS keep-alive requests are sent, and the dump's total is divided by
+# REQUESTS.
+#
+#   bench/instructions.sh                       # all variants, 5000 requests
+#   REQUESTS=20000 VARIANTS="axum:bare axum:metrics" bench/instructions.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUESTS=${REQUESTS:-5000}
+VARIANTS=${VARIANTS:-"axum:bare axum:metrics actix:bare actix:metrics"}
+PORT=${PORT:-18081}
+
+if ! command -v valgrind >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
+fi
+cargo build --release --locked -q -p observe-bench
+server=target/release/bench-server
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+
+load() { # $1 = number of requests, over one keep-alive connection
+    python3 - "$PORT" "$1" <<'PY'
+import http.client, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(n):
+    conn.request("GET", f"/users/{i % 1000}")
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+PY
+}
+
+printf '%-16s%16s%10s\n' variant 'instr/request' ratio
+declare -A bare
+for variant in $VARIANTS; do
+    framework=${variant%%:*}
+    mode=${variant##*:}
+    out="$work/$framework-$mode"
+    valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
+        >/dev/null 2>"$work/valgrind.log" &
+    pid=$!
+    for _ in $(seq 200); do
+        curl -sf "http://127.0.0.1:$PORT/users/1" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    load 500
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    load "$REQUESTS"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    pid=
+    # The explicit dump is the file with the highest part number.
+    dump=$(ls -v "$out".*.[0-9]* 2>/dev/null | tail -1)
+    total=$(awk '/^totals:|^summary:/ {print $2; exit}' "$dump")
+    per=$((total / REQUESTS))
+    [ "$mode" = bare ] && bare[$framework]=$per
+    ratio=$(python3 -c "print(f'{$per / ${bare[$framework]}:.3f}')")
+    printf '%-16s%16d%10s\n' "$framework/$mode" "$per" "$ratio"
+done
