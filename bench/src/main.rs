@@ -3,7 +3,10 @@
 //! them in one run. The handler does no I/O, so the middleware's cost is not
 //! hidden behind a sleep.
 //!
-//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`.
+//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`, and for axum
+//! `noop`: an identity layer added with `Router::layer`, which costs what
+//! axum's per-route layering costs any middleware, so `metrics` minus
+//! `noop` is observe's own share.
 
 use axum::Json;
 use axum::Router;
@@ -30,7 +33,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-server axum|actix bare|metrics ADDR");
+    eprintln!("usage: bench-server axum|actix bare|noop|metrics ADDR (noop: axum only)");
     std::process::exit(2)
 }
 
@@ -85,6 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = Router::new().route("/users/{id}", get(user));
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
+        ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
         ("axum", "metrics") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),

@@ -19,6 +19,8 @@ struct HistogramFamily<'a> {
     unit: &'static str,
     help: &'static str,
     bounds: &'a [f64],
+    /// Converts the integer sum to the family's unit.
+    sum_unit: f64,
     pick: fn(&Series) -> &Histogram,
 }
 
@@ -97,6 +99,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
             unit: "seconds",
             help: "Duration of HTTP server requests, until the response body was sent.",
             bounds: &http.shared.buckets.duration,
+            sum_unit: 1e-9,
             pick: |s| &s.duration,
         },
         HistogramFamily {
@@ -104,6 +107,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
             unit: "bytes",
             help: "Size of HTTP server request bodies, where the size was known.",
             bounds: &http.shared.buckets.size,
+            sum_unit: 1.0,
             pick: |s| &s.request_size,
         },
         HistogramFamily {
@@ -111,6 +115,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
             unit: "bytes",
             help: "Size of HTTP server response bodies as sent.",
             bounds: &http.shared.buckets.size,
+            sum_unit: 1.0,
             pick: |s| &s.response_size,
         },
     ];
@@ -126,7 +131,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
             family.help,
         );
         for (route, s) in &series {
-            let snapshot = (family.pick)(s).snapshot();
+            let snapshot = (family.pick)(s).snapshot(family.sum_unit);
             if snapshot.count() == 0 {
                 continue;
             }

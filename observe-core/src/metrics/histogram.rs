@@ -1,5 +1,7 @@
 //! A lock-free classic histogram: one atomic counter per bucket and an
-//! atomic `f64` sum. Bounds live once in the metric family, not per series.
+//! integer sum (nanoseconds, bytes), so an observation is a few atomic adds
+//! and no compare-and-swap loop. Bounds live once in the metric family, not
+//! per series.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -7,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Histogram {
     /// Non-cumulative counts; the last slot is the `+Inf` bucket.
     buckets: Box<[AtomicU64]>,
-    sum_bits: AtomicU64,
+    /// Sum in integer units (nanoseconds, bytes); scaled when rendered.
+    sum: AtomicU64,
 }
 
 /// A consistent-enough copy of a histogram for rendering: cumulative bucket
@@ -27,30 +30,22 @@ impl Histogram {
     pub(crate) fn new(bounds: &[f64]) -> Self {
         Self {
             buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_bits: AtomicU64::new(0f64.to_bits()),
+            sum: AtomicU64::new(0),
         }
     }
 
-    pub(crate) fn observe(&self, bounds: &[f64], value: f64) {
+    /// Observes `value` (in the unit of `bounds`), adding `units` to the
+    /// integer sum.
+    pub(crate) fn observe(&self, bounds: &[f64], value: f64, units: u64) {
         // `le` semantics: the first bucket whose bound is >= value.
         let index = bounds.partition_point(|bound| *bound < value);
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        let mut current = self.sum_bits.load(Ordering::Relaxed);
-        loop {
-            let next = (f64::from_bits(current) + value).to_bits();
-            match self.sum_bits.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
+        self.sum.fetch_add(units, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+    /// A copy for rendering; `unit` converts the integer sum (1e-9 for
+    /// nanoseconds to seconds).
+    pub(crate) fn snapshot(&self, unit: f64) -> HistogramSnapshot {
         let mut total = 0;
         let cumulative = self
             .buckets
@@ -62,7 +57,7 @@ impl Histogram {
             .collect();
         HistogramSnapshot {
             cumulative,
-            sum: f64::from_bits(self.sum_bits.load(Ordering::Relaxed)),
+            sum: self.sum.load(Ordering::Relaxed) as f64 * unit,
         }
     }
 }
@@ -75,10 +70,10 @@ mod tests {
     fn buckets_are_le_and_cumulative() {
         let bounds = [0.1, 1.0];
         let h = Histogram::new(&bounds);
-        for v in [0.05, 0.1, 0.5, 1.0, 3.0] {
-            h.observe(&bounds, v);
+        for ms in [50, 100, 500, 1000, 3000] {
+            h.observe(&bounds, ms as f64 / 1e3, ms * 1_000_000);
         }
-        let s = h.snapshot();
+        let s = h.snapshot(1e-9);
         assert_eq!(s.cumulative, vec![2, 4, 5]);
         assert_eq!(s.count(), 5);
         assert!((s.sum - 4.65).abs() < 1e-9);

@@ -8,7 +8,7 @@ pub mod labels;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 pub(crate) use histogram::{Histogram, HistogramSnapshot};
@@ -157,7 +157,7 @@ pub(crate) struct Shared {
 
 /// One finished request, as the histograms see it.
 pub(crate) struct Observation {
-    pub(crate) duration_seconds: f64,
+    pub(crate) duration_nanos: u64,
     pub(crate) request_body_size: Option<u64>,
     pub(crate) response_body_size: u64,
 }
@@ -169,6 +169,9 @@ pub struct RouteMetrics {
     pub(crate) excluded: bool,
     shared: Arc<Shared>,
     series: RwLock<FastMap<u32, Arc<Series>>>,
+    /// The route's first series (usually its `200`), reachable without the
+    /// lock or a hash.
+    hot: OnceLock<(u32, Arc<Series>)>,
 }
 
 impl RouteMetrics {
@@ -178,6 +181,7 @@ impl RouteMetrics {
             excluded,
             shared: Arc::clone(shared),
             series: RwLock::default(),
+            hot: OnceLock::new(),
         }
     }
 
@@ -190,34 +194,46 @@ impl RouteMetrics {
     /// a few atomic adds, and clones nothing.
     pub(crate) fn observe(&self, key: SeriesKey, observation: &Observation) {
         let packed = key.packed();
+        if let Some((hot, series)) = self.hot.get()
+            && *hot == packed
+        {
+            self.observe_in(series, observation);
+            return;
+        }
         if let Some(series) = read(&self.series).get(&packed) {
             self.observe_in(series, observation);
             return;
         }
         let mut map = self.series.write().unwrap_or_else(|p| p.into_inner());
         let series = map.entry(packed).or_insert_with(|| {
-            Arc::new(Series {
+            let series = Arc::new(Series {
                 key,
                 created: unix_now(),
                 duration: Histogram::new(&self.shared.buckets.duration),
                 request_size: Histogram::new(&self.shared.buckets.size),
                 response_size: Histogram::new(&self.shared.buckets.size),
-            })
+            });
+            let _ = self.hot.set((packed, Arc::clone(&series)));
+            series
         });
         self.observe_in(series, observation);
     }
 
     fn observe_in(&self, series: &Series, observation: &Observation) {
         let buckets = &self.shared.buckets;
+        let nanos = observation.duration_nanos;
         series
             .duration
-            .observe(&buckets.duration, observation.duration_seconds);
+            .observe(&buckets.duration, nanos as f64 * 1e-9, nanos);
         if let Some(size) = observation.request_body_size {
-            series.request_size.observe(&buckets.size, size as f64);
+            series
+                .request_size
+                .observe(&buckets.size, size as f64, size);
         }
+        let size = observation.response_body_size;
         series
             .response_size
-            .observe(&buckets.size, observation.response_body_size as f64);
+            .observe(&buckets.size, size as f64, size);
     }
 
     pub(crate) fn snapshot_series(&self) -> Vec<Arc<Series>> {
@@ -353,7 +369,7 @@ mod tests {
             outcome: Outcome::Completed,
         };
         let observation = Observation {
-            duration_seconds: 0.01,
+            duration_nanos: 10_000_000,
             request_body_size: None,
             response_body_size: 10,
         };
@@ -361,7 +377,7 @@ mod tests {
         route.observe(key, &observation);
         let series = route.snapshot_series();
         assert_eq!(series.len(), 1);
-        assert_eq!(series[0].duration.snapshot().count(), 2);
-        assert_eq!(series[0].request_size.snapshot().count(), 0);
+        assert_eq!(series[0].duration.snapshot(1e-9).count(), 2);
+        assert_eq!(series[0].request_size.snapshot(1.0).count(), 0);
     }
 }

@@ -155,7 +155,8 @@ impl RequestTracker {
         route.observe(
             key,
             &Observation {
-                duration_seconds: self.started.elapsed().as_secs_f64(),
+                duration_nanos: u64::try_from(self.started.elapsed().as_nanos())
+                    .unwrap_or(u64::MAX),
                 request_body_size: self.request_body_size,
                 response_body_size: self.response_body_size,
             },
