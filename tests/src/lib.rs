@@ -9,6 +9,16 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// An `Observe` set up as the example services set theirs up.
+pub fn example_observe() -> observe_core::Observe {
+    observe_core::Observe::builder()
+        .service_name("shop")
+        .exclude_route("/health")
+        .exclude_route("/metrics")
+        .build()
+        .expect("valid settings")
+}
+
 /// Serves `app` on `127.0.0.1:0` in the background and returns its address.
 pub async fn spawn_axum(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -3,21 +3,13 @@
 
 use std::time::Duration;
 
-use observe_core::Observe;
 use observe_examples::axum_app;
-use observe_tests::{Sample, client, eventually, parse_samples, scrape, spawn_axum, value};
+use observe_tests::{
+    Sample, client, eventually, example_observe, parse_samples, scrape, spawn_axum, value,
+};
 use tokio::io::AsyncWriteExt;
 
 const COUNT: &str = "http_server_request_duration_seconds_count";
-
-fn observe() -> Observe {
-    Observe::builder()
-        .service_name("shop")
-        .exclude_route("/health")
-        .exclude_route("/metrics")
-        .build()
-        .expect("valid settings")
-}
 
 /// Scrapes until the duration count of every `(labels, count)` matches.
 async fn wait_for_counts(
@@ -39,7 +31,7 @@ async fn wait_for_counts(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_gives_its_series_once() {
-    let observe = observe();
+    let observe = example_observe();
     let addr = spawn_axum(axum_app::app(&observe)).await;
     let c = client();
     let url = |p: &str| format!("http://{addr}{p}");
@@ -224,7 +216,7 @@ async fn every_route_gives_its_series_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_request_is_counted_once_as_cancelled() {
-    let observe = observe();
+    let observe = example_observe();
     let addr = spawn_axum(axum_app::app(&observe)).await;
 
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -276,7 +268,7 @@ async fn a_cancelled_request_is_counted_once_as_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_in_one_process_do_not_interfere() {
-    let (a, b) = (observe(), observe());
+    let (a, b) = (example_observe(), example_observe());
     let addr_a = spawn_axum(axum_app::app(&a)).await;
     let addr_b = spawn_axum(axum_app::app(&b)).await;
     client()

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use observe_core::Observe;
 use observe_examples::{actix_app, axum_app, tower_app};
-use observe_tests::{client, eventually, parse_samples, scrape, spawn_axum, value};
+use observe_tests::{
+    client, eventually, example_observe, parse_samples, scrape, spawn_axum, value,
+};
 use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,17 +24,8 @@ enum Framework {
 
 const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Framework::Tower];
 
-fn observe() -> Observe {
-    Observe::builder()
-        .service_name("shop")
-        .exclude_route("/health")
-        .exclude_route("/metrics")
-        .build()
-        .expect("valid settings")
-}
-
 async fn start(framework: Framework) -> SocketAddr {
-    let observe = observe();
+    let observe = example_observe();
     match framework {
         Framework::Axum => spawn_axum(axum_app::app(&observe)).await,
         Framework::Tower => {
