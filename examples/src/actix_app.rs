@@ -2,7 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::shop;
+use std::sync::Arc;
+
+use crate::shop::{self, Shop};
 
 /// The service's routes. Register on an `App` wrapped with
 /// `observe_actix::ObserveMiddleware` (see `src/bin/actix-service.rs`).
@@ -10,7 +12,14 @@ use crate::shop;
 /// Resources rather than `App::route`: `App::route` moves the method guard
 /// onto the resource, so a wrong method falls through to the default service
 /// (404) instead of the resource's 405, unlike axum and the tower example.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(shop: Arc<Shop>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::from(shop));
+        configure(cfg);
+    }
+}
+
+fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(shop::MAX_ORDER_BYTES))
         .service(web::resource("/health").get(|| async { "ok" }))
         .service(web::resource("/users/{id}").get(user))
@@ -21,19 +30,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::scope("/api/v1").service(web::resource("/items/{id}").get(item)));
 }
 
-async fn user(id: web::Path<String>) -> HttpResponse {
+async fn user(shop: web::Data<Shop>, id: web::Path<String>) -> HttpResponse {
     let Some(id) = shop::parse_id(&id) else {
         return HttpResponse::BadRequest().finish();
     };
-    match shop::find_user(id).await {
+    match shop.find_user(id).await {
         Ok(user) => HttpResponse::Ok().json(user),
         Err(shop::LookupError::NotFound) => HttpResponse::NotFound().finish(),
         Err(shop::LookupError::Database) => HttpResponse::InternalServerError().finish(),
     }
 }
 
-async fn order(body: web::Bytes) -> HttpResponse {
-    match shop::parse_order(&body) {
+async fn order(shop: web::Data<Shop>, body: web::Bytes) -> HttpResponse {
+    match shop.place_order(&body) {
         Some(order) => HttpResponse::Created().json(order),
         None => HttpResponse::UnprocessableEntity().finish(),
     }

@@ -1,11 +1,17 @@
-//! The demo domain: users behind a simulated database, and orders.
+//! The demo domain, framework-free: users behind a cache and a simulated
+//! database, orders behind a three-state feature flag. It is instrumented
+//! with observe's application metrics, so every example records the same
+//! cache, dependency and state series.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use observe_core::{Cache, Dependency, MetricError, Observe, StateSet};
 use serde::{Deserialize, Serialize};
 
 /// A user as returned by `GET /users/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct User {
     /// The id from the path.
     pub id: u64,
@@ -22,16 +28,125 @@ pub enum LookupError {
     Database,
 }
 
-/// Looks a user up after a few milliseconds of simulated database time.
-pub async fn find_user(id: u64) -> Result<User, LookupError> {
+/// The simulated database failing.
+#[derive(Debug)]
+pub struct DatabaseError;
+
+/// A few milliseconds of simulated database time; ids from 1,000,000 fail.
+async fn select_user(id: u64) -> Result<Option<User>, DatabaseError> {
     tokio::time::sleep(Duration::from_millis(2 + id % 4)).await;
     match id {
-        0 => Err(LookupError::NotFound),
-        1_000_000.. => Err(LookupError::Database),
-        id => Ok(User {
+        0 => Ok(None),
+        1_000_000.. => Err(DatabaseError),
+        id => Ok(Some(User {
             id,
             name: format!("user-{id}"),
-        }),
+        })),
+    }
+}
+
+observe_core::states! {
+    /// The `SHOP_CHECKOUT_V2` feature flag: how `POST /orders` validates.
+    pub enum CheckoutV2 {
+        Disabled => "disabled",
+        Shadowing => "shadowing",
+        InUse => "in_use",
+    }
+}
+
+impl CheckoutV2 {
+    /// Reads `SHOP_CHECKOUT_V2`; unset is `disabled`.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var("SHOP_CHECKOUT_V2").as_deref() {
+            Err(_) | Ok("disabled") => Ok(Self::Disabled),
+            Ok("shadowing") => Ok(Self::Shadowing),
+            Ok("in_use") => Ok(Self::InUse),
+            Ok(other) => Err(format!(
+                "invalid SHOP_CHECKOUT_V2={other:?}: expected one of disabled, shadowing, in_use"
+            )),
+        }
+    }
+}
+
+/// The most users kept in the cache.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// The shop's state and instrumentation, shared by every request.
+#[derive(Debug)]
+pub struct Shop {
+    users: Arc<Mutex<HashMap<u64, User>>>,
+    cache: Cache,
+    database: Dependency,
+    checkout: StateSet<CheckoutV2>,
+}
+
+impl Shop {
+    /// A shop recording into `observe`: registers `shop_user_cache_entries`
+    /// (read at scrape time) and the `shop_checkout_v2` flag.
+    pub fn new(observe: &Observe, checkout: CheckoutV2) -> Result<Arc<Self>, MetricError> {
+        let users: Arc<Mutex<HashMap<u64, User>>> = Arc::default();
+        let weak = Arc::downgrade(&users);
+        observe.gauge_fn(
+            "shop_user_cache_entries",
+            "Users in the cache.",
+            move || {
+                weak.upgrade()
+                    .map_or(0.0, |u| u.lock().map_or(0.0, |u| u.len() as f64))
+            },
+        )?;
+        let checkout = observe.state_set(
+            "shop_checkout_v2",
+            "The checkout v2 feature flag.",
+            checkout,
+        )?;
+        Ok(Arc::new(Self {
+            users,
+            cache: observe.cache("users"),
+            database: observe.dependency("postgres"),
+            checkout,
+        }))
+    }
+
+    /// Looks a user up in the cache, then in the database.
+    pub async fn find_user(&self, id: u64) -> Result<User, LookupError> {
+        if let Some(user) = self.cached(id) {
+            self.cache.hit();
+            return Ok(user);
+        }
+        self.cache.miss();
+        match self.database.call("select_user", select_user(id)).await {
+            Ok(Some(user)) => {
+                let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+                if users.len() < CACHE_CAPACITY {
+                    users.insert(id, user.clone());
+                }
+                Ok(user)
+            }
+            Ok(None) => Err(LookupError::NotFound),
+            Err(DatabaseError) => Err(LookupError::Database),
+        }
+    }
+
+    fn cached(&self, id: u64) -> Option<User> {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Validates an order the way the checkout flag says: v1, v2, or v1
+    /// answering while v2 runs in its shadow.
+    pub fn place_order(&self, body: &[u8]) -> Option<Order> {
+        match self.checkout.get() {
+            CheckoutV2::Disabled => parse_order(body),
+            CheckoutV2::InUse => parse_order_v2(body),
+            CheckoutV2::Shadowing => {
+                let v1 = parse_order(body);
+                let _ = parse_order_v2(body);
+                v1
+            }
+        }
     }
 }
 
@@ -91,6 +206,11 @@ pub fn slow_ms(query: Option<&str>) -> Option<u64> {
         None => Some(0),
         Some(v) => v.parse().ok(),
     }
+}
+
+/// Checkout v2's validation: v1's rules plus a bound on the item's length.
+fn parse_order_v2(body: &[u8]) -> Option<Order> {
+    parse_order(body).filter(|o| o.item.len() <= 200)
 }
 
 /// The longest `/slow` sleep, so a request cannot hold a worker forever.

@@ -14,7 +14,9 @@ use observe_core::Observe;
 use observe_tower::ObserveLayer;
 use tower::ServiceBuilder;
 
-use crate::shop;
+use std::sync::Arc;
+
+use crate::shop::{self, Shop};
 
 /// The route template of `path`, from the fixed set this service serves;
 /// `None` for anything else (recorded as `_UNMATCHED`, never the raw path).
@@ -35,12 +37,16 @@ pub fn route_of(path: &str) -> Option<&'static str> {
 
 /// Accepts connections on `listener` forever, serving each with hyper's
 /// HTTP/1 server and the observed service.
-pub async fn serve(listener: tokio::net::TcpListener, observe: Observe) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    observe: Observe,
+    shop: Arc<Shop>,
+) -> std::io::Result<()> {
     let layer =
         ObserveLayer::new(&observe).route_fn(|req: &Request<Incoming>| route_of(req.uri().path()));
     let service = ServiceBuilder::new()
         .layer(layer)
-        .service_fn(move |req| handle(observe.clone(), req));
+        .service_fn(move |req| handle(observe.clone(), Arc::clone(&shop), req));
     loop {
         let (stream, _) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());
@@ -77,7 +83,7 @@ fn last_segment(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or("")
 }
 
-async fn handle(observe: Observe, request: Request<Incoming>) -> Answer {
+async fn handle(observe: Observe, shop: Arc<Shop>, request: Request<Incoming>) -> Answer {
     let path = request.uri().path().to_owned();
     let Some(route) = route_of(&path) else {
         return Ok(status(StatusCode::NOT_FOUND));
@@ -87,7 +93,7 @@ async fn handle(observe: Observe, request: Request<Incoming>) -> Answer {
         ("/health", Method::GET) => Response::new(Full::new(Bytes::from_static(b"ok"))),
         ("/users/{id}", Method::GET) => match shop::parse_id(last_segment(&path)) {
             None => status(StatusCode::BAD_REQUEST),
-            Some(id) => match shop::find_user(id).await {
+            Some(id) => match shop.find_user(id).await {
                 Ok(user) => json(StatusCode::OK, &user),
                 Err(shop::LookupError::NotFound) => status(StatusCode::NOT_FOUND),
                 Err(shop::LookupError::Database) => status(StatusCode::INTERNAL_SERVER_ERROR),
@@ -99,7 +105,7 @@ async fn handle(observe: Observe, request: Request<Incoming>) -> Answer {
                 .await
             {
                 Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
-                Ok(body) => match shop::parse_order(&body.to_bytes()) {
+                Ok(body) => match shop.place_order(&body.to_bytes()) {
                     Some(order) => json(StatusCode::CREATED, &order),
                     None => status(StatusCode::UNPROCESSABLE_ENTITY),
                 },

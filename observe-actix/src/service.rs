@@ -13,6 +13,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::Uri;
 use actix_web::http::header;
 use actix_web::{Error, HttpResponse, ResponseError};
+use observe_core::context::{LateRoute, enter_with_late_route};
 use observe_core::{Observe, RequestTracker};
 use pin_project_lite::pin_project;
 
@@ -65,10 +66,10 @@ where
         let routes = self
             .routes
             .get_or_init(|| Rc::new(request.resource_map().clone()));
-        let unanswered = Unanswered {
+        let unanswered = Rc::new(Unanswered {
             routes: Rc::clone(routes),
             uri: request.uri().clone(),
-        };
+        });
         ResponseFuture {
             inner: self.service.call(request),
             tracker: Some(tracker),
@@ -89,9 +90,14 @@ struct Unanswered {
 impl Unanswered {
     /// Matches the path once more (guards cannot be evaluated any more) so
     /// a panicked or cancelled request keeps its route.
-    fn name_route(self, tracker: &mut RequestTracker, observe: &Observe) {
-        let route = self.routes.match_pattern(self.uri.path());
-        tracker.route_after_handler(observe, route.as_deref());
+    fn name_route(&self, tracker: &mut RequestTracker, observe: &Observe) {
+        tracker.route_after_handler(observe, self.late_route().as_deref());
+    }
+}
+
+impl LateRoute for Unanswered {
+    fn late_route(&self) -> Option<String> {
+        self.routes.match_pattern(self.uri.path())
     }
 }
 
@@ -102,7 +108,7 @@ pin_project! {
         #[pin]
         inner: F,
         tracker: Option<RequestTracker>,
-        unanswered: Option<Unanswered>,
+        unanswered: Option<Rc<Unanswered>>,
         observe: Observe,
     }
 
@@ -127,7 +133,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let poll = || catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        // Handler code sees the request's context; its route is named on
+        // demand, since actix routes inside the inner service.
+        let polled = match (this.tracker.as_ref(), this.unanswered.as_ref()) {
+            (Some(tracker), Some(unanswered)) => {
+                let late: Rc<dyn LateRoute> = Rc::clone(unanswered) as Rc<dyn LateRoute>;
+                enter_with_late_route(tracker.context(), &late, poll)
+            }
+            _ => poll(),
+        };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(response))) => {

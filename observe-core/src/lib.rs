@@ -35,6 +35,8 @@
 //!
 //! Label values are bounded by construction: see [`labels`].
 
+pub mod app;
+pub mod context;
 pub mod exposition;
 pub mod metrics;
 pub mod request;
@@ -45,6 +47,11 @@ use std::sync::{Arc, RwLock};
 
 use prometheus_client::registry::Registry;
 
+pub use app::{
+    Cache, CacheResult, CounterFamily, DEFAULT_SERIES_LIMIT, Dependency, Gauge, MetricError,
+    StateSet, States,
+};
+pub use context::{RequestContext, in_current_request};
 pub use exposition::{Format, Scrape, negotiate};
 pub use metrics::labels;
 pub use metrics::{DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS};
@@ -54,7 +61,7 @@ use metrics::HttpMetrics;
 use metrics::labels::{MAX_EXTRA_METHODS, STANDARD_METHODS, is_method_token, is_valid_label_name};
 
 /// Label names observe sets itself; a constant label may not reuse them.
-const RESERVED_LABELS: [&str; 7] = [
+const RESERVED_LABELS: [&str; 11] = [
     "http_request_method",
     "http_route",
     "http_response_status_code",
@@ -62,6 +69,10 @@ const RESERVED_LABELS: [&str; 7] = [
     "le",
     "service_name",
     "service_version",
+    "git_commit",
+    "cache",
+    "dependency",
+    "metric",
 ];
 
 /// Default for [`ObserveBuilder::max_routes`].
@@ -83,7 +94,9 @@ struct Inner {
     service_version: Option<String>,
     /// Constant labels pre-rendered as `,name="value"...` once at build time.
     const_labels: String,
+    git_commit: Option<String>,
     http: HttpMetrics,
+    app: app::AppMetrics,
     registry: RwLock<Registry>,
 }
 
@@ -155,6 +168,9 @@ pub enum BuildError {
     /// `max_routes` is zero.
     #[error("invalid max_routes 0: expected at least 1 (default {DEFAULT_MAX_ROUTES})")]
     MaxRoutes,
+    /// `series_limit` is zero.
+    #[error("invalid series_limit 0: expected at least 1 (default {DEFAULT_SERIES_LIMIT})")]
+    SeriesLimit,
 }
 
 /// Builds an [`Observe`]. Zero configuration is production-safe: bounded
@@ -169,6 +185,8 @@ pub struct ObserveBuilder {
     const_labels: Vec<(String, String)>,
     extra_methods: Vec<String>,
     max_routes: usize,
+    series_limit: usize,
+    git_commit: Option<String>,
 }
 
 impl Default for ObserveBuilder {
@@ -182,6 +200,8 @@ impl Default for ObserveBuilder {
             const_labels: Vec::new(),
             extra_methods: Vec::new(),
             max_routes: DEFAULT_MAX_ROUTES,
+            series_limit: DEFAULT_SERIES_LIMIT,
+            git_commit: None,
         }
     }
 }
@@ -247,6 +267,24 @@ impl ObserveBuilder {
         self
     }
 
+    /// The most series each family observe owns may have (default
+    /// [`DEFAULT_SERIES_LIMIT`]): cache and dependency metrics and
+    /// [`Observe::counter_family`]. Past it, new label sets share one
+    /// `_OVERFLOW` series and `observe_series_overflow_total{metric}` counts
+    /// them. The HTTP families are bounded by [`max_routes`](Self::max_routes).
+    pub fn series_limit(mut self, limit: usize) -> Self {
+        self.series_limit = limit;
+        self
+    }
+
+    /// The git commit the service was built from, for `target_info`, so a
+    /// dashboard can tell a canary from the stable version. Defaults to
+    /// `OBSERVE_GIT_COMMIT` when set.
+    pub fn git_commit(mut self, commit: impl Into<String>) -> Self {
+        self.git_commit = Some(commit.into());
+        self
+    }
+
     /// Validates the settings and builds the [`Observe`].
     pub fn build(self) -> Result<Observe, BuildError> {
         check_buckets("duration", &self.duration_buckets)?;
@@ -263,6 +301,9 @@ impl ObserveBuilder {
         }
         if self.max_routes == 0 {
             return Err(BuildError::MaxRoutes);
+        }
+        if self.series_limit == 0 {
+            return Err(BuildError::SeriesLimit);
         }
         let mut const_labels = String::new();
         for (name, value) in &self.const_labels {
@@ -285,11 +326,17 @@ impl ObserveBuilder {
                 .into_iter()
                 .map(|(n, v)| (Cow::Owned(n), Cow::Owned(v))),
         );
+        let git_commit = self
+            .git_commit
+            .or_else(|| std::env::var("OBSERVE_GIT_COMMIT").ok())
+            .filter(|c| !c.is_empty());
         Ok(Observe {
             inner: Arc::new(Inner {
                 service_name,
                 service_version: self.service_version,
                 const_labels,
+                git_commit,
+                app: app::AppMetrics::new(self.series_limit, &self.duration_buckets),
                 http: HttpMetrics::new(
                     &self.extra_methods,
                     self.duration_buckets,

@@ -42,7 +42,12 @@ where
         let inner = this.inner;
         // A panicking handler must not take the connection (or, on some
         // servers, the worker) down with it: answer 500 and record it.
-        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let poll = || catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        // Handler code sees the request's context (route, calls, cache).
+        let polled = match this.tracker.as_ref() {
+            Some(tracker) => observe_core::context::enter(tracker.context(), poll),
+            None => poll(),
+        };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(response))) => {

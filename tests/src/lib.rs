@@ -19,6 +19,14 @@ pub fn example_observe() -> observe_core::Observe {
         .expect("valid settings")
 }
 
+/// The example shop, recording into `observe`, with the checkout flag off.
+pub fn example_shop(
+    observe: &observe_core::Observe,
+) -> std::sync::Arc<observe_examples::shop::Shop> {
+    observe_examples::shop::Shop::new(observe, observe_examples::shop::CheckoutV2::Disabled)
+        .expect("a fresh Observe has no metrics of these names")
+}
+
 /// Serves `app` on `127.0.0.1:0` in the background and returns its address.
 pub async fn spawn_axum(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -32,7 +32,11 @@ async fn wait_for_counts(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_gives_its_series_once() {
     let observe = example_observe();
-    let addr = spawn_axum(axum_app::app(&observe)).await;
+    let addr = spawn_axum(axum_app::app(
+        &observe,
+        observe_tests::example_shop(&observe),
+    ))
+    .await;
     let c = client();
     let url = |p: &str| format!("http://{addr}{p}");
 
@@ -217,7 +221,11 @@ async fn every_route_gives_its_series_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_request_is_counted_once_as_cancelled() {
     let observe = example_observe();
-    let addr = spawn_axum(axum_app::app(&observe)).await;
+    let addr = spawn_axum(axum_app::app(
+        &observe,
+        observe_tests::example_shop(&observe),
+    ))
+    .await;
 
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     socket
@@ -269,8 +277,8 @@ async fn a_cancelled_request_is_counted_once_as_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_in_one_process_do_not_interfere() {
     let (a, b) = (example_observe(), example_observe());
-    let addr_a = spawn_axum(axum_app::app(&a)).await;
-    let addr_b = spawn_axum(axum_app::app(&b)).await;
+    let addr_a = spawn_axum(axum_app::app(&a, observe_tests::example_shop(&a))).await;
+    let addr_b = spawn_axum(axum_app::app(&b, observe_tests::example_shop(&b))).await;
     client()
         .get(format!("http://{addr_a}/users/1"))
         .send()

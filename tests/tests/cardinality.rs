@@ -95,7 +95,11 @@ async fn random_paths_and_methods_add_only_a_handful_of_series() {
         .exclude_route("/metrics")
         .build()
         .expect("valid settings");
-    let addr = spawn_axum(axum_app::app(&observe)).await;
+    let addr = spawn_axum(axum_app::app(
+        &observe,
+        observe_tests::example_shop(&observe),
+    ))
+    .await;
 
     // Warm up allocator and connection pools before the baseline.
     fire_all(addr, 0, 2_000).await;

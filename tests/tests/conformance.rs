@@ -27,16 +27,27 @@ const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Framework
 async fn start(framework: Framework) -> SocketAddr {
     let observe = example_observe();
     match framework {
-        Framework::Axum => spawn_axum(axum_app::app(&observe)).await,
+        Framework::Axum => {
+            spawn_axum(axum_app::app(
+                &observe,
+                observe_tests::example_shop(&observe),
+            ))
+            .await
+        }
         Framework::Tower => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
             let addr = listener.local_addr().expect("addr");
-            tokio::spawn(tower_app::serve(listener, observe));
+            tokio::spawn(tower_app::serve(
+                listener,
+                observe.clone(),
+                observe_tests::example_shop(&observe),
+            ));
             addr
         }
         Framework::Actix => {
+            let shop = observe_tests::example_shop(&observe);
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
             // actix runs its own single-threaded runtime per worker; the
@@ -45,7 +56,7 @@ async fn start(framework: Framework) -> SocketAddr {
                 actix_web::rt::System::new().block_on(async move {
                     actix_web::HttpServer::new(move || {
                         actix_web::App::new()
-                            .configure(actix_app::routes)
+                            .configure(actix_app::routes(shop.clone()))
                             .service(observe_actix::metrics_service(&observe))
                             .wrap(observe_actix::ObserveMiddleware::new(&observe))
                     })

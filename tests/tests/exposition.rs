@@ -27,7 +27,11 @@ async fn busy_service() -> std::net::SocketAddr {
     });
     orders.inc();
     sizes.observe(3.0);
-    let addr = spawn_axum(axum_app::app(&observe)).await;
+    let addr = spawn_axum(axum_app::app(
+        &observe,
+        observe_tests::example_shop(&observe),
+    ))
+    .await;
     let c = client();
     for path in ["/users/1", "/users/0", "/users/2000000", "/panic", "/nope"] {
         c.get(format!("http://{addr}{path}"))
@@ -66,7 +70,40 @@ async fn prometheus_text_is_the_default_and_passes_promtool() {
     let types = text.lines().filter(|l| l.starts_with("# TYPE")).count();
     let helps = text.lines().filter(|l| l.starts_with("# HELP")).count();
     assert_eq!(types, helps);
-    assert_eq!(types, 7, "{text}");
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    for family in [
+        "target_info",
+        "http_server_request_duration_seconds",
+        "http_server_request_body_size_bytes",
+        "http_server_response_body_size_bytes",
+        "http_server_active_requests",
+        "observe_cache_requests_total",
+        "observe_dependency_duration_seconds",
+        "observe_series_overflow_total",
+        "shop_user_cache_entries",
+        "shop_checkout_v2",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "process_threads",
+        "shop_orders_total",
+        "shop_basket_items",
+    ] {
+        assert!(
+            families.contains(&family),
+            "{family} missing from {families:?}"
+        );
+    }
+    // Each family once: one coherent document.
+    let mut unique = families.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), families.len(), "{families:?}");
     assert!(
         text.contains("shop_orders_total{region=\"eu\\\\west\\n1\"} 1"),
         "{text}"

@@ -6,6 +6,7 @@
 
 use actix_web::{App, HttpServer};
 use observe_core::Observe;
+use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{actix_app, listen_addr};
 
 #[actix_web::main]
@@ -17,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let metrics_addr = std::env::var("OBSERVE_METRICS_ADDR").ok();
 
     let metrics_server = match &metrics_addr {
@@ -36,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_observe = observe.clone();
     let with_metrics = metrics_addr.is_none();
     let server = HttpServer::new(move || {
-        let app = App::new().configure(actix_app::routes);
+        let app = App::new().configure(actix_app::routes(shop.clone()));
         let app = app.configure(|cfg| {
             if with_metrics {
                 cfg.service(observe_actix::metrics_service(&app_observe));

@@ -5,6 +5,7 @@
 //! `/metrics` moves to that listener instead, so it need not be public.
 
 use observe_core::Observe;
+use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{axum_app, listen_addr};
 
 #[tokio::main]
@@ -16,6 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
 
     let app = match std::env::var("OBSERVE_METRICS_ADDR") {
         Ok(metrics_addr) => {
@@ -23,9 +25,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("metrics on http://{}/metrics", listener.local_addr()?);
             let metrics = observe_axum::metrics_router::<()>(&observe);
             tokio::spawn(async move { axum::serve(listener, metrics).await });
-            axum_app::app_without_metrics(&observe)
+            axum_app::app_without_metrics(&observe, shop)
         }
-        Err(_) => axum_app::app(&observe),
+        Err(_) => axum_app::app(&observe, shop),
     };
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;

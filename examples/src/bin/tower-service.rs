@@ -4,6 +4,7 @@
 //! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000), `/metrics` included.
 
 use observe_core::Observe;
+use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{listen_addr, tower_app};
 
 #[tokio::main]
@@ -15,10 +16,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     println!("listening on http://{}", listener.local_addr()?);
     tokio::select! {
-        served = tower_app::serve(listener, observe) => served?,
+        served = tower_app::serve(listener, observe, shop) => served?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())

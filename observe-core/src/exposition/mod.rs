@@ -11,7 +11,10 @@ mod negotiate;
 mod writer;
 
 pub use negotiate::negotiate;
-pub(crate) use writer::escape_label_value;
+pub(crate) use writer::{
+    counter_header, escape_label_value, float, gauge_header, histogram_header, write_counter,
+    write_histogram,
+};
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,6 +59,57 @@ fn header(
     }
 }
 
+/// Header of a counter family named `name` (without `_total`): text 0.0.4
+/// names the family after its sample, OpenMetrics without the suffix.
+pub(crate) fn counter_header(out: &mut String, format: Format, name: &str, help: &str) {
+    match format {
+        Format::Text => header(out, format, &format!("{name}_total"), "counter", None, help),
+        Format::OpenMetrics => header(out, format, name, "counter", None, help),
+    }
+}
+
+/// Header of a gauge family.
+pub(crate) fn gauge_header(out: &mut String, format: Format, name: &str, help: &str) {
+    header(out, format, name, "gauge", None, help);
+}
+
+/// Header of a histogram family.
+pub(crate) fn histogram_header(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    unit: &str,
+    help: &str,
+) {
+    header(out, format, name, "histogram", Some(unit), help);
+}
+
+/// One counter series: `_total`, and `_created` in OpenMetrics.
+pub(crate) fn write_counter(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    labels: &str,
+    value: u64,
+    created: f64,
+) {
+    let _ = writeln!(out, "{name}_total{{{labels}}} {value}");
+    if format == Format::OpenMetrics {
+        let _ = writeln!(out, "{name}_created{{{labels}}} {}", float(created));
+    }
+}
+
+/// A float as both formats accept it (`1.5`, `NaN`, `+Inf`).
+pub(crate) fn float(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_string()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{value:?}")
+    }
+}
+
 pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
     let inner = &observe.inner;
     let http = &inner.http;
@@ -88,6 +139,11 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
     if let Some(version) = &inner.service_version {
         out.push_str(",service_version=\"");
         escape_label_value(out, version);
+        out.push('"');
+    }
+    if let Some(commit) = &inner.git_commit {
+        out.push_str(",git_commit=\"");
+        escape_label_value(out, commit);
         out.push('"');
     }
     out.push_str(&inner.const_labels);
@@ -149,6 +205,9 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
         }
     }
 
+    inner.app.render(out, format, &inner.const_labels);
+    crate::app::process::render(out, format, &inner.const_labels);
+
     header(
         out,
         format,
@@ -189,7 +248,7 @@ fn series_labels(out: &mut String, observe: &Observe, route: &RouteMetrics, s: &
     out.push_str(&observe.inner.const_labels);
 }
 
-fn write_histogram(
+pub(crate) fn write_histogram(
     out: &mut String,
     format: Format,
     name: &str,

@@ -9,6 +9,14 @@ pub const UNMATCHED_ROUTE: &str = "_UNMATCHED";
 /// returns raw paths.
 pub const OVERFLOW_ROUTE: &str = "_OVERFLOW";
 
+/// `http_route` value of application metrics (cache, dependency) recorded
+/// outside any request: at start-up, in a background task.
+pub const OUTSIDE_REQUEST_ROUTE: &str = "_NONE";
+
+/// Label value of the one series a family falls back to once it has
+/// reached its series limit.
+pub const OVERFLOW_VALUE: &str = "_OVERFLOW";
+
 /// `http_request_method` value for any method outside the standard nine and
 /// the configured extras.
 pub const OTHER_METHOD: &str = "_OTHER";

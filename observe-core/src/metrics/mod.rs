@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 pub(crate) use histogram::{Histogram, HistogramSnapshot};
-use labels::{Methods, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
+use labels::{Methods, OUTSIDE_REQUEST_ROUTE, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 
 /// Bucket bounds (seconds) advised by the OpenTelemetry HTTP semantic
 /// conventions for `http.server.request.duration`.
@@ -165,7 +165,7 @@ pub(crate) struct Observation {
 /// Everything recorded for one `http_route` label value.
 #[derive(Debug)]
 pub struct RouteMetrics {
-    pub(crate) name: Box<str>,
+    pub(crate) name: Arc<str>,
     pub(crate) excluded: bool,
     shared: Arc<Shared>,
     series: RwLock<FastMap<u32, Arc<Series>>>,
@@ -261,6 +261,8 @@ pub(crate) struct HttpMetrics {
     routes: RwLock<FastMap<Box<str>, Arc<RouteMetrics>>>,
     unmatched: Arc<RouteMetrics>,
     overflow: Arc<RouteMetrics>,
+    /// The `http_route` of application metrics recorded outside a request.
+    pub(crate) outside: Arc<RouteMetrics>,
     max_routes: usize,
 }
 
@@ -293,6 +295,7 @@ impl HttpMetrics {
             routes: RwLock::new(routes),
             unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, &shared)),
             overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, &shared)),
+            outside: Arc::new(RouteMetrics::new(OUTSIDE_REQUEST_ROUTE, false, &shared)),
             shared,
             max_routes,
         }

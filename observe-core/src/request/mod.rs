@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::Observe;
+use crate::context::RequestContext;
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::{Observation, Outcome, RouteMetrics, SeriesKey};
 
@@ -30,6 +31,7 @@ pub struct RouteCache {
 pub struct RequestTracker {
     /// The matched route; the unmatched one until a route is known.
     route: Arc<RouteMetrics>,
+    context: Arc<RequestContext>,
     method: u8,
     started: Instant,
     request_body_size: Option<u64>,
@@ -57,7 +59,7 @@ impl Observe {
     /// assert!(observe.render(observe_core::Format::Text).contains("http_route=\"/users/{id}\""));
     /// ```
     pub fn start_request(&self, method: &str, route: Option<&str>) -> RequestTracker {
-        self.start_with(method, self.inner.http.route(route))
+        self.start_with(method, self.inner.http.route(route), route.is_some())
     }
 
     /// [`start_request`](Self::start_request) for a middleware instance
@@ -83,14 +85,18 @@ impl Observe {
             },
             None => http.route(None),
         };
-        self.start_with(method, metrics)
+        self.start_with(method, metrics, route.is_some())
     }
 
-    fn start_with(&self, method: &str, route: Arc<RouteMetrics>) -> RequestTracker {
+    fn start_with(&self, method: &str, route: Arc<RouteMetrics>, known: bool) -> RequestTracker {
         let method = self.inner.http.methods.index(method);
         route.active().inc(method);
+        // Without a route the context names it lazily: the request may be
+        // unmatched, or the framework may route after its middleware.
+        let context = RequestContext::new(self, known.then(|| Arc::clone(&route)));
         RequestTracker {
             route,
+            context,
             method,
             started: Instant::now(),
             request_body_size: None,
@@ -120,7 +126,14 @@ impl RequestTracker {
     pub fn route_after_handler(&mut self, observe: &Observe, route: Option<&str>) {
         if let Some(route) = route {
             self.route = observe.inner.http.route(Some(route));
+            self.context.settle_route(&self.route);
         }
+    }
+
+    /// The request's context, to [`enter`](crate::context::enter) around
+    /// each poll of the handler.
+    pub fn context(&self) -> &Arc<RequestContext> {
+        &self.context
     }
 
     /// Counts bytes of the response body as they are sent.

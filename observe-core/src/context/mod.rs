@@ -1,0 +1,267 @@
+//! The current request, available to code running inside the handler
+//! without passing anything around: its route, and what it did (dependency
+//! calls, cache lookups) for the per-request event.
+//!
+//! The middleware *enters* the request's context around every poll of the
+//! handler, so nested `async` calls see it. A task the handler spawns runs
+//! elsewhere; wrap its future with [`in_current_request`] to take the
+//! context along.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+
+use crate::Observe;
+use crate::metrics::RouteMetrics;
+
+/// The most dependency calls kept per request; further calls are counted
+/// (`count`, `total`) but not listed, so one pathological request cannot
+/// hold unbounded memory.
+pub const MAX_CALLS_LISTED: usize = 32;
+
+/// How a dependency call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallOutcome {
+    /// The call returned `Ok` (or a value, for untyped calls).
+    Ok,
+    /// The call returned `Err`.
+    Error,
+    /// The call's future was dropped before it finished.
+    Cancelled,
+}
+
+impl CallOutcome {
+    /// The label value: `ok`, `error`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One call a request made to a dependency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// The dependency (`postgres`, `payments-api`).
+    pub dependency: Arc<str>,
+    /// The operation (`select_user`, `charge`).
+    pub operation: Arc<str>,
+    /// How long it took.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: CallOutcome,
+}
+
+/// The dependency calls of one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calls {
+    /// Every call made, listed or not.
+    pub count: u32,
+    /// Their total duration.
+    pub total: Duration,
+    /// The first [`MAX_CALLS_LISTED`] calls.
+    pub listed: Vec<CallRecord>,
+}
+
+/// Cache lookups of one request, by result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheTally {
+    /// Hits.
+    pub hits: u32,
+    /// Misses.
+    pub misses: u32,
+    /// Lookups that failed.
+    pub errors: u32,
+}
+
+/// What observe knows about the request being handled.
+#[derive(Debug)]
+pub struct RequestContext {
+    observe: Observe,
+    route: OnceLock<Arc<RouteMetrics>>,
+    calls: Mutex<Calls>,
+    hits: AtomicU32,
+    misses: AtomicU32,
+    errors: AtomicU32,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
+    /// For frameworks that route after their middleware (actix-web): names
+    /// the current request's route on demand, on the handler's thread.
+    static LATE_ROUTE: RefCell<Option<Rc<dyn LateRoute>>> = const { RefCell::new(None) };
+}
+
+impl RequestContext {
+    pub(crate) fn new(observe: &Observe, route: Option<Arc<RouteMetrics>>) -> Arc<Self> {
+        let context = Self {
+            observe: observe.clone(),
+            route: OnceLock::new(),
+            calls: Mutex::new(Calls::default()),
+            hits: AtomicU32::new(0),
+            misses: AtomicU32::new(0),
+            errors: AtomicU32::new(0),
+        };
+        if let Some(route) = route {
+            let _ = context.route.set(route);
+        }
+        Arc::new(context)
+    }
+
+    /// The context of the request whose handler is running on this thread,
+    /// if any.
+    pub fn current() -> Option<Arc<RequestContext>> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// The route template of this request (`/users/{id}`), or the fixed
+    /// unmatched value.
+    pub fn route(&self) -> Arc<str> {
+        Arc::clone(&self.route_metrics().name)
+    }
+
+    pub(crate) fn route_metrics(&self) -> &Arc<RouteMetrics> {
+        self.route.get_or_init(|| {
+            let late = LATE_ROUTE.with(|l| l.borrow().clone());
+            let name = late.and_then(|resolve| resolve.late_route());
+            self.observe.inner.http.route(name.as_deref())
+        })
+    }
+
+    /// Sets the route once the framework knows it, if nothing read it yet.
+    pub(crate) fn settle_route(&self, route: &Arc<RouteMetrics>) {
+        let _ = self.route.set(Arc::clone(route));
+    }
+
+    /// The dependency calls made so far.
+    pub fn calls(&self) -> Calls {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The cache lookups made so far.
+    pub fn cache(&self) -> CacheTally {
+        CacheTally {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn record_call(&self, record: CallRecord) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.count = calls.count.saturating_add(1);
+        calls.total = calls.total.saturating_add(record.duration);
+        if calls.listed.len() < MAX_CALLS_LISTED {
+            calls.listed.push(record);
+        }
+    }
+
+    pub(crate) fn count_cache(&self, result: crate::app::CacheResult) {
+        let counter = match result {
+            crate::app::CacheResult::Hit => &self.hits,
+            crate::app::CacheResult::Miss => &self.misses,
+            crate::app::CacheResult::Error => &self.errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs `f` with the current request's context, without cloning it.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RequestContext>) -> R) -> R {
+    CURRENT.with(|c| f(c.borrow().as_deref()))
+}
+
+/// Runs `f` with `context` as the current request on this thread, restoring
+/// what was current before (contexts nest). Framework crates call this
+/// around each poll of the handler.
+pub fn enter<R>(context: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.replace(Some(Arc::clone(context))));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Names a request's route on demand, for frameworks that route inside
+/// the service their middleware wraps (actix-web).
+pub trait LateRoute {
+    /// The route template, or `None` if the request matches no route.
+    fn late_route(&self) -> Option<String>;
+}
+
+/// Like [`enter`], with a resolver naming the route on demand for
+/// frameworks that only know it after routing, which happens inside the
+/// inner service (actix-web). It runs at most once per request, and only if
+/// handler code asks for the route before the framework tells it.
+pub fn enter_with_late_route<R>(
+    context: &Arc<RequestContext>,
+    resolve: &Rc<dyn LateRoute>,
+    f: impl FnOnce() -> R,
+) -> R {
+    let previous = LATE_ROUTE.with(|l| l.replace(Some(Rc::clone(resolve))));
+    let _restore = RestoreLate(previous);
+    enter(context, f)
+}
+
+struct Restore(Option<Arc<RequestContext>>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+struct RestoreLate(Option<Rc<dyn LateRoute>>);
+
+impl Drop for RestoreLate {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        LATE_ROUTE.with(|l| *l.borrow_mut() = previous);
+    }
+}
+
+pin_project! {
+    /// A future that runs inside a request's context; see
+    /// [`in_current_request`].
+    pub struct InRequest<F> {
+        #[pin]
+        inner: F,
+        context: Option<Arc<RequestContext>>,
+    }
+}
+
+impl<F: Future> Future for InRequest<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        match this.context {
+            Some(context) => enter(context, || this.inner.poll(cx)),
+            None => this.inner.poll(cx),
+        }
+    }
+}
+
+/// Takes the current request's context along into `future`, for a task the
+/// handler spawns (`tokio::spawn(in_current_request(async { ... }))`): cache
+/// and dependency records made there count for the request. The route is
+/// settled now, on the handler's thread. Outside a request it changes
+/// nothing.
+pub fn in_current_request<F: Future>(future: F) -> InRequest<F> {
+    let context = RequestContext::current();
+    if let Some(context) = &context {
+        context.route_metrics();
+    }
+    InRequest {
+        inner: future,
+        context,
+    }
+}
