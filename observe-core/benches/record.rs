@@ -50,5 +50,31 @@ fn render(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, record, render);
+/// Application metrics on the hot path: inside a request's context, as a
+/// handler records them.
+fn app_metrics(c: &mut Criterion) {
+    let observe = Observe::builder().build().expect("default settings");
+    let tracker = observe.start_request("GET", Some("/users/{id}"));
+    let context = std::sync::Arc::clone(tracker.context());
+    let cache = observe.cache("users");
+    let db = observe.dependency("postgres");
+    c.bench_function("cache_hit_in_request", |b| {
+        b.iter(|| observe_core::context::enter(&context, || cache.hit()))
+    });
+    c.bench_function("cache_hit_outside_request", |b| b.iter(|| cache.hit()));
+    let waker = std::task::Waker::noop();
+    c.bench_function("dependency_call_in_request", |b| {
+        b.iter(|| {
+            observe_core::context::enter(&context, || {
+                let call = db.call("select_user", async { Ok::<_, ()>(7) });
+                let mut call = std::pin::pin!(call);
+                let mut cx = std::task::Context::from_waker(waker);
+                std::hint::black_box(std::future::Future::poll(call.as_mut(), &mut cx))
+            })
+        })
+    });
+    drop(tracker);
+}
+
+criterion_group!(benches, record, render, app_metrics);
 criterion_main!(benches);

@@ -1,9 +1,10 @@
 //! One table of scenarios, run against the axum, actix-web and plain
 //! tower/hyper example services on real loopback servers. Each framework
 //! must yield exactly the expected series, and the same series as the
-//! others: names, label sets, counts and body-size buckets (durations
-//! differ by nature and are left out). A difference is a bug in a framework
-//! crate.
+//! others: names, label sets, counts and body-size buckets of the HTTP
+//! families, and the application metrics the handlers record (cache,
+//! dependency, gauges, states). Durations and process figures differ by
+//! nature and are left out. A difference is a bug in a framework crate.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -223,10 +224,13 @@ async fn run(framework: Framework, addr: SocketAddr, scenario: &Scenario) {
 fn normalise(text: &str) -> BTreeMap<String, String> {
     parse_samples(text)
         .into_iter()
-        .filter(|s| s.name.starts_with("http_server_"))
+        // Process metrics differ by nature; everything else must not.
+        .filter(|s| !s.name.starts_with("process_") && s.name != "target_info")
         .map(|s| {
-            let keep_value = !(s.name.starts_with("http_server_request_duration_seconds_")
-                && (s.name.ends_with("_bucket") || s.name.ends_with("_sum")));
+            let duration = s.name.starts_with("http_server_request_duration_seconds_")
+                || s.name.starts_with("observe_dependency_duration_seconds_");
+            let keep_value =
+                !(duration && (s.name.ends_with("_bucket") || s.name.ends_with("_sum")));
             let value = if keep_value {
                 s.value.to_string()
             } else {

@@ -78,7 +78,10 @@ impl AppMetrics {
     pub(crate) fn new(series_limit: usize, duration_buckets: &[f64]) -> Self {
         Self {
             series_limit,
-            names: intern::Interner::new(series_limit),
+            // Names are shared by caches, dependencies and operations; the
+            // interner is only a memory bound, the series guard does the
+            // counting, so it must not be reached first.
+            names: intern::Interner::new(series_limit.saturating_mul(4)),
             cache: Arc::new(CacheFamily::new(series_limit)),
             dependency: Arc::new(DependencyFamily::new(series_limit, duration_buckets)),
             custom: Mutex::new(Custom::default()),
