@@ -260,8 +260,9 @@ impl ObserveBuilder {
 
     /// The most distinct `http_route` values kept (default
     /// [`DEFAULT_MAX_ROUTES`]). Further routes are recorded as
-    /// [`labels::OVERFLOW_ROUTE`]: a guard against a route classifier that
-    /// leaks raw paths.
+    /// [`labels::OVERFLOW_ROUTE`] and counted in
+    /// `observe_series_overflow_total{metric="http_server_request_duration_seconds"}`:
+    /// a guard against a route classifier that leaks raw paths.
     pub fn max_routes(mut self, max: usize) -> Self {
         self.max_routes = max;
         self
@@ -278,8 +279,8 @@ impl ObserveBuilder {
     }
 
     /// The git commit the service was built from, for `target_info`, so a
-    /// dashboard can tell a canary from the stable version. Defaults to
-    /// `OBSERVE_GIT_COMMIT` when set.
+    /// dashboard can tell a canary from the stable version. When empty or
+    /// not given, `OBSERVE_GIT_COMMIT` is used if set.
     pub fn git_commit(mut self, commit: impl Into<String>) -> Self {
         self.git_commit = Some(commit.into());
         self
@@ -328,6 +329,7 @@ impl ObserveBuilder {
         );
         let git_commit = self
             .git_commit
+            .filter(|c| !c.is_empty())
             .or_else(|| std::env::var("OBSERVE_GIT_COMMIT").ok())
             .filter(|c| !c.is_empty());
         Ok(Observe {

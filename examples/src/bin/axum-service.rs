@@ -13,6 +13,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
+        // Set by build.rs from `git rev-parse`; OBSERVE_GIT_COMMIT at run
+        // time wins when the build had no git checkout.
+        .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())
         // Probes and scrapes would dilute the real traffic's latency.
         .exclude_route("/health")
         .exclude_route("/metrics")

@@ -92,7 +92,13 @@ impl AppMetrics {
         self.custom.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn render(&self, out: &mut String, format: Format, const_labels: &str) {
+    pub(crate) fn render(
+        &self,
+        out: &mut String,
+        format: Format,
+        const_labels: &str,
+        http_route_overflowed: u64,
+    ) {
         self.cache.render(out, format, const_labels);
         self.dependency.render(out, format, const_labels);
         let custom = self.custom();
@@ -100,9 +106,23 @@ impl AppMetrics {
             family.render(out, format, const_labels);
         }
         // Every guarded family, so an alert can watch for > 0.
-        let mut guards: Vec<&dyn OverflowCount> = vec![&self.cache.series, &self.dependency.series];
+        let http = HttpRoutes(http_route_overflowed);
+        let mut guards: Vec<&dyn OverflowCount> =
+            vec![&http, &self.cache.series, &self.dependency.series];
         guards.extend(custom.guards.iter().map(|g| g.as_ref()));
         render_overflow(out, format, const_labels, &guards);
+    }
+}
+
+/// The HTTP families overflow by route ([`crate::ObserveBuilder::max_routes`]).
+struct HttpRoutes(u64);
+
+impl OverflowCount for HttpRoutes {
+    fn metric(&self) -> &str {
+        "http_server_request_duration_seconds"
+    }
+    fn overflowed(&self) -> u64 {
+        self.0
     }
 }
 

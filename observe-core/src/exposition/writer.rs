@@ -205,7 +205,12 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
         }
     }
 
-    inner.app.render(out, format, &inner.const_labels);
+    let route_overflowed = http
+        .route_overflowed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    inner
+        .app
+        .render(out, format, &inner.const_labels, route_overflowed);
     crate::app::process::render(out, format, &inner.const_labels);
 
     header(

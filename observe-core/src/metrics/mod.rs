@@ -264,6 +264,8 @@ pub(crate) struct HttpMetrics {
     /// The `http_route` of application metrics recorded outside a request.
     pub(crate) outside: Arc<RouteMetrics>,
     max_routes: usize,
+    /// Requests recorded under `_OVERFLOW` because the route table was full.
+    pub(crate) route_overflowed: AtomicU64,
 }
 
 impl HttpMetrics {
@@ -296,6 +298,7 @@ impl HttpMetrics {
             unmatched: Arc::new(RouteMetrics::new(UNMATCHED_ROUTE, false, &shared)),
             overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, &shared)),
             outside: Arc::new(RouteMetrics::new(OUTSIDE_REQUEST_ROUTE, false, &shared)),
+            route_overflowed: AtomicU64::new(0),
             shared,
             max_routes,
         }
@@ -315,6 +318,7 @@ impl HttpMetrics {
             return Arc::clone(found);
         }
         if routes.len() >= self.max_routes {
+            self.route_overflowed.fetch_add(1, Ordering::Relaxed);
             return Arc::clone(&self.overflow);
         }
         let created = Arc::new(RouteMetrics::new(route, false, &self.shared));
