@@ -123,7 +123,11 @@ impl Shop {
                 Ok(user)
             }
             Ok(None) => Err(LookupError::NotFound),
-            Err(DatabaseError) => Err(LookupError::Database),
+            Err(DatabaseError) => {
+                // Someone should look, but one failed lookup pages nobody.
+                tracing::warn!(user_id = id, "user lookup failed");
+                Err(LookupError::Database)
+            }
         }
     }
 
@@ -138,7 +142,7 @@ impl Shop {
     /// Validates an order the way the checkout flag says: v1, v2, or v1
     /// answering while v2 runs in its shadow.
     pub fn place_order(&self, body: &[u8]) -> Option<Order> {
-        match self.checkout.get() {
+        let order = match self.checkout.get() {
             CheckoutV2::Disabled => parse_order(body),
             CheckoutV2::InUse => parse_order_v2(body),
             CheckoutV2::Shadowing => {
@@ -146,7 +150,11 @@ impl Shop {
                 let _ = parse_order_v2(body);
                 v1
             }
+        };
+        if let Some(order) = &order {
+            observe_core::add_event_field("order_quantity", order.quantity);
         }
+        order
     }
 }
 

@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ResourceMap;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::Uri;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError};
 use observe_core::context::{LateRoute, enter_with_late_route};
 use observe_core::{Observe, RequestTracker};
@@ -19,6 +19,9 @@ use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
 use crate::route::matched_route;
+
+/// The header carrying the request id, in and out.
+const REQUEST_ID: &str = "x-request-id";
 
 /// The service produced by [`ObserveMiddleware`](crate::ObserveMiddleware).
 #[derive(Debug)]
@@ -63,6 +66,7 @@ where
         if let Some(size) = size {
             tracker.request_body_size(size);
         }
+        tracker.request_id(headers.get(REQUEST_ID).map(|v| v.as_bytes()));
         let routes = self
             .routes
             .get_or_init(|| Rc::new(request.resource_map().clone()));
@@ -145,9 +149,14 @@ where
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => {
+            Ok(Poll::Ready(Ok(mut response))) => {
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
+                    if let Ok(id) = HeaderValue::from_str(tracker.context().request_id()) {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static(REQUEST_ID), id);
+                    }
                     // After the call: the resource that really handled it.
                     let route = matched_route(response.request());
                     tracker.route_after_handler(this.observe, route.as_deref());
@@ -170,17 +179,19 @@ where
                 Poll::Ready(Err(error))
             }
             Err(_panic) => {
+                let mut request_id = None;
                 if let Some(mut tracker) = this.tracker.take() {
                     if let Some(unanswered) = this.unanswered.take() {
                         unanswered.name_route(&mut tracker, this.observe);
                     }
+                    request_id = Some(Box::from(tracker.context().request_id()));
                     tracker.panicked();
                 }
                 // The request moved into the handler, so the 500 is built by
                 // actix from this error, after the middleware chain. (Cloning
                 // the request up front is not an option: actix's routing
                 // needs it unshared.)
-                Poll::Ready(Err(HandlerPanicked.into()))
+                Poll::Ready(Err(HandlerPanicked { request_id }.into()))
             }
         }
     }
@@ -188,7 +199,9 @@ where
 
 /// The error a panicking handler becomes: an empty 500, as on axum.
 #[derive(Debug)]
-struct HandlerPanicked;
+struct HandlerPanicked {
+    request_id: Option<Box<str>>,
+}
 
 impl std::fmt::Display for HandlerPanicked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,6 +211,10 @@ impl std::fmt::Display for HandlerPanicked {
 
 impl ResponseError for HandlerPanicked {
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::InternalServerError().finish()
+        let mut response = HttpResponse::InternalServerError();
+        if let Some(id) = &self.request_id {
+            response.insert_header((REQUEST_ID, id.as_ref()));
+        }
+        response.finish()
     }
 }

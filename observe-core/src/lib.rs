@@ -35,9 +35,11 @@
 //!
 //! Label values are bounded by construction: see [`labels`].
 
+pub mod analytics;
 pub mod app;
 pub mod context;
 pub mod exposition;
+pub mod logging;
 pub mod metrics;
 pub mod request;
 
@@ -51,7 +53,7 @@ pub use app::{
     Cache, CacheResult, CounterFamily, DEFAULT_SERIES_LIMIT, Dependency, Gauge, MetricError,
     StateSet, States,
 };
-pub use context::{RequestContext, in_current_request};
+pub use context::{RequestContext, add_event_field, in_current_request};
 pub use exposition::{Format, Scrape, negotiate};
 pub use metrics::labels;
 pub use metrics::{DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS};
@@ -97,6 +99,7 @@ struct Inner {
     git_commit: Option<String>,
     http: HttpMetrics,
     app: app::AppMetrics,
+
     registry: RwLock<Registry>,
 }
 
@@ -339,6 +342,7 @@ impl ObserveBuilder {
                 const_labels,
                 git_commit,
                 app: app::AppMetrics::new(self.series_limit, &self.duration_buckets),
+
                 http: HttpMetrics::new(
                     &self.extra_methods,
                     self.duration_buckets,

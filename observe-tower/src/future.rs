@@ -5,11 +5,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use observe_core::RequestTracker;
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
+use crate::service::REQUEST_ID;
 
 pin_project! {
     /// Future of [`ObserveService`](crate::ObserveService). Dropping it
@@ -50,10 +51,11 @@ where
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => {
+            Ok(Poll::Ready(Ok(mut response))) => {
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
                     tracker.response(response.status().as_u16());
+                    echo_request_id(&mut response, tracker);
                 }
                 Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, tracker))))
             }
@@ -61,13 +63,22 @@ where
             // connection. The dropped tracker records it as cancelled.
             Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(error)),
             Err(_panic) => {
-                if let Some(tracker) = this.tracker.take() {
-                    tracker.panicked();
-                }
                 let mut response = Response::new(ObservedBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                if let Some(tracker) = this.tracker.take() {
+                    echo_request_id(&mut response, &tracker);
+                    tracker.panicked();
+                }
                 Poll::Ready(Ok(response))
             }
         }
+    }
+}
+
+/// Echoes the request id so a caller can quote it in a bug report.
+fn echo_request_id<B>(response: &mut Response<B>, tracker: &RequestTracker) {
+    let id = tracker.context().request_id();
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(REQUEST_ID, value);
     }
 }

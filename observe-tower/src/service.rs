@@ -56,9 +56,14 @@ where
         if let Some(size) = request_body_size(&request) {
             tracker.request_body_size(size);
         }
+        let header = request.headers().get(REQUEST_ID).map(|v| v.as_bytes());
+        tracker.request_id(header);
         ResponseFuture::new(self.inner.call(request), tracker)
     }
 }
+
+/// The header carrying the request id, in and out.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
 
 /// The body's exact size when the server knows it (hyper does from the
 /// framing), else what the headers say.

@@ -9,8 +9,19 @@ use observe_core::Observe;
 use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{actix_app, listen_addr};
 
+fn main() -> std::process::ExitCode {
+    // A bad setting stops the service with its message, not a Debug dump.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("actix-service: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
@@ -21,6 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
+    // guard flushes what is queued when main returns.
+    let _logs = observe.logging().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let metrics_addr = std::env::var("OBSERVE_METRICS_ADDR").ok();
 
@@ -32,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .workers(1)
             .bind(addr)?;
-            println!("metrics on http://{}/metrics", server.addrs()[0]);
+            tracing::info!(address = %server.addrs()[0], "serving /metrics");
             Some(server.run())
         }
         None => None,
@@ -55,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // its handler to the end for nobody; observe records it as cancelled.
     .h1_allow_half_closed(false)
     .bind(listen_addr())?;
-    println!("listening on http://{}", server.addrs()[0]);
+    tracing::info!(address = %server.addrs()[0], "listening");
     match metrics_server {
         // Both run until Ctrl-C, which actix turns into a graceful stop.
         Some(metrics) => {

@@ -8,8 +8,19 @@ use observe_core::Observe;
 use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{axum_app, listen_addr};
 
+fn main() -> std::process::ExitCode {
+    // A bad setting stops the service with its message, not a Debug dump.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("axum-service: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
@@ -20,12 +31,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
+    // guard flushes what is queued when main returns.
+    let _logs = observe.logging().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
 
     let app = match std::env::var("OBSERVE_METRICS_ADDR") {
         Ok(metrics_addr) => {
             let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
-            println!("metrics on http://{}/metrics", listener.local_addr()?);
+            tracing::info!(address = %listener.local_addr()?, "serving /metrics");
             let metrics = observe_axum::metrics_router::<()>(&observe);
             tokio::spawn(async move { axum::serve(listener, metrics).await });
             axum_app::app_without_metrics(&observe, shop)
@@ -34,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

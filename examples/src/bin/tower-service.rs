@@ -7,8 +7,19 @@ use observe_core::Observe;
 use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{listen_addr, tower_app};
 
+fn main() -> std::process::ExitCode {
+    // A bad setting stops the service with its message, not a Debug dump.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tower-service: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
@@ -19,9 +30,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
+    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
+    // guard flushes what is queued when main returns.
+    let _logs = observe.logging().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    tracing::info!(address = %listener.local_addr()?, "listening");
     tokio::select! {
         served = tower_app::serve(listener, observe, shop) => served?,
         _ = tokio::signal::ctrl_c() => {}

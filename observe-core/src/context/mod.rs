@@ -26,6 +26,56 @@ use crate::metrics::RouteMetrics;
 /// hold unbounded memory.
 pub const MAX_CALLS_LISTED: usize = 32;
 
+/// The longest `x-request-id` accepted from a caller.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The most fields a handler can add to its request's event.
+pub const MAX_EVENT_FIELDS: usize = 32;
+
+/// The longest value of an added event field, in bytes.
+pub const MAX_FIELD_LEN: usize = 256;
+
+/// A fresh request id: 32 hex digits from a per-process random seed and a
+/// counter, mixed (unique, not secret).
+fn generate_request_id() -> Box<str> {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::AtomicU64;
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = *SEED.get_or_init(|| {
+        let state = std::collections::hash_map::RandomState::new();
+        let mut h1 = state.build_hasher();
+        h1.write_u64(std::process::id().into());
+        let mut h2 = state.build_hasher();
+        h2.write_u64(h1.finish());
+        (h1.finish(), h2.finish())
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016x}{:016x}",
+        splitmix(a ^ n),
+        splitmix(b.wrapping_add(n))
+    )
+    .into()
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Adds a field to the current request's event; outside a request it does
+/// nothing. See [`RequestContext::add_field`].
+pub fn add_event_field(key: &str, value: impl std::fmt::Display) {
+    with_current(|c| {
+        if let Some(c) = c {
+            c.add_field(key, value);
+        }
+    });
+}
+
 /// How a dependency call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CallOutcome {
@@ -86,8 +136,10 @@ pub struct CacheTally {
 /// What observe knows about the request being handled.
 #[derive(Debug)]
 pub struct RequestContext {
-    observe: Observe,
+    pub(crate) observe: Observe,
     route: OnceLock<Arc<RouteMetrics>>,
+    request_id: OnceLock<Box<str>>,
+    fields: Mutex<Vec<(Box<str>, Box<str>)>>,
     calls: Mutex<Calls>,
     hits: AtomicU32,
     misses: AtomicU32,
@@ -106,6 +158,8 @@ impl RequestContext {
         let context = Self {
             observe: observe.clone(),
             route: OnceLock::new(),
+            request_id: OnceLock::new(),
+            fields: Mutex::new(Vec::new()),
             calls: Mutex::new(Calls::default()),
             hits: AtomicU32::new(0),
             misses: AtomicU32::new(0),
@@ -140,6 +194,54 @@ impl RequestContext {
     /// Sets the route once the framework knows it, if nothing read it yet.
     pub(crate) fn settle_route(&self, route: &Arc<RouteMetrics>) {
         let _ = self.route.set(Arc::clone(route));
+    }
+
+    /// The request id: the caller's `x-request-id` when it was sane, else
+    /// one generated for this request.
+    pub fn request_id(&self) -> &str {
+        self.request_id.get_or_init(generate_request_id)
+    }
+
+    /// Takes the caller's `x-request-id` if it is sane (1 to 128 characters
+    /// of `A-Z a-z 0-9 . _ : -`), else generates one; returns the id to
+    /// echo in the response.
+    pub(crate) fn accept_request_id(&self, header: Option<&[u8]>) -> &str {
+        let sane = header
+            .filter(|h| (1..=MAX_REQUEST_ID).contains(&h.len()))
+            .filter(|h| {
+                h.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+            })
+            .and_then(|h| std::str::from_utf8(h).ok());
+        self.request_id
+            .get_or_init(|| sane.map_or_else(generate_request_id, Box::from))
+    }
+
+    /// Adds a field to this request's event (at most
+    /// [`MAX_EVENT_FIELDS`]; values longer than [`MAX_FIELD_LEN`] bytes are
+    /// cut). Redacted like every log field.
+    pub fn add_field(&self, key: &str, value: impl std::fmt::Display) {
+        let mut fields = self.fields.lock().unwrap_or_else(|p| p.into_inner());
+        if fields.len() >= MAX_EVENT_FIELDS {
+            return;
+        }
+        let mut value = value.to_string();
+        if value.len() > MAX_FIELD_LEN {
+            let mut cut = MAX_FIELD_LEN;
+            while !value.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            value.truncate(cut);
+        }
+        fields.push((key.into(), value.into()));
+    }
+
+    /// The fields added with [`add_field`](Self::add_field).
+    pub fn fields(&self) -> Vec<(Box<str>, Box<str>)> {
+        self.fields
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The dependency calls made so far.

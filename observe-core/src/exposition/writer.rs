@@ -212,6 +212,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
         .app
         .render(out, format, &inner.const_labels, route_overflowed);
     crate::app::process::render(out, format, &inner.const_labels);
+    write_log_counters(out, format, inner);
 
     header(
         out,
@@ -276,5 +277,36 @@ pub(crate) fn write_histogram(
     let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count());
     if format == Format::OpenMetrics {
         let _ = writeln!(out, "{name}_created{{{labels}}} {created:?}");
+    }
+}
+
+/// `observe_log_events_total{level}` and `observe_log_lines_dropped_total`.
+fn write_log_counters(out: &mut String, format: Format, inner: &crate::Inner) {
+    let (by_level, dropped) = crate::logging::layer::counters().snapshot();
+    counter_header(
+        out,
+        format,
+        "observe_log_events",
+        "Log lines by level, after remapping (dropped lines included).",
+    );
+    for (level, count) in crate::logging::layer::LEVELS.iter().zip(by_level) {
+        let level = level.as_str().to_ascii_lowercase();
+        let _ = writeln!(
+            out,
+            "observe_log_events_total{{level=\"{level}\"{}}} {count}",
+            inner.const_labels
+        );
+    }
+    counter_header(
+        out,
+        format,
+        "observe_log_lines_dropped",
+        "Log lines dropped because the writer could not keep up (slow or blocked stdout).",
+    );
+    let labels = inner.const_labels.trim_start_matches(',');
+    if labels.is_empty() {
+        let _ = writeln!(out, "observe_log_lines_dropped_total {dropped}");
+    } else {
+        let _ = writeln!(out, "observe_log_lines_dropped_total{{{labels}}} {dropped}");
     }
 }

@@ -5,10 +5,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::Observe;
 use crate::context::RequestContext;
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::{Observation, Outcome, RouteMetrics, SeriesKey};
+use crate::{Observe, analytics};
 
 /// The metrics of the first route a middleware instance saw, kept for the
 /// next requests; see [`Observe::start_request_cached`]. Clones share the
@@ -130,6 +130,13 @@ impl RequestTracker {
         }
     }
 
+    /// Takes the caller's `x-request-id` header value when it is sane, else
+    /// generates an id; returns the id to echo in the response's
+    /// `x-request-id`.
+    pub fn request_id(&mut self, header: Option<&[u8]>) -> &str {
+        self.context.accept_request_id(header)
+    }
+
     /// The request's context, to [`enter`](crate::context::enter) around
     /// each poll of the handler.
     pub fn context(&self) -> &Arc<RequestContext> {
@@ -146,8 +153,17 @@ impl RequestTracker {
         self.record(Outcome::Completed);
     }
 
-    /// The handler panicked; the framework answers with a 500.
+    /// The handler panicked; the framework answers with a 500. Logged at
+    /// ERROR: a panic is a bug an operator must see.
     pub fn panicked(mut self) {
+        // Inside the request's context, so the line carries its request id.
+        crate::context::enter(&self.context, || {
+            tracing::error!(
+                target: analytics::EVENT_TARGET,
+                route = &*self.route.name,
+                "request handler panicked"
+            );
+        });
         self.status = Some(500);
         self.record(Outcome::Panic);
     }
@@ -160,18 +176,38 @@ impl RequestTracker {
         if route.excluded {
             return;
         }
+        let status = self.status.unwrap_or(CANCELLED_STATUS);
         let key = SeriesKey {
             method: self.method,
-            status: self.status.unwrap_or(CANCELLED_STATUS),
+            status,
             outcome,
         };
+        let duration = self.started.elapsed();
         route.observe(
             key,
             &Observation {
-                duration_nanos: u64::try_from(self.started.elapsed().as_nanos())
-                    .unwrap_or(u64::MAX),
+                duration_nanos: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
                 request_body_size: self.request_body_size,
                 response_body_size: self.response_body_size,
+            },
+        );
+        let error_type = match outcome {
+            Outcome::Panic => Some("panic".to_string()),
+            Outcome::Cancelled => Some("cancelled".to_string()),
+            Outcome::Completed if status >= 500 => Some(status.to_string()),
+            Outcome::Completed => None,
+        };
+        let observe = &self.context.observe;
+        analytics::emit(
+            &self.context,
+            &analytics::Finished {
+                method: observe.inner.http.methods.name(self.method),
+                route: &route.name,
+                status,
+                error_type,
+                duration,
+                request_body_bytes: self.request_body_size,
+                response_body_bytes: self.response_body_size,
             },
         );
     }
