@@ -211,6 +211,7 @@ async fn careless(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> &'sta
         uri = %uri,
         "login by jane.PLANTED@example.com with {auth} from https://admin:pw-PLANTED-3@db.internal/x"
     );
+    log::warn!(target: "legacy", "from the log crate, password=log-PLANTED-6");
     tracing::info!(target: "chatty", "chatty info becomes debug and is filtered");
     tracing::error!(target: "noisy", "noisy error becomes warn");
     observe_core::add_event_field("api_key", "ak-PLANTED-4");
@@ -263,6 +264,7 @@ async fn secrets_never_reach_the_output_and_remaps_apply() {
         "qs-PLANTED",
         "eyJhbGciOiJIUzI1NiJ9",
         "ak-PLANTED",
+        "log-PLANTED",
     ] {
         assert!(!raw.contains(secret), "{secret} leaked into the log output");
     }
@@ -293,6 +295,16 @@ async fn secrets_never_reach_the_output_and_remaps_apply() {
     assert_eq!(noisy.len(), 50);
     assert_eq!(noisy[0]["level"], "WARN");
     assert_eq!(noisy[0]["original_level"], "ERROR");
+    // `log` records arrive with their own target and level.
+    let legacy: Vec<_> = all.iter().filter(|l| l["target"] == "legacy").collect();
+    assert_eq!(legacy.len(), 50);
+    assert_eq!(legacy[0]["level"], "WARN");
+    assert!(
+        legacy[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("from the log crate")
+    );
     // An added field with a line break cannot forge a line.
     let event = &events_for("careless-0")[0];
     assert_eq!(event["event"]["fields"]["api_key"], "[REDACTED]");

@@ -352,12 +352,26 @@ pub struct LogGuard {
 }
 
 impl LogGuard {
-    /// Waits until every line queued so far is written, at most `timeout`.
+    /// Waits until every line queued so far is written, at most `timeout`
+    /// in all: a stuck stdout cannot hold up shutdown.
     pub fn flush(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
         let (ack, done) = sync_channel(1);
-        if self.sender.send(Message::Flush(ack)).is_ok() {
-            let _ = done.recv_timeout(timeout);
+        let mut message = Message::Flush(ack);
+        loop {
+            match self.sender.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(back)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return;
+                    }
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
+        let _ = done.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
     }
 }
 
