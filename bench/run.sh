@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
-VARIANTS=${VARIANTS:-"axum:bare axum:metrics actix:bare actix:metrics"}
+VARIANTS=${VARIANTS:-"axum:bare axum:metrics axum:full actix:bare actix:metrics actix:full"}
 PORT=${PORT:-18080}
 
 if ! command -v wrk >/dev/null; then

@@ -3,10 +3,11 @@
 //! them in one run. The handler does no I/O, so the middleware's cost is not
 //! hidden behind a sleep.
 //!
-//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`, and for axum
-//! `noop`: an identity layer added with `Router::layer`, which costs what
-//! axum's per-route layering costs any middleware, so `metrics` minus
-//! `noop` is observe's own share.
+//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`, `full` (metrics,
+//! JSON logging to stdout, the per-request event and one log line from the
+//! handler), and for axum `noop`: an identity layer added with
+//! `Router::layer`, which costs what axum's per-route layering costs any
+//! middleware, so `metrics` minus `noop` is observe's own share.
 
 use axum::Json;
 use axum::Router;
@@ -25,6 +26,16 @@ async fn user(Path(id): Path<u64>) -> Json<User> {
     Json(User { id, name: "bench" })
 }
 
+async fn user_logged(Path(id): Path<u64>) -> Json<User> {
+    tracing::info!(user_id = id, "user served");
+    Json(User { id, name: "bench" })
+}
+
+async fn actix_user_logged(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
+    tracing::info!(user_id = *id, "user served");
+    actix_user(id).await
+}
+
 async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(User {
         id: *id,
@@ -33,15 +44,19 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-server axum|actix bare|noop|metrics ADDR (noop: axum only)");
+    eprintln!("usage: bench-server axum|actix bare|noop|metrics|full ADDR (noop: axum only)");
     std::process::exit(2)
 }
 
-fn actix(observe: Observe, observed: bool, addr: &str) -> std::io::Result<()> {
+fn actix(observe: Observe, observed: bool, logged: bool, addr: &str) -> std::io::Result<()> {
     use actix_web::{App, HttpServer, web};
     actix_web::rt::System::new().block_on(async move {
-        let routes = |cfg: &mut web::ServiceConfig| {
-            cfg.service(web::resource("/users/{id}").get(actix_user));
+        let routes = move |cfg: &mut web::ServiceConfig| {
+            if logged {
+                cfg.service(web::resource("/users/{id}").get(actix_user_logged));
+            } else {
+                cfg.service(web::resource("/users/{id}").get(actix_user));
+            }
         };
         // Two factories rather than `middleware::Condition`, whose own
         // wrapper would tax the bare variant too.
@@ -61,7 +76,7 @@ fn actix(observe: Observe, observed: bool, addr: &str) -> std::io::Result<()> {
                 .bind(addr)?
                 .run()
         };
-        println!("listening on http://{addr}");
+        eprintln!("listening on http://{addr}");
         server.await
     })
 }
@@ -72,13 +87,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         usage()
     };
     let observe = Observe::builder().service_name("bench").build()?;
+    let _logs = match mode.as_str() {
+        "full" => Some(observe.logging().init()?),
+        _ => None,
+    };
     if framework == "actix" {
-        let observed = match mode.as_str() {
-            "bare" => false,
-            "metrics" => true,
+        let (observed, logged) = match mode.as_str() {
+            "bare" => (false, false),
+            "metrics" => (true, false),
+            "full" => (true, true),
             _ => usage(),
         };
-        return Ok(actix(observe, observed, addr)?);
+        return Ok(actix(observe, observed, logged, addr)?);
     }
     // One worker: the load generator gets the other core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -89,6 +109,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
         ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
+        ("axum", "full") => Router::new()
+            .route("/users/{id}", get(user_logged))
+            .merge(observe_axum::metrics_router(&observe))
+            .layer(observe_axum::ObserveLayer::new(&observe)),
         ("axum", "metrics") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
@@ -96,7 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
-        println!("listening on http://{}", listener.local_addr()?);
+        eprintln!("listening on http://{}", listener.local_addr()?);
         axum::serve(listener, app).await
     })?;
     Ok(())

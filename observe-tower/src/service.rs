@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use http::{Request, Response, header};
+use http::{HeaderName, Request, Response, header};
 use http_body::Body;
 use observe_core::{Observe, RouteCache};
 use tower_service::Service;
@@ -56,7 +56,10 @@ where
         if let Some(size) = request_body_size(&request) {
             tracker.request_body_size(size);
         }
-        let header = request.headers().get(REQUEST_ID).map(|v| v.as_bytes());
+        let header = request
+            .headers()
+            .get(HeaderName::from_static(REQUEST_ID))
+            .map(|v| v.as_bytes());
         tracker.request_id(header);
         ResponseFuture::new(self.inner.call(request), tracker)
     }

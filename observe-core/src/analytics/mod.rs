@@ -71,16 +71,16 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
             json::key(&mut out, "route", false);
             json::string(&mut out, finished.route);
             json::key(&mut out, "status", false);
-            json::number(&mut out, f64::from(finished.status));
+            json::integer(&mut out, finished.status);
             json::key(&mut out, "duration_ms", false);
             json::number(&mut out, millis(finished.duration));
             json::key(&mut out, "request_body_bytes", false);
             match finished.request_body_bytes {
-                Some(n) => json::number(&mut out, n as f64),
+                Some(n) => json::integer(&mut out, n),
                 None => out.push_str("null"),
             }
             json::key(&mut out, "response_body_bytes", false);
-            json::number(&mut out, finished.response_body_bytes as f64);
+            json::integer(&mut out, finished.response_body_bytes);
             if let Some(error) = &finished.error_type {
                 json::key(&mut out, "error_type", false);
                 json::string(&mut out, error);
@@ -88,7 +88,7 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
             json::key(&mut out, "dependencies", false);
             out.push('{');
             json::key(&mut out, "count", true);
-            json::number(&mut out, f64::from(calls.count));
+            json::integer(&mut out, calls.count);
             json::key(&mut out, "total_ms", false);
             json::number(&mut out, millis(calls.total));
             json::key(&mut out, "calls", false);
@@ -112,11 +112,11 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
             json::key(&mut out, "cache", false);
             out.push('{');
             json::key(&mut out, "hits", true);
-            json::number(&mut out, f64::from(cache.hits));
+            json::integer(&mut out, cache.hits);
             json::key(&mut out, "misses", false);
-            json::number(&mut out, f64::from(cache.misses));
+            json::integer(&mut out, cache.misses);
             json::key(&mut out, "errors", false);
-            json::number(&mut out, f64::from(cache.errors));
+            json::integer(&mut out, cache.errors);
             out.push('}');
             json::key(&mut out, "fields", false);
             out.push('{');

@@ -212,6 +212,7 @@ impl Fields<'_> {
                     FieldValue::Text(text) => {
                         json::string(&mut self.fields, &self.redactor.redact_value(&text))
                     }
+                    FieldValue::Integer(n) => json::integer(&mut self.fields, n),
                     FieldValue::Number(n) => json::number(&mut self.fields, n),
                     FieldValue::Bool(b) => self.fields.push_str(if b { "true" } else { "false" }),
                 }
@@ -222,6 +223,9 @@ impl Fields<'_> {
                     _ if sensitive => self.fields.push_str(REDACTED),
                     FieldValue::Text(text) => {
                         let _ = write!(self.fields, "{:?}", self.redactor.redact_value(&text));
+                    }
+                    FieldValue::Integer(n) => {
+                        let _ = write!(self.fields, "{n}");
                     }
                     FieldValue::Number(n) => {
                         let _ = write!(self.fields, "{n}");
@@ -238,6 +242,7 @@ impl Fields<'_> {
 
 enum FieldValue<'a> {
     Text(std::borrow::Cow<'a, str>),
+    Integer(i128),
     Number(f64),
     Bool(bool),
 }
@@ -250,10 +255,10 @@ impl Visit for Fields<'_> {
         self.push(field, FieldValue::Text(format!("{value:?}").into()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, FieldValue::Number(value as f64));
+        self.push(field, FieldValue::Integer(value.into()));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, FieldValue::Number(value as f64));
+        self.push(field, FieldValue::Integer(value.into()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.push(field, FieldValue::Number(value));
