@@ -51,12 +51,17 @@ fn generate_request_id() -> Box<str> {
         (h1.finish(), h2.finish())
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:016x}{:016x}",
-        splitmix(a ^ n),
-        splitmix(b.wrapping_add(n))
-    )
-    .into()
+    // Digits by hand: `format!` costs more than the rest of the id.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 32];
+    let words = [splitmix(a ^ n), splitmix(b.wrapping_add(n))];
+    for (half, mut word) in words.into_iter().enumerate() {
+        for slot in digits[half * 16..half * 16 + 16].iter_mut().rev() {
+            *slot = HEX[(word & 0xf) as usize];
+            word >>= 4;
+        }
+    }
+    std::str::from_utf8(&digits).map_or_else(|_| Box::from("0"), Box::from)
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -365,5 +370,46 @@ pub fn in_current_request<F: Future>(future: F) -> InRequest<F> {
     InRequest {
         inner: future,
         context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_taken_when_sane_and_generated_otherwise() {
+        let observe = Observe::builder().build().expect("defaults");
+        let id = |header: Option<&[u8]>| {
+            RequestContext::new(&observe, None)
+                .accept_request_id(header)
+                .to_string()
+        };
+        assert_eq!(id(Some(b"abc-123.X_y:z")), "abc-123.X_y:z");
+        let long = vec![b'a'; MAX_REQUEST_ID + 1];
+        for hostile in [
+            Some(&b"evil\r\nINFO forged"[..]),
+            Some(&b""[..]),
+            Some(&long[..]),
+            Some(&b"caf\xc3\xa9"[..]),
+            None,
+        ] {
+            let generated = id(hostile);
+            assert_eq!(generated.len(), 32, "{generated}");
+            assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(id(None), id(None));
+    }
+
+    #[test]
+    fn added_fields_are_bounded() {
+        let observe = Observe::builder().build().expect("defaults");
+        let context = RequestContext::new(&observe, None);
+        for i in 0..100 {
+            context.add_field(&format!("k{i}"), "é".repeat(1000));
+        }
+        let fields = context.fields();
+        assert_eq!(fields.len(), MAX_EVENT_FIELDS);
+        assert!(fields.iter().all(|(_, v)| v.len() <= MAX_FIELD_LEN));
     }
 }
