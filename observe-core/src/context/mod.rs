@@ -386,7 +386,7 @@ mod tests {
                 .to_string()
         };
         assert_eq!(id(Some(b"abc-123.X_y:z")), "abc-123.X_y:z");
-        let long = vec![b'a'; MAX_REQUEST_ID + 1];
+        let long = [b'a'; MAX_REQUEST_ID + 1];
         for hostile in [
             Some(&b"evil\r\nINFO forged"[..]),
             Some(&b""[..]),
