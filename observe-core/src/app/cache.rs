@@ -7,7 +7,7 @@ use super::guard::Guarded;
 use super::intern::key_of;
 use crate::Observe;
 use crate::context::with_current;
-use crate::exposition::{Format, counter_header, escape_label_value, write_counter};
+use crate::exposition::{Format, counter_header, write_counter, write_labels};
 use crate::metrics::labels::OVERFLOW_VALUE;
 use crate::metrics::unix_now;
 
@@ -149,17 +149,13 @@ impl CacheFamily {
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         let mut labels = String::new();
         for s in series {
-            labels.clear();
-            for (name, value) in ["cache", "http_route", "result"].iter().zip(&s.labels) {
-                if !labels.is_empty() {
-                    labels.push(',');
-                }
-                labels.push_str(name);
-                labels.push_str("=\"");
-                escape_label_value(&mut labels, value);
-                labels.push('"');
-            }
-            labels.push_str(const_labels);
+            write_labels(
+                &mut labels,
+                ["cache", "http_route", "result"]
+                    .iter()
+                    .zip(s.labels.iter()),
+                const_labels,
+            );
             write_counter(
                 out,
                 format,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::guard::{Guarded, OverflowCount};
 use super::{MetricError, Render, check_metric_name};
 use crate::Observe;
-use crate::exposition::{Format, counter_header, escape_label_value, gauge_header, write_counter};
+use crate::exposition::{Format, counter_header, gauge_header, write_counter, write_labels};
 use crate::metrics::labels::{OVERFLOW_VALUE, is_valid_label_name};
 use crate::metrics::unix_now;
 
@@ -203,23 +203,16 @@ impl Render for CounterFamilyInner {
         series.sort_by(|a, b| a.values.cmp(&b.values));
         let mut labels = String::new();
         for s in series {
-            labels.clear();
-            for (name, value) in self.label_names.iter().zip(&s.values) {
-                if !labels.is_empty() {
-                    labels.push(',');
-                }
-                labels.push_str(name);
-                labels.push_str("=\"");
-                escape_label_value(&mut labels, value);
-                labels.push('"');
-            }
-            labels.push_str(const_labels);
-            let labels = labels.trim_start_matches(',');
+            write_labels(
+                &mut labels,
+                self.label_names.iter().zip(s.values.iter()),
+                const_labels,
+            );
             write_counter(
                 out,
                 format,
                 &self.name,
-                labels,
+                &labels,
                 s.value.load(Ordering::Relaxed),
                 s.created,
             );

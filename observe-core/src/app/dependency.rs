@@ -9,7 +9,7 @@ use super::guard::Guarded;
 use super::intern::key_of;
 use crate::Observe;
 use crate::context::{CallOutcome, CallRecord, RequestContext};
-use crate::exposition::{Format, escape_label_value, histogram_header, write_histogram};
+use crate::exposition::{Format, histogram_header, write_histogram, write_labels};
 use crate::metrics::labels::OVERFLOW_VALUE;
 use crate::metrics::{Histogram, unix_now};
 
@@ -195,18 +195,13 @@ impl DependencyFamily {
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         let mut labels = String::new();
         for s in series {
-            labels.clear();
-            let names = ["dependency", "http_route", "operation", "outcome"];
-            for (name, value) in names.iter().zip(&s.labels) {
-                if !labels.is_empty() {
-                    labels.push(',');
-                }
-                labels.push_str(name);
-                labels.push_str("=\"");
-                escape_label_value(&mut labels, value);
-                labels.push('"');
-            }
-            labels.push_str(const_labels);
+            write_labels(
+                &mut labels,
+                ["dependency", "http_route", "operation", "outcome"]
+                    .iter()
+                    .zip(s.labels.iter()),
+                const_labels,
+            );
             let snapshot = s.histogram.snapshot(1e-9);
             write_histogram(
                 out,

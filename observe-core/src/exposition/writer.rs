@@ -59,6 +59,34 @@ fn header(
     }
 }
 
+/// Writes `name="value"` pairs, escaped and comma-separated, then the
+/// constant labels, into `out` (cleared first). The label set of one series
+/// of any family observe writes.
+pub(crate) fn write_labels<'a, N, V>(
+    out: &mut String,
+    pairs: impl Iterator<Item = (N, V)>,
+    const_labels: &str,
+) where
+    N: AsRef<str>,
+    V: AsRef<str> + 'a,
+{
+    out.clear();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name.as_ref());
+        out.push_str("=\"");
+        escape_label_value(out, value.as_ref());
+        out.push('"');
+    }
+    if out.is_empty() {
+        out.push_str(const_labels.trim_start_matches(','));
+    } else {
+        out.push_str(const_labels);
+    }
+}
+
 /// Header of a counter family named `name` (without `_total`): text 0.0.4
 /// names the family after its sample, OpenMetrics without the suffix.
 pub(crate) fn counter_header(out: &mut String, format: Format, name: &str, help: &str) {

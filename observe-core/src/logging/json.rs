@@ -49,7 +49,11 @@ pub(crate) fn string(out: &mut String, value: &str) {
                     continue;
                 }
                 out.push_str(&value[start..i]);
-                out.push_str(if bytes[i + 2] == 0xa8 { "\\u2028" } else { "\\u2029" });
+                out.push_str(if bytes[i + 2] == 0xa8 {
+                    "\\u2028"
+                } else {
+                    "\\u2029"
+                });
                 i += 3;
                 start = i;
                 continue;
