@@ -119,4 +119,36 @@ mod tests {
         assert_eq!(negotiate(Some(&long)), Format::Text);
         assert_eq!(negotiate(Some(";;;;,,,,==;q=;")), Format::Text);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any header, however malformed, picks one of the two formats.
+        #[test]
+        fn any_header_is_answered(accept in ".{0,300}") {
+            let format = negotiate(Some(&accept));
+            proptest::prop_assert!(matches!(format, Format::Text | Format::OpenMetrics));
+        }
+
+        /// Adding ranges that do not mention OpenMetrics never turns a text
+        /// answer into OpenMetrics.
+        #[test]
+        fn openmetrics_only_when_asked(
+            ranges in proptest::collection::vec("(text/plain|\\*/\\*|application/json|text/html)(;q=0\\.[0-9])?", 0..6)
+        ) {
+            let accept = ranges.join(",");
+            proptest::prop_assert_eq!(negotiate(Some(&accept)), Format::Text);
+        }
+
+        /// An OpenMetrics range with the highest quality always wins.
+        #[test]
+        fn openmetrics_wins_when_preferred(
+            q in 1u8..=9,
+            others in proptest::collection::vec("(text/plain|\\*/\\*)", 0..4)
+        ) {
+            let mut ranges: Vec<String> = others.iter().map(|o| format!("{o};q=0.{}", q - 1)).collect();
+            ranges.push(format!("application/openmetrics-text;version=1.0.0;q=0.{q}"));
+            proptest::prop_assert_eq!(negotiate(Some(&ranges.join(","))), Format::OpenMetrics);
+        }
+    }
 }
