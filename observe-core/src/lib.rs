@@ -42,6 +42,7 @@ pub mod exposition;
 pub mod logging;
 pub mod metrics;
 pub mod request;
+pub mod slo;
 
 use std::borrow::Cow;
 use std::fmt::Write;

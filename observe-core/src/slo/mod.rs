@@ -1,0 +1,329 @@
+//! SLOs as code, and the Prometheus rules that watch them: recording rules
+//! for the error ratios over the windows the alerts need, and multiwindow,
+//! multi-burn-rate alerts after the SRE Workbook (chapter 5).
+//!
+//! | severity | long window | short window | burn rate | budget spent when it fires |
+//! |---|---|---|---|---|
+//! | `page` (ERROR: needs an operator now) | 1h | 5m | 14.4 | 2% of a 30-day budget |
+//! | `page` | 6h | 30m | 6 | 5% |
+//! | `ticket` (WARN: within a business day) | 3d | 6h | 1 | 10% |
+//!
+//! Both windows must burn: the long one proves the problem is real, the
+//! short one that it is still happening, so an alert resets soon after a
+//! fix. `for: 2m` on pages rides over a single bad scrape; tickets need none.
+//!
+//! ```
+//! use observe_core::slo::{Slo, Slos};
+//! let rules = Slos::new("shop")
+//!     .with(Slo::availability("checkout", 0.999).route("/orders"))
+//!     .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+//!     .prometheus_rules()
+//!     .unwrap();
+//! assert!(rules.contains("alert: SloErrorBudgetBurn"));
+//! ```
+
+use std::fmt::Write;
+
+use crate::metrics::DEFAULT_DURATION_BUCKETS;
+
+/// The alert rows: severity, long window, short window, burn rate, `for`.
+pub const BURN_RATE_ALERTS: [(&str, &str, &str, f64, &str); 3] = [
+    ("page", "1h", "5m", 14.4, "2m"),
+    ("page", "6h", "30m", 6.0, "2m"),
+    ("ticket", "3d", "6h", 1.0, "0m"),
+];
+
+/// Every window a recording rule is kept for.
+const WINDOWS: [&str; 6] = ["5m", "30m", "1h", "6h", "3d", "30d"];
+
+/// What an SLO measures.
+#[derive(Debug, Clone, PartialEq)]
+enum Indicator {
+    /// Share of requests answered without a 5xx (panics are 500s).
+    Availability,
+    /// Share of requests faster than a threshold, a histogram bucket bound.
+    Latency { threshold_seconds: f64 },
+}
+
+/// One service level objective.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    name: String,
+    indicator: Indicator,
+    objective: f64,
+    route: Option<String>,
+    window_days: u32,
+}
+
+/// Why rules could not be generated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SloError {
+    /// The objective is not strictly between 0 and 1.
+    #[error("SLO {slo:?}: objective {objective} must be between 0 and 1, e.g. 0.999")]
+    Objective {
+        /// The SLO.
+        slo: String,
+        /// The objective given.
+        objective: f64,
+    },
+    /// A latency threshold that is not a bucket bound cannot be counted.
+    #[error(
+        "SLO {slo:?}: latency threshold {threshold}s is not a bucket bound; expected one of {bounds:?}"
+    )]
+    Threshold {
+        /// The SLO.
+        slo: String,
+        /// The threshold given.
+        threshold: f64,
+        /// The bounds of `http_server_request_duration_seconds`.
+        bounds: Vec<f64>,
+    },
+    /// SLO names become label values and rule names.
+    #[error("SLO name {0:?}: expected letters, digits, '-' or '_'")]
+    Name(String),
+}
+
+impl Slo {
+    /// At least `objective` of requests are answered without a 5xx.
+    pub fn availability(name: &str, objective: f64) -> Self {
+        Self {
+            name: name.to_string(),
+            indicator: Indicator::Availability,
+            objective,
+            route: None,
+            window_days: 30,
+        }
+    }
+
+    /// At least `objective` of requests take at most `threshold_seconds`,
+    /// which must be a bucket bound of the duration histogram.
+    pub fn latency(name: &str, objective: f64, threshold_seconds: f64) -> Self {
+        Self {
+            indicator: Indicator::Latency { threshold_seconds },
+            ..Self::availability(name, objective)
+        }
+    }
+
+    /// Only requests of this route template count (default: all routes).
+    pub fn route(mut self, route: &str) -> Self {
+        self.route = Some(route.to_string());
+        self
+    }
+
+    /// The SLO window in days (default 30), for the budget-remaining rule.
+    pub fn window_days(mut self, days: u32) -> Self {
+        self.window_days = days.max(1);
+        self
+    }
+
+    fn selector(&self, service: &str) -> String {
+        let mut selector = format!("job=\"{service}\"");
+        if let Some(route) = &self.route {
+            let _ = write!(selector, ",http_route=\"{}\"", route.replace('"', "\\\""));
+        }
+        selector
+    }
+
+    /// The PromQL error ratio over `window`.
+    fn error_ratio(&self, service: &str, window: &str) -> String {
+        let sel = self.selector(service);
+        let total =
+            format!("sum(rate(http_server_request_duration_seconds_count{{{sel}}}[{window}]))");
+        match &self.indicator {
+            Indicator::Availability => format!(
+                "sum(rate(http_server_request_duration_seconds_count{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
+            ),
+            Indicator::Latency { threshold_seconds } => format!(
+                "1 - sum(rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
+            ),
+        }
+    }
+
+    fn check(&self, bounds: &[f64]) -> Result<(), SloError> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(SloError::Name(self.name.clone()));
+        }
+        if !(self.objective > 0.0 && self.objective < 1.0) {
+            return Err(SloError::Objective {
+                slo: self.name.clone(),
+                objective: self.objective,
+            });
+        }
+        if let Indicator::Latency { threshold_seconds } = self.indicator
+            && !bounds.contains(&threshold_seconds)
+        {
+            return Err(SloError::Threshold {
+                slo: self.name.clone(),
+                threshold: threshold_seconds,
+                bounds: bounds.to_vec(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The SLOs of one service (its Prometheus `job` label).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slos {
+    service: String,
+    slos: Vec<Slo>,
+    bounds: Vec<f64>,
+}
+
+impl Slos {
+    /// SLOs for the service scraped as `job="{service}"`.
+    pub fn new(service: &str) -> Self {
+        Self {
+            service: service.to_string(),
+            slos: Vec::new(),
+            bounds: DEFAULT_DURATION_BUCKETS.to_vec(),
+        }
+    }
+
+    /// Adds an SLO.
+    pub fn with(mut self, slo: Slo) -> Self {
+        self.slos.push(slo);
+        self
+    }
+
+    /// The duration buckets the service uses, when not the defaults.
+    pub fn duration_buckets(mut self, bounds: impl IntoIterator<Item = f64>) -> Self {
+        self.bounds = bounds.into_iter().collect();
+        self
+    }
+
+    /// The rule file (YAML) for Prometheus: recording rules, burn-rate
+    /// alerts per SLO, and the alerts every observe service gets (ERROR log
+    /// lines, a target that stopped reporting).
+    pub fn prometheus_rules(&self) -> Result<String, SloError> {
+        for slo in &self.slos {
+            slo.check(&self.bounds)?;
+        }
+        let service = &self.service;
+        let mut out = String::from("groups:\n");
+        for slo in &self.slos {
+            let _ = writeln!(out, "  - name: slo-{}", slo.name);
+            out.push_str("    rules:\n");
+            for window in WINDOWS {
+                let _ = writeln!(out, "      - record: slo:error_ratio:rate{window}");
+                let _ = writeln!(
+                    out,
+                    "        expr: {}",
+                    yaml_quote(&slo.error_ratio(service, window))
+                );
+                let _ = writeln!(
+                    out,
+                    "        labels:\n          slo: {}\n          service: {service}",
+                    slo.name
+                );
+            }
+            let budget = 1.0 - slo.objective;
+            let _ = writeln!(out, "      - record: slo:error_budget_remaining:ratio");
+            let _ = writeln!(
+                out,
+                "        expr: {}",
+                yaml_quote(&format!(
+                    "1 - slo:error_ratio:rate30d{{slo=\"{}\"}} / {budget:?}",
+                    slo.name
+                ))
+            );
+            let _ = writeln!(
+                out,
+                "        labels:\n          slo: {}\n          service: {service}",
+                slo.name
+            );
+            for (severity, long, short, burn, hold) in BURN_RATE_ALERTS {
+                let threshold = burn * budget;
+                let expr = format!(
+                    "slo:error_ratio:rate{long}{{slo=\"{name}\"}} > {threshold:?} and slo:error_ratio:rate{short}{{slo=\"{name}\"}} > {threshold:?}",
+                    name = slo.name
+                );
+                out.push_str("      - alert: SloErrorBudgetBurn\n");
+                let _ = writeln!(out, "        expr: {}", yaml_quote(&expr));
+                let _ = writeln!(out, "        for: {hold}");
+                let _ = writeln!(
+                    out,
+                    "        labels:\n          severity: {severity}\n          slo: {}\n          service: {service}\n          window: {long}-{short}",
+                    slo.name
+                );
+                let _ = writeln!(
+                    out,
+                    "        annotations:\n          summary: {}",
+                    yaml_quote(&format!(
+                        "{service}: SLO {} is burning its error budget {burn}x too fast ({long} and {short} windows)",
+                        slo.name
+                    ))
+                );
+            }
+        }
+        let _ = writeln!(out, "  - name: observe-{service}");
+        out.push_str("    rules:\n");
+        let errors = format!(
+            "sum(rate(observe_log_events_total{{job=\"{service}\",level=\"error\"}}[5m])) * 60 > 1"
+        );
+        let _ = writeln!(
+            out,
+            "      - alert: ErrorLogLines\n        expr: {}\n        for: 5m",
+            yaml_quote(&errors)
+        );
+        let _ = writeln!(
+            out,
+            "        labels:\n          severity: page\n          service: {service}\n        annotations:\n          summary: {}",
+            yaml_quote(&format!(
+                "{service} writes more than one ERROR line a minute"
+            ))
+        );
+        let absent = format!("up{{job=\"{service}\"}} == 0 or absent(up{{job=\"{service}\"}})");
+        let _ = writeln!(
+            out,
+            "      - alert: TargetDown\n        expr: {}\n        for: 5m",
+            yaml_quote(&absent)
+        );
+        let _ = writeln!(
+            out,
+            "        labels:\n          severity: page\n          service: {service}\n        annotations:\n          summary: {}",
+            yaml_quote(&format!(
+                "Prometheus cannot scrape {service}: no metrics, no alerts"
+            ))
+        );
+        Ok(out)
+    }
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_slos_are_refused_with_the_accepted_values() {
+        let err = Slos::new("shop")
+            .with(Slo::latency("fast", 0.99, 0.3))
+            .prometheus_rules()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("0.3s is not a bucket bound"),
+            "{err}"
+        );
+        let err = Slos::new("shop")
+            .with(Slo::availability("a", 1.5))
+            .prometheus_rules()
+            .unwrap_err();
+        assert!(err.to_string().contains("between 0 and 1"), "{err}");
+        let err = Slos::new("shop")
+            .with(Slo::availability("bad name", 0.9))
+            .prometheus_rules()
+            .unwrap_err();
+        assert_eq!(err, SloError::Name("bad name".into()));
+    }
+}

@@ -1,0 +1,134 @@
+//! The generated Prometheus rules, checked and unit-tested by promtool
+//! itself against synthetic series.
+
+// Test scaffolding: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+use observe_core::slo::{Slo, Slos};
+use observe_tests::require_tool;
+
+fn rules() -> String {
+    Slos::new("shop")
+        .with(Slo::availability("checkout", 0.999).route("/orders"))
+        .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+        .prometheus_rules()
+        .unwrap()
+}
+
+fn promtool(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn workdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("observe-slo-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rules.yml"), rules()).unwrap();
+    dir
+}
+
+#[test]
+fn promtool_accepts_the_rules() {
+    if require_tool("promtool", &["--version"], "apt-get install prometheus").is_none() {
+        return;
+    }
+    let dir = workdir("check");
+    let (ok, output) = promtool(&["check", "rules", "rules.yml"], &dir);
+    assert!(
+        ok,
+        "promtool check rules failed:\n{output}\n---\n{}",
+        rules()
+    );
+}
+
+/// Burn-rate alerts on synthetic traffic, one scenario per test group.
+const UNIT_TESTS: &str = r#"
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  # 2% errors against a 99.9% objective: both pages and the ticket fire.
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="201"}'
+        values: '0+980x120'
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+20x120'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: SloErrorBudgetBurn
+        exp_alerts:
+          - exp_labels: {severity: page, slo: checkout, service: shop, window: 1h-5m}
+            exp_annotations: {summary: "shop: SLO checkout is burning its error budget 14.4x too fast (1h and 5m windows)"}
+          - exp_labels: {severity: page, slo: checkout, service: shop, window: 6h-30m}
+            exp_annotations: {summary: "shop: SLO checkout is burning its error budget 6x too fast (6h and 30m windows)"}
+          - exp_labels: {severity: ticket, slo: checkout, service: shop, window: 3d-6h}
+            exp_annotations: {summary: "shop: SLO checkout is burning its error budget 1x too fast (3d and 6h windows)"}
+  # 0.05% errors: within budget, nothing fires all day.
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="201"}'
+        values: '0+9995x1440'
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+5x1440'
+    alert_rule_test:
+      - eval_time: 6h
+        alertname: SloErrorBudgetBurn
+        exp_alerts: []
+      - eval_time: 24h
+        alertname: SloErrorBudgetBurn
+        exp_alerts: []
+  # Three clean days, then one minute of 10% errors: no page, no ticket.
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="201"}'
+        values: '0+1000x4320 4320900+900x1 4321800+1000x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+0x4320 100+0x61'
+    alert_rule_test:
+      - eval_time: 72h3m
+        alertname: SloErrorBudgetBurn
+        exp_alerts: []
+      - eval_time: 72h10m
+        alertname: SloErrorBudgetBurn
+        exp_alerts: []
+  # 20% of /users/{id} slower than 250 ms against a 99% objective.
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/users/{id}",http_response_status_code="200"}'
+        values: '0+1000x120'
+      - series: 'http_server_request_duration_seconds_bucket{job="shop",http_route="/users/{id}",http_response_status_code="200",le="0.25"}'
+        values: '0+800x120'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: SloErrorBudgetBurn
+        exp_alerts:
+          - exp_labels: {severity: page, slo: users-fast, service: shop, window: 1h-5m}
+            exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 14.4x too fast (1h and 5m windows)"}
+          - exp_labels: {severity: page, slo: users-fast, service: shop, window: 6h-30m}
+            exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 6x too fast (6h and 30m windows)"}
+          - exp_labels: {severity: ticket, slo: users-fast, service: shop, window: 3d-6h}
+            exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 1x too fast (3d and 6h windows)"}
+"#;
+
+#[test]
+fn promtool_unit_tests_prove_the_burn_rate_alerts() {
+    if require_tool("promtool", &["--version"], "apt-get install prometheus").is_none() {
+        return;
+    }
+    let dir = workdir("test");
+    std::fs::write(dir.join("tests.yml"), UNIT_TESTS).unwrap();
+    let (ok, output) = promtool(&["test", "rules", "tests.yml"], &dir);
+    assert!(
+        ok,
+        "promtool test rules failed:\n{output}\n---\n{}",
+        rules()
+    );
+}
