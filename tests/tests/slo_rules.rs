@@ -116,6 +116,52 @@ tests:
             exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 6x too fast (6h and 30m windows)"}
           - exp_labels: {severity: ticket, slo: users-fast, service: shop, window: 3d-6h}
             exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 1x too fast (3d and 6h windows)"}
+  # A canary: version 1.1 on one instance fails 5%, 1.0 on two fails 0.1%.
+  - interval: 1m
+    input_series:
+      - series: 'target_info{job="shop",instance="a:3000",service_name="shop",service_version="1.0"}'
+        values: '1x60'
+      - series: 'target_info{job="shop",instance="b:3000",service_name="shop",service_version="1.0"}'
+        values: '1x60'
+      - series: 'target_info{job="shop",instance="c:3000",service_name="shop",service_version="1.1"}'
+        values: '1x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="a:3000",http_route="/orders",http_response_status_code="201"}'
+        values: '0+999x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="a:3000",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+1x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="b:3000",http_route="/orders",http_response_status_code="201"}'
+        values: '0+999x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="b:3000",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+1x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="c:3000",http_route="/orders",http_response_status_code="201"}'
+        values: '0+950x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="c:3000",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+50x60'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: CanaryWorse
+        exp_alerts:
+          - exp_labels: {severity: page, service: shop, service_version: "1.1"}
+            exp_annotations: {summary: "shop version 1.1 fails at least twice as often as the best version: roll it back"}
+  # Two versions alike: no canary alert.
+  - interval: 1m
+    input_series:
+      - series: 'target_info{job="shop",instance="a:3000",service_name="shop",service_version="1.0"}'
+        values: '1x60'
+      - series: 'target_info{job="shop",instance="c:3000",service_name="shop",service_version="1.1"}'
+        values: '1x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="a:3000",http_route="/orders",http_response_status_code="201"}'
+        values: '0+980x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="a:3000",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+20x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="c:3000",http_route="/orders",http_response_status_code="201"}'
+        values: '0+975x60'
+      - series: 'http_server_request_duration_seconds_count{job="shop",instance="c:3000",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+25x60'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: CanaryWorse
+        exp_alerts: []
 "#;
 
 #[test]

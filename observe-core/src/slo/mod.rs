@@ -8,6 +8,12 @@
 //! | `page` | 6h | 30m | 6 | 5% |
 //! | `ticket` (WARN: within a business day) | 3d | 6h | 1 | 10% |
 //!
+//! Every service also gets `ErrorLogLines` (more than one ERROR line a
+//! minute, from `observe_log_events_total`), `TargetDown` (Prometheus
+//! cannot scrape it) and `CanaryWorse`: a version (target_info's
+//! `service_version`) whose error ratio over 10 minutes is at least twice
+//! the best version's and above 1%.
+//!
 //! Both windows must burn: the long one proves the problem is real, the
 //! short one that it is still happening, so an alert resets soon after a
 //! fix. `for: 2m` on pages rides over a single bad scrape; tickets need none.
@@ -277,6 +283,39 @@ impl Slos {
             "        labels:\n          severity: page\n          service: {service}\n        annotations:\n          summary: {}",
             yaml_quote(&format!(
                 "{service} writes more than one ERROR line a minute"
+            ))
+        );
+        // Deploy feedback: the error ratio of each version (from
+        // target_info's service_version), and an alert when one is at least
+        // twice the best version's and above 1%: roll it back.
+        let by_version = |errors: &str| {
+            format!(
+                "sum by (service_version) (rate(http_server_request_duration_seconds_count{{job=\"{service}\"{errors}}}[10m]) * on (job, instance) group_left (service_version) target_info{{job=\"{service}\"}})"
+            )
+        };
+        let ratio = format!(
+            "{} / {}",
+            by_version(",http_response_status_code=~\"5..\""),
+            by_version("")
+        );
+        let _ = writeln!(
+            out,
+            "      - record: version:error_ratio:rate10m\n        expr: {}\n        labels:\n          service: {service}",
+            yaml_quote(&ratio)
+        );
+        let canary = format!(
+            "version:error_ratio:rate10m{{service=\"{service}\"}} > 2 * scalar(min(version:error_ratio:rate10m{{service=\"{service}\"}})) and version:error_ratio:rate10m{{service=\"{service}\"}} > 0.01"
+        );
+        let _ = writeln!(
+            out,
+            "      - alert: CanaryWorse\n        expr: {}\n        for: 5m",
+            yaml_quote(&canary)
+        );
+        let _ = writeln!(
+            out,
+            "        labels:\n          severity: page\n          service: {service}\n        annotations:\n          summary: {}",
+            yaml_quote(&format!(
+                "{service} version {{{{ $labels.service_version }}}} fails at least twice as often as the best version: roll it back"
             ))
         );
         let absent = format!("up{{job=\"{service}\"}} == 0 or absent(up{{job=\"{service}\"}})");
