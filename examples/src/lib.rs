@@ -17,3 +17,39 @@ pub mod tower_app;
 pub fn listen_addr() -> String {
     std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_string())
 }
+
+/// The example service's SLOs: 99.9% of requests without a 5xx, and 99% of
+/// user lookups within 250 ms.
+pub fn slos() -> observe_core::slo::Slos {
+    use observe_core::slo::{Slo, Slos};
+    Slos::new("shop")
+        .with(Slo::availability("shop-availability", 0.999))
+        .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+}
+
+/// `<binary> rules` prints the Prometheus rules and `<binary> dashboard` the
+/// Grafana dashboard, and nothing else, then the binary exits; `None` for
+/// any other invocation, which starts the service.
+pub fn print_artifacts() -> Option<Result<(), Box<dyn std::error::Error>>> {
+    let mode = std::env::args().nth(1)?;
+    let printed = match mode.as_str() {
+        "rules" => slos().prometheus_rules().map(|rules| print!("{rules}")),
+        "dashboard" => {
+            let dashboard = slos().grafana_dashboard();
+            match serde_json::to_string_pretty(&dashboard) {
+                Ok(text) => {
+                    println!("{text}");
+                    Ok(())
+                }
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        other => {
+            return Some(Err(format!(
+                "unknown argument {other:?}: expected no argument (serve), rules or dashboard"
+            )
+            .into()));
+        }
+    };
+    Some(printed.map_err(Into::into))
+}

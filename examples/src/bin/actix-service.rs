@@ -10,8 +10,9 @@ use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{actix_app, listen_addr};
 
 fn main() -> std::process::ExitCode {
+    // `rules` and `dashboard` print what Prometheus and Grafana need, only.
     // A bad setting stops the service with its message, not a Debug dump.
-    match run() {
+    match observe_examples::print_artifacts().unwrap_or_else(run) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("actix-service: {error}");

@@ -28,6 +28,8 @@
 //! assert!(rules.contains("alert: SloErrorBudgetBurn"));
 //! ```
 
+mod dashboard;
+
 use std::fmt::Write;
 
 use crate::metrics::DEFAULT_DURATION_BUCKETS;
