@@ -27,6 +27,73 @@ pub fn example_shop(
         .expect("a fresh Observe has no metrics of these names")
 }
 
+/// The three ways in, each serving the example shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    /// `observe-axum` on axum.
+    Axum,
+    /// `observe-actix` on actix-web.
+    Actix,
+    /// `observe-tower` on bare hyper, with a route classifier.
+    Tower,
+}
+
+impl std::fmt::Display for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Framework::Axum => "axum",
+            Framework::Actix => "actix",
+            Framework::Tower => "tower",
+        })
+    }
+}
+
+/// Every framework, in the order the suites run them.
+pub const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Framework::Tower];
+
+/// Starts the example service of `framework` on `127.0.0.1:0`, recording
+/// into `observe`, with `/metrics`; returns its address.
+pub async fn start_example(framework: Framework, observe: &observe_core::Observe) -> SocketAddr {
+    let observe = observe.clone();
+    let shop = example_shop(&observe);
+    match framework {
+        Framework::Axum => spawn_axum(observe_examples::axum_app::app(&observe, shop)).await,
+        Framework::Tower => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            let addr = listener.local_addr().expect("local addr");
+            tokio::spawn(observe_examples::tower_app::serve(listener, observe, shop));
+            addr
+        }
+        Framework::Actix => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+            let addr = listener.local_addr().expect("local addr");
+            // actix runs its own single-threaded runtime per worker; the
+            // server lives on its own thread for the rest of the test. As
+            // in the example, a client that hangs up cancels its request.
+            std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    actix_web::HttpServer::new(move || {
+                        actix_web::App::new()
+                            .configure(observe_examples::actix_app::routes(shop.clone()))
+                            .service(observe_actix::metrics_service(&observe))
+                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                    })
+                    .workers(1)
+                    .h1_allow_half_closed(false)
+                    .disable_signals()
+                    .listen(listener)
+                    .expect("listen")
+                    .run()
+                    .await
+                })
+            });
+            addr
+        }
+    }
+}
+
 /// Serves `app` on `127.0.0.1:0` in the background and returns its address.
 pub async fn spawn_axum(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use observe_core::Observe;
-use observe_examples::axum_app;
-use observe_tests::{client, eventually, parse_samples, rss_kib, scrape, spawn_axum};
+use observe_tests::{
+    Framework, client, eventually, example_observe, parse_samples, rss_kib, scrape, start_example,
+};
 
 const TOTAL: usize = 10_000;
 const WORKERS: usize = 16;
@@ -90,21 +90,29 @@ async fn fire_all(addr: std::net::SocketAddr, round: u64, total: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_paths_and_methods_add_only_a_handful_of_series() {
-    let observe = Observe::builder()
-        .exclude_route("/metrics")
-        .build()
-        .expect("valid settings");
-    let addr = spawn_axum(axum_app::app(
-        &observe,
-        observe_tests::example_shop(&observe),
-    ))
-    .await;
+async fn random_paths_and_methods_add_only_a_handful_of_series_on_axum() {
+    hostile_traffic_is_bounded(Framework::Axum, TOTAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_holds_on_actix() {
+    hostile_traffic_is_bounded(Framework::Actix, 2_400).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_holds_on_tower() {
+    hostile_traffic_is_bounded(Framework::Tower, 2_400).await;
+}
+
+/// `total` must be a multiple of the worker count.
+async fn hostile_traffic_is_bounded(framework: Framework, total: usize) {
+    assert_eq!(total % WORKERS, 0);
+    let addr = start_example(framework, &example_observe()).await;
 
     // Warm up allocator and connection pools before the baseline.
     fire_all(addr, 0, 2_000).await;
     let before = rss_kib();
-    fire_all(addr, 1, TOTAL).await;
+    fire_all(addr, 1, total).await;
     let after = rss_kib();
 
     let text = eventually(Duration::from_secs(10), "all requests recorded", || async {
@@ -114,7 +122,7 @@ async fn random_paths_and_methods_add_only_a_handful_of_series() {
             .filter(|s| s.name == "http_server_request_duration_seconds_count")
             .map(|s| s.value)
             .sum();
-        (recorded as usize == TOTAL + 2_000).then_some(text)
+        (recorded as usize == total + 2_000).then_some(text)
     })
     .await;
     let samples = parse_samples(&text);
@@ -132,7 +140,7 @@ async fn random_paths_and_methods_add_only_a_handful_of_series() {
         .filter_map(|s| s.labels.get("http_request_method").cloned())
         .collect();
     eprintln!(
-        "{} series, routes {routes:?}, methods {methods:?}, rss {before} KiB -> {after} KiB, document {} bytes",
+        "{framework}: {} series, routes {routes:?}, methods {methods:?}, rss {before} KiB -> {after} KiB, document {} bytes",
         series.len(),
         text.len()
     );
@@ -151,6 +159,6 @@ async fn random_paths_and_methods_add_only_a_handful_of_series() {
     let growth = after.saturating_sub(before);
     assert!(
         growth < 8 * 1024,
-        "RSS grew by {growth} KiB over {TOTAL} hostile requests"
+        "{framework}: RSS grew by {growth} KiB over {total} hostile requests"
     );
 }

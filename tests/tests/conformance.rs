@@ -10,70 +10,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use observe_examples::{actix_app, axum_app, tower_app};
 use observe_tests::{
-    client, eventually, example_observe, parse_samples, scrape, spawn_axum, value,
+    FRAMEWORKS, Framework, client, eventually, example_observe, parse_samples, scrape,
+    start_example, value,
 };
 use tokio::io::AsyncWriteExt;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Framework {
-    Axum,
-    Actix,
-    Tower,
-}
-
-const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Framework::Tower];
-
-async fn start(framework: Framework) -> SocketAddr {
-    let observe = example_observe();
-    match framework {
-        Framework::Axum => {
-            spawn_axum(axum_app::app(
-                &observe,
-                observe_tests::example_shop(&observe),
-            ))
-            .await
-        }
-        Framework::Tower => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(tower_app::serve(
-                listener,
-                observe.clone(),
-                observe_tests::example_shop(&observe),
-            ));
-            addr
-        }
-        Framework::Actix => {
-            let shop = observe_tests::example_shop(&observe);
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            // actix runs its own single-threaded runtime per worker; the
-            // server lives on its own thread for the rest of the test.
-            std::thread::spawn(move || {
-                actix_web::rt::System::new().block_on(async move {
-                    actix_web::HttpServer::new(move || {
-                        actix_web::App::new()
-                            .configure(actix_app::routes(shop.clone()))
-                            .service(observe_actix::metrics_service(&observe))
-                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
-                    })
-                    .workers(1)
-                    .h1_allow_half_closed(false)
-                    .disable_signals()
-                    .listen(listener)
-                    .expect("listen")
-                    .run()
-                    .await
-                })
-            });
-            addr
-        }
-    }
-}
 
 /// What a scenario sends.
 enum Send {
@@ -251,7 +192,7 @@ async fn every_framework_yields_the_same_series() {
 
     let mut documents = Vec::new();
     for framework in FRAMEWORKS {
-        let addr = start(framework).await;
+        let addr = start_example(framework, &example_observe()).await;
         for scenario in &scenarios {
             run(framework, addr, scenario).await;
         }

@@ -10,15 +10,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use observe_core::Observe;
-use observe_examples::{actix_app, axum_app, tower_app};
-use observe_tests::{client, eventually, example_observe, example_shop, spawn_axum};
+use observe_tests::{FRAMEWORKS, client, eventually, example_observe, spawn_axum, start_example};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
@@ -75,46 +73,11 @@ fn events_for(id: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn start(framework: &str) -> SocketAddr {
-    let observe = example_observe();
-    let shop = example_shop(&observe);
-    match framework {
-        "axum" => spawn_axum(axum_app::app(&observe, shop)).await,
-        "tower" => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(tower_app::serve(listener, observe, shop));
-            addr
-        }
-        _ => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            std::thread::spawn(move || {
-                actix_web::rt::System::new().block_on(async move {
-                    actix_web::HttpServer::new(move || {
-                        actix_web::App::new()
-                            .configure(actix_app::routes(shop.clone()))
-                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
-                    })
-                    .workers(1)
-                    .h1_allow_half_closed(false)
-                    .disable_signals()
-                    .listen(listener)
-                    .unwrap()
-                    .run()
-                    .await
-                })
-            });
-            addr
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_has_exactly_one_event_on_every_framework() {
     output();
-    for framework in ["axum", "actix", "tower"] {
-        let addr = start(framework).await;
+    for framework in FRAMEWORKS {
+        let addr = start_example(framework, &example_observe()).await;
         let c = client();
         let cases = [
             ("GET", "/users/5", None, 200, None),
