@@ -1,13 +1,14 @@
 //! The service's own gauges, callback gauges and labelled counters.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::guard::{Guarded, OverflowCount};
 use super::{MetricError, Render, check_metric_name};
 use crate::Observe;
-use crate::exposition::{Format, counter_header, gauge_header, write_counter, write_labels};
+use crate::exposition::{
+    Format, counter_header, float, gauge_header, write_counter, write_labels, write_sample,
+};
 use crate::metrics::labels::{OVERFLOW_VALUE, is_valid_label_name};
 use crate::metrics::unix_now;
 
@@ -111,17 +112,7 @@ impl Render for GaugeFamily {
             GaugeSource::Callback(read) => read(),
         };
         gauge_header(out, format, &self.name, &self.help);
-        let labels = const_labels.trim_start_matches(',');
-        if labels.is_empty() {
-            let _ = writeln!(out, "{} {}", self.name, crate::exposition::float(value));
-        } else {
-            let _ = writeln!(
-                out,
-                "{}{{{labels}}} {}",
-                self.name,
-                crate::exposition::float(value)
-            );
-        }
+        write_sample(out, &self.name, const_labels, float(value));
     }
 }
 

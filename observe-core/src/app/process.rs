@@ -1,9 +1,7 @@
 //! The process's own metrics, read from Linux's /proc at scrape time, under
 //! the names the Prometheus client libraries use.
 
-use std::fmt::Write;
-
-use crate::exposition::{Format, counter_header, float, gauge_header};
+use crate::exposition::{Format, counter_header, float, gauge_header, write_counter, write_sample};
 
 /// Clock ticks per second in /proc: USER_HZ, fixed at 100 in Linux's ABI.
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -75,14 +73,6 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
     let Some(stats) = read() else {
         return;
     };
-    let labels = const_labels.trim_start_matches(',');
-    let braces = |labels: &str| {
-        if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        }
-    };
     counter_header(
         out,
         format,
@@ -90,11 +80,12 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         "User and system CPU time spent, in seconds.",
     );
     // A counter's `_created` is when it started counting: process start.
-    write_counter_f64(
+    write_counter(
         out,
         format,
-        labels,
-        stats.cpu_seconds,
+        "process_cpu_seconds",
+        const_labels,
+        float(stats.cpu_seconds),
         stats.start_time_seconds,
     );
     let gauges: [(&str, &str, f64); 6] = [
@@ -134,24 +125,7 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
             continue;
         }
         gauge_header(out, format, name, help);
-        let _ = writeln!(out, "{name}{} {}", braces(labels), float(value));
-    }
-}
-
-fn write_counter_f64(out: &mut String, format: Format, labels: &str, value: f64, created: f64) {
-    // CPU seconds are fractional, unlike the integer counters elsewhere.
-    let braces = if labels.is_empty() {
-        String::new()
-    } else {
-        format!("{{{labels}}}")
-    };
-    let _ = writeln!(out, "process_cpu_seconds_total{braces} {}", float(value));
-    if format == Format::OpenMetrics {
-        let _ = writeln!(
-            out,
-            "process_cpu_seconds_created{braces} {}",
-            float(created)
-        );
+        write_sample(out, name, const_labels, float(value));
     }
 }
 

@@ -13,7 +13,7 @@ mod writer;
 pub use negotiate::negotiate;
 pub(crate) use writer::{
     counter_header, escape_label_value, float, gauge_header, histogram_header, write_counter,
-    write_histogram, write_labels,
+    write_histogram, write_labels, write_sample,
 };
 
 /// An exposition format.

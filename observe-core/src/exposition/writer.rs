@@ -112,18 +112,34 @@ pub(crate) fn histogram_header(
     header(out, format, name, "histogram", Some(unit), help);
 }
 
+/// One sample line, `name{labels} value`, without braces when there are no
+/// labels. `labels` is a rendered label set (see [`write_labels`]).
+pub(crate) fn write_sample(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    value: impl std::fmt::Display,
+) {
+    let labels = labels.trim_start_matches(',');
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
 /// One counter series: `_total`, and `_created` in OpenMetrics.
 pub(crate) fn write_counter(
     out: &mut String,
     format: Format,
     name: &str,
     labels: &str,
-    value: u64,
+    value: impl std::fmt::Display,
     created: f64,
 ) {
-    let _ = writeln!(out, "{name}_total{{{labels}}} {value}");
+    write_sample(out, &format!("{name}_total"), labels, value);
     if format == Format::OpenMetrics {
-        let _ = writeln!(out, "{name}_created{{{labels}}} {}", float(created));
+        write_sample(out, &format!("{name}_created"), labels, float(created));
     }
 }
 
@@ -331,10 +347,10 @@ fn write_log_counters(out: &mut String, format: Format, inner: &crate::Inner) {
         "observe_log_lines_dropped",
         "Log lines dropped because the writer could not keep up (slow or blocked stdout).",
     );
-    let labels = inner.const_labels.trim_start_matches(',');
-    if labels.is_empty() {
-        let _ = writeln!(out, "observe_log_lines_dropped_total {dropped}");
-    } else {
-        let _ = writeln!(out, "observe_log_lines_dropped_total{{{labels}}} {dropped}");
-    }
+    write_sample(
+        out,
+        "observe_log_lines_dropped_total",
+        &inner.const_labels,
+        dropped,
+    );
 }
