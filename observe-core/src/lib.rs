@@ -38,6 +38,7 @@
 pub mod analytics;
 pub mod app;
 pub mod context;
+pub mod errors;
 pub mod exposition;
 pub mod logging;
 pub mod metrics;

@@ -61,6 +61,14 @@ where
             .get(HeaderName::from_static(REQUEST_ID))
             .map(|v| v.as_bytes());
         tracker.request_id(header);
+        if tracker.wants_error_details() {
+            let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            let headers = request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes()));
+            tracker.error_details(target, headers);
+        }
         ResponseFuture::new(self.inner.call(request), tracker)
     }
 }

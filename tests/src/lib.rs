@@ -2,6 +2,8 @@
 //! a real HTTP client, a parser for the exposition text, and the external
 //! validators (promtool, a strict OpenMetrics parser).
 
+pub mod sentry;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -149,6 +149,13 @@ pub struct RequestContext {
     hits: AtomicU32,
     misses: AtomicU32,
     errors: AtomicU32,
+    method: u8,
+    /// What the error tracker may report about the request; only taken
+    /// while error tracking is on.
+    details: OnceLock<crate::errors::RequestDetails>,
+    /// An error event (panic, ERROR line) was already sent for this
+    /// request, so its 5xx is not reported again.
+    error_reported: AtomicBool,
 }
 
 thread_local! {
@@ -159,7 +166,11 @@ thread_local! {
 }
 
 impl RequestContext {
-    pub(crate) fn new(observe: &Observe, route: Option<Arc<RouteMetrics>>) -> Arc<Self> {
+    pub(crate) fn new(
+        observe: &Observe,
+        method: u8,
+        route: Option<Arc<RouteMetrics>>,
+    ) -> Arc<Self> {
         let context = Self {
             observe: observe.clone(),
             route: OnceLock::new(),
@@ -169,6 +180,9 @@ impl RequestContext {
             hits: AtomicU32::new(0),
             misses: AtomicU32::new(0),
             errors: AtomicU32::new(0),
+            method,
+            details: OnceLock::new(),
+            error_reported: AtomicBool::new(false),
         };
         if let Some(route) = route {
             let _ = context.route.set(route);
@@ -194,6 +208,25 @@ impl RequestContext {
             let name = late.and_then(|resolve| resolve.late_route());
             self.observe.inner.http.route(name.as_deref())
         })
+    }
+
+    /// The request method as recorded (`GET`, or `_OTHER` for unknown ones).
+    pub fn method(&self) -> &str {
+        self.observe.inner.http.methods.name(self.method)
+    }
+
+    pub(crate) fn details(&self) -> Option<&crate::errors::RequestDetails> {
+        self.details.get()
+    }
+
+    pub(crate) fn set_details(&self, details: crate::errors::RequestDetails) {
+        let _ = self.details.set(details);
+    }
+
+    /// Marks that an error event was sent for this request; returns whether
+    /// one already had been.
+    pub(crate) fn mark_error_reported(&self) -> bool {
+        self.error_reported.swap(true, Ordering::Relaxed)
     }
 
     /// Sets the route once the framework knows it, if nothing read it yet.
@@ -381,7 +414,7 @@ mod tests {
     fn request_ids_are_taken_when_sane_and_generated_otherwise() {
         let observe = Observe::builder().build().expect("defaults");
         let id = |header: Option<&[u8]>| {
-            RequestContext::new(&observe, None)
+            RequestContext::new(&observe, 0, None)
                 .accept_request_id(header)
                 .to_string()
         };
@@ -404,7 +437,7 @@ mod tests {
     #[test]
     fn added_fields_are_bounded() {
         let observe = Observe::builder().build().expect("defaults");
-        let context = RequestContext::new(&observe, None);
+        let context = RequestContext::new(&observe, 0, None);
         for i in 0..100 {
             context.add_field(&format!("k{i}"), "é".repeat(1000));
         }

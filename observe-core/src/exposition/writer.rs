@@ -257,6 +257,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
         .render(out, format, &inner.const_labels, route_overflowed);
     crate::app::process::render(out, format, &inner.const_labels);
     write_log_counters(out, format, inner);
+    write_error_counters(out, format, inner);
 
     header(
         out,
@@ -352,5 +353,49 @@ fn write_log_counters(out: &mut String, format: Format, inner: &crate::Inner) {
         "observe_log_lines_dropped_total",
         &inner.const_labels,
         dropped,
+    );
+}
+
+/// `observe_error_events_total{kind}`, `observe_error_events_dropped_total{reason}`
+/// and `observe_error_events_sent_total`: zero while error tracking is off.
+fn write_error_counters(out: &mut String, format: Format, inner: &crate::Inner) {
+    let (captured, dropped, sent) = crate::errors::counters().snapshot();
+    counter_header(
+        out,
+        format,
+        "observe_error_events",
+        "Errors handed to the error tracker (panics, 5xx responses, ERROR lines), sent or not.",
+    );
+    for (kind, count) in captured {
+        let _ = writeln!(
+            out,
+            "observe_error_events_total{{kind=\"{kind}\"{}}} {count}",
+            inner.const_labels
+        );
+    }
+    counter_header(
+        out,
+        format,
+        "observe_error_events_dropped",
+        "Error events not delivered: queue full, throttled, rate-limited by Sentry, or failed sends.",
+    );
+    for (reason, count) in dropped {
+        let _ = writeln!(
+            out,
+            "observe_error_events_dropped_total{{reason=\"{reason}\"{}}} {count}",
+            inner.const_labels
+        );
+    }
+    counter_header(
+        out,
+        format,
+        "observe_error_events_sent",
+        "Error events Sentry accepted.",
+    );
+    write_sample(
+        out,
+        "observe_error_events_sent_total",
+        &inner.const_labels,
+        sent,
     );
 }

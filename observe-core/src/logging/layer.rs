@@ -345,6 +345,19 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         }
         line.push('\n');
         self.sink.send(level, line);
+        if level == Level::ERROR
+            && crate::errors::reports_log_target(&target)
+            && let Some(errors) = crate::errors::tracker()
+        {
+            let normalized = event.normalized_metadata();
+            let callsite = normalized.as_ref().unwrap_or(metadata);
+            let callsite = format!(
+                "{}:{}",
+                callsite.file().unwrap_or("?"),
+                callsite.line().unwrap_or(0)
+            );
+            errors.log_line(&target, &callsite, &fields.message, &fields.fields);
+        }
     }
 }
 

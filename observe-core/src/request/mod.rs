@@ -93,7 +93,7 @@ impl Observe {
         route.active().inc(method);
         // Without a route the context names it lazily: the request may be
         // unmatched, or the framework may route after its middleware.
-        let context = RequestContext::new(self, known.then(|| Arc::clone(&route)));
+        let context = RequestContext::new(self, method, known.then(|| Arc::clone(&route)));
         RequestTracker {
             route,
             context,
@@ -141,6 +141,26 @@ impl RequestTracker {
     /// each poll of the handler.
     pub fn context(&self) -> &Arc<RequestContext> {
         &self.context
+    }
+
+    /// Whether error tracking wants this request's details (see
+    /// [`error_details`](Self::error_details)); false unless
+    /// [`Observe::errors`] was set up with a DSN.
+    pub fn wants_error_details(&self) -> bool {
+        crate::errors::is_enabled() && !self.route.excluded
+    }
+
+    /// Keeps what an error event may report about this request: the path
+    /// and query, and the headers (sensitive values are not copied; at most
+    /// [`MAX_HEADERS`](crate::errors::MAX_HEADERS)). Does nothing unless
+    /// error tracking is on; call it when
+    /// [`wants_error_details`](Self::wants_error_details) says so.
+    pub fn error_details<'a>(
+        &mut self,
+        path_and_query: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) {
+        crate::errors::take_details(&self.context, path_and_query, headers);
     }
 
     /// Counts bytes of the response body as they are sent.
@@ -197,6 +217,12 @@ impl RequestTracker {
             Outcome::Completed if status >= 500 => Some(status.to_string()),
             Outcome::Completed => None,
         };
+        if outcome == Outcome::Completed
+            && status >= 500
+            && let Some(errors) = crate::errors::tracker()
+        {
+            errors.server_error(&self.context, &route.name, status);
+        }
         let observe = &self.context.observe;
         analytics::emit(
             &self.context,
