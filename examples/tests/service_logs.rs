@@ -16,6 +16,8 @@ struct Service {
     child: Child,
     lines: Receiver<String>,
     addr: String,
+    /// The line saying whether error tracking is on.
+    errors_line: Value,
 }
 
 impl Drop for Service {
@@ -31,6 +33,7 @@ fn start(envs: &[(&str, &str)]) -> Service {
         .env_remove("RUST_LOG")
         .env_remove("OBSERVE_LOG_REMAP")
         .env_remove("OBSERVE_LOG_FORMAT")
+        .env_remove("SENTRY_DSN")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -49,8 +52,16 @@ fn start(envs: &[(&str, &str)]) -> Service {
         child,
         lines,
         addr: String::new(),
+        errors_line: Value::Null,
     };
-    let listening = service.next_json(|l| l["message"] == "listening");
+    // Error tracking is set up before the listener: its INFO line (when
+    // RUST_LOG lets it through) comes first.
+    let mut listening =
+        service.next_json(|l| l["target"] == "observe::errors" || l["message"] == "listening");
+    if listening["target"] == "observe::errors" {
+        service.errors_line = listening;
+        listening = service.next_json(|l| l["message"] == "listening");
+    }
     service.addr = listening["fields"]["address"].as_str().unwrap().to_string();
     service
 }
@@ -90,6 +101,10 @@ impl Service {
 #[test]
 fn json_lines_with_a_request_event_by_default() {
     let service = start(&[]);
+    // Without SENTRY_DSN, one line says error tracking is off.
+    let off = &service.errors_line;
+    assert_eq!(off["level"], "INFO");
+    assert!(off["message"].as_str().unwrap().contains("SENTRY_DSN"));
     assert_eq!(service.get("/users/3", "bin-1"), 200);
     let event =
         service.next_json(|l| l["request_id"] == "bin-1" && l["target"] == "observe::request");
@@ -128,6 +143,12 @@ fn bad_settings_stop_the_service_and_say_why() {
         ),
         ("RUST_LOG", "shop=loud", "shop=loud"),
         ("OBSERVE_LOG_FORMAT", "xml", "\"xml\""),
+        // The key is masked in the message; the form expected is given.
+        (
+            "SENTRY_DSN",
+            "https://abc@sentry.example.com",
+            "https://***@sentry.example.com",
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_axum-service"))
             .env("LISTEN_ADDR", "127.0.0.1:0")

@@ -67,6 +67,11 @@ where
             tracker.request_body_size(size);
         }
         tracker.request_id(headers.get(REQUEST_ID).map(|v| v.as_bytes()));
+        tracker.trace_headers(
+            request.path(),
+            headers.get("traceparent").map(|v| v.as_bytes()),
+            headers.get("tracestate").map(|v| v.as_bytes()),
+        );
         if tracker.wants_error_details() {
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
             let headers = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));

@@ -44,6 +44,7 @@ pub mod logging;
 pub mod metrics;
 pub mod request;
 pub mod slo;
+pub mod trace;
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -63,6 +64,19 @@ pub use request::{BodyRecorder, RequestTracker, RouteCache, request_body_size};
 
 use metrics::HttpMetrics;
 use metrics::labels::{MAX_EXTRA_METHODS, STANDARD_METHODS, is_method_token, is_valid_label_name};
+
+/// Installs rustls' `ring` crypto provider as the process default, unless
+/// one is installed already; safe to call more than once.
+///
+/// observe builds `reqwest` with rustls but without a default provider
+/// (`ring` builds faster and smaller than `aws-lc-rs`). Error tracking and
+/// trace export call this before their first connection. Because Cargo
+/// unifies features, a `reqwest` client built by the application without
+/// its own TLS features then needs a provider too: call this first.
+pub fn install_crypto_provider() {
+    // An error means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Label names observe sets itself; a constant label may not reuse them.
 const RESERVED_LABELS: [&str; 11] = [

@@ -61,6 +61,12 @@ where
             .get(HeaderName::from_static(REQUEST_ID))
             .map(|v| v.as_bytes());
         tracker.request_id(header);
+        let headers = request.headers();
+        tracker.trace_headers(
+            request.uri().path(),
+            headers.get("traceparent").map(|v| v.as_bytes()),
+            headers.get("tracestate").map(|v| v.as_bytes()),
+        );
         if tracker.wants_error_details() {
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
             let headers = request

@@ -108,6 +108,9 @@ pub async fn spawn_axum(app: axum::Router) -> SocketAddr {
 
 /// A plain HTTP/1.1 client.
 pub fn client() -> reqwest::Client {
+    // reqwest is built with rustls and no default provider (see
+    // `install_crypto_provider`).
+    observe_core::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

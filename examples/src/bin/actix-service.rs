@@ -36,6 +36,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
     // guard flushes what is queued when main returns.
     let _logs = observe.logging().init()?;
+    // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
+    let _errors = observe.errors().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let metrics_addr = std::env::var("OBSERVE_METRICS_ADDR").ok();
 

@@ -34,6 +34,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
     // guard flushes what is queued when main returns.
     let _logs = observe.logging().init()?;
+    // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
+    let _errors = observe.errors().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -51,13 +51,7 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
     };
     let redactor = &sink.redactor;
     let mut out = String::with_capacity(512);
-    sink.begin(
-        &mut out,
-        level,
-        Level::INFO,
-        EVENT_TARGET,
-        Some(context.request_id()),
-    );
+    sink.begin(&mut out, level, Level::INFO, EVENT_TARGET, Some(context));
     let calls = context.calls();
     let cache = context.cache();
     match sink.format() {
@@ -163,6 +157,8 @@ fn emit_through_tracing(context: &RequestContext, finished: &Finished<'_>) {
     tracing::info!(
         target: EVENT_TARGET,
         request_id = context.request_id(),
+        trace_id = context.trace_ids().trace_id_hex(),
+        span_id = context.trace_ids().span_id_hex(),
         method = finished.method,
         route = finished.route,
         status = finished.status,

@@ -11,7 +11,8 @@ use crate::Observe;
 use crate::context::{CallOutcome, CallRecord, RequestContext};
 use crate::exposition::{Format, histogram_header, write_histogram, write_labels};
 use crate::metrics::labels::OVERFLOW_VALUE;
-use crate::metrics::{Histogram, unix_now};
+use crate::metrics::{Exemplar, Histogram, unix_now};
+use opentelemetry::context::FutureExt as _;
 
 /// A dependency's instrumentation (a database, another service), from
 /// [`Observe::dependency`]. Cheap to clone; create it once.
@@ -61,7 +62,10 @@ impl Dependency {
         future: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let mut timer = self.start(operation);
-        let result = future.await;
+        let result = match timer.span.clone() {
+            Some(span) => future.with_context(span).await,
+            None => future.await,
+        };
         timer.finish(if result.is_ok() {
             CallOutcome::Ok
         } else {
@@ -74,7 +78,10 @@ impl Dependency {
     /// unless dropped before it finishes).
     pub async fn time<T>(&self, operation: &str, future: impl Future<Output = T>) -> T {
         let mut timer = self.start(operation);
-        let value = future.await;
+        let value = match timer.span.clone() {
+            Some(span) => future.with_context(span).await,
+            None => future.await,
+        };
         timer.finish(CallOutcome::Ok);
         value
     }
@@ -84,6 +91,7 @@ impl Dependency {
             dependency: self,
             operation: self.observe.inner.app.names.intern(operation),
             context: RequestContext::current(),
+            span: crate::trace::start_client_span(&self.name, operation),
             started: Instant::now(),
             done: false,
         }
@@ -95,6 +103,8 @@ struct CallTimer<'a> {
     dependency: &'a Dependency,
     operation: Arc<str>,
     context: Option<Arc<RequestContext>>,
+    /// The client span, current while the call runs, when exporting.
+    span: Option<opentelemetry::Context>,
     started: Instant,
     done: bool,
 }
@@ -138,10 +148,28 @@ impl CallTimer<'_> {
             created: unix_now(),
         };
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        family.series.with(key, make, |s| {
-            s.histogram
-                .observe(&family.buckets, nanos as f64 * 1e-9, nanos)
+        let seconds = nanos as f64 * 1e-9;
+        let exemplar = self.span.as_ref().and_then(|cx| {
+            use opentelemetry::trace::TraceContextExt as _;
+            let span = cx.span();
+            let ids = span.span_context();
+            ids.is_sampled().then(|| Exemplar {
+                trace_id: ids.trace_id().to_bytes(),
+                span_id: ids.span_id().to_bytes(),
+                value: seconds,
+                timestamp: unix_now(),
+            })
         });
+        family.series.with(key, make, |s| match exemplar {
+            Some(exemplar) => {
+                s.histogram
+                    .observe_with_exemplar(&family.buckets, seconds, nanos, exemplar)
+            }
+            None => s.histogram.observe(&family.buckets, seconds, nanos),
+        });
+        if let Some(span) = &self.span {
+            crate::trace::end_client_span(span, outcome);
+        }
         if let Some(context) = &self.context {
             context.record_call(CallRecord {
                 dependency: Arc::clone(&self.dependency.name),

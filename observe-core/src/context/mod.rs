@@ -156,6 +156,7 @@ pub struct RequestContext {
     /// An error event (panic, ERROR line) was already sent for this
     /// request, so its 5xx is not reported again.
     error_reported: AtomicBool,
+    pub(crate) trace: crate::trace::RequestTrace,
 }
 
 thread_local! {
@@ -183,6 +184,7 @@ impl RequestContext {
             method,
             details: OnceLock::new(),
             error_reported: AtomicBool::new(false),
+            trace: crate::trace::RequestTrace::default(),
         };
         if let Some(route) = route {
             let _ = context.route.set(route);
@@ -227,6 +229,12 @@ impl RequestContext {
     /// one already had been.
     pub(crate) fn mark_error_reported(&self) -> bool {
         self.error_reported.swap(true, Ordering::Relaxed)
+    }
+
+    /// The trace and span ids of this request: the caller's trace when it
+    /// sent a valid `traceparent`, else a new one.
+    pub fn trace_ids(&self) -> crate::trace::TraceIds {
+        *self.trace.ids()
     }
 
     /// Sets the route once the framework knows it, if nothing read it yet.
@@ -326,6 +334,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RequestContext>) -> R) -> R
 pub fn enter<R>(context: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|c| c.replace(Some(Arc::clone(context))));
     let _restore = Restore(previous);
+    // The request's span is the OpenTelemetry parent of what runs inside.
+    let _span = context.trace.otel().map(|cx| cx.clone().attach());
     f()
 }
 

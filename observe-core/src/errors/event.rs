@@ -125,6 +125,9 @@ fn base(
     event
         .tags
         .insert("request_id".into(), context.request_id().to_string());
+    let trace = context.trace_ids();
+    event.tags.insert("trace_id".into(), trace.trace_id_hex());
+    event.tags.insert("span_id".into(), trace.span_id_hex());
     event.transaction = Some(format!("{method} {route}"));
     if let Some(details) = context.details() {
         event.request = Some(details.to_request(&method));

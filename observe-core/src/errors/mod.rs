@@ -449,8 +449,8 @@ impl ErrorsBuilder {
             return Err(ErrorsError::AlreadySet);
         }
         // reqwest is built without a default crypto provider; an https DSN
-        // needs one (an error here means one is installed already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // needs one.
+        crate::install_crypto_provider();
         let transport = transport::Sender::start(&dsn, self.queue, self.send_timeout)
             .map_err(|e| ErrorsError::Thread(e.to_string()))?;
         let tracker = Tracker {

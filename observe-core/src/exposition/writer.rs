@@ -258,6 +258,7 @@ pub(crate) fn write_http(out: &mut String, observe: &Observe, format: Format) {
     crate::app::process::render(out, format, &inner.const_labels);
     write_log_counters(out, format, inner);
     write_error_counters(out, format, inner);
+    write_span_counters(out, format, inner);
 
     header(
         out,
@@ -311,12 +312,27 @@ pub(crate) fn write_histogram(
     for (i, count) in snapshot.cumulative.iter().enumerate() {
         match bounds.get(i) {
             Some(bound) => {
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound:?}\"}} {count}");
+                let _ = write!(out, "{name}_bucket{{{labels},le=\"{bound:?}\"}} {count}");
             }
             None => {
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+                let _ = write!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
             }
         }
+        // Exemplars exist only in OpenMetrics; their label set (67
+        // characters here) stays under the format's 128-character limit.
+        if format == Format::OpenMetrics
+            && let Some(Some(exemplar)) = snapshot.exemplars.get(i)
+        {
+            let _ = write!(
+                out,
+                " # {{trace_id=\"{}\",span_id=\"{}\"}} {:?} {:.3}",
+                crate::trace::hex_id(&exemplar.trace_id),
+                crate::trace::hex_id(&exemplar.span_id),
+                exemplar.value,
+                exemplar.timestamp
+            );
+        }
+        out.push('\n');
     }
     let _ = writeln!(out, "{name}_sum{{{labels}}} {:?}", snapshot.sum);
     let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count());
@@ -398,4 +414,35 @@ fn write_error_counters(out: &mut String, format: Format, inner: &crate::Inner) 
         &inner.const_labels,
         sent,
     );
+}
+
+/// `observe_trace_spans_exported_total` and
+/// `observe_trace_spans_dropped_total{reason}`: zero while nothing is exported.
+fn write_span_counters(out: &mut String, format: Format, inner: &crate::Inner) {
+    let (exported, queue_full, export_failed) = crate::trace::counters().snapshot();
+    counter_header(
+        out,
+        format,
+        "observe_trace_spans_exported",
+        "Spans the OTLP collector accepted.",
+    );
+    write_sample(
+        out,
+        "observe_trace_spans_exported_total",
+        &inner.const_labels,
+        exported,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_trace_spans_dropped",
+        "Sampled spans not exported: export queue full, or the collector failed or timed out.",
+    );
+    for (reason, count) in [("queue_full", queue_full), ("export_failed", export_failed)] {
+        let _ = writeln!(
+            out,
+            "observe_trace_spans_dropped_total{{reason=\"{reason}\"{}}} {count}",
+            inner.const_labels
+        );
+    }
 }

@@ -23,7 +23,6 @@ use super::redact::{REDACTED, Redactor};
 use super::remap::{Remap, RemapError, RemapTable};
 use super::time::rfc3339;
 use crate::Observe;
-use crate::context::with_current;
 
 /// Default for [`LoggingBuilder::buffer_lines`].
 pub const DEFAULT_BUFFER_LINES: usize = 8192;
@@ -148,8 +147,9 @@ impl LogSink {
         level: Level,
         original: Level,
         target: &str,
-        request_id: Option<&str>,
+        request: Option<&crate::context::RequestContext>,
     ) {
+        let ids = request.map(|r| (r.request_id(), r.trace_ids()));
         let now = rfc3339(SystemTime::now());
         match self.format {
             LogFormat::Json => {
@@ -166,15 +166,19 @@ impl LogSink {
                 json::string(out, target);
                 json::key(out, "service", false);
                 json::string(out, &self.service);
-                if let Some(id) = request_id {
+                if let Some((id, trace)) = &ids {
                     json::key(out, "request_id", false);
                     json::string(out, id);
+                    json::key(out, "trace_id", false);
+                    json::string(out, &trace.trace_id_hex());
+                    json::key(out, "span_id", false);
+                    json::string(out, &trace.span_id_hex());
                 }
             }
             LogFormat::Text => {
                 let _ = write!(out, "{now} {:>5} {target}:", level.as_str());
-                if let Some(id) = request_id {
-                    let _ = write!(out, " [{id}]");
+                if let Some((id, trace)) = &ids {
+                    let _ = write!(out, " [{id} trace={}]", trace.trace_id_hex());
                 }
             }
         }
@@ -271,11 +275,14 @@ impl Visit for Fields<'_> {
 /// The `tracing` layer of [`LoggingBuilder::init`].
 struct LogLayer {
     sink: Arc<LogSink>,
+    /// Spans are exported: let them through (filtered like events), for
+    /// the OpenTelemetry layer beside this one.
+    spans: bool,
 }
 
 impl LogLayer {
     fn enabled_for(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.is_event()
+        (metadata.is_event() || self.spans)
             && self
                 .sink
                 .decide(metadata.target(), *metadata.level())
@@ -317,13 +324,13 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         };
         event.record(&mut fields);
         let mut line = String::with_capacity(256);
-        let request_id = with_current(|c| c.map(|c| c.request_id().to_string()));
+        let request = crate::context::RequestContext::current();
         self.sink.begin(
             &mut line,
             level,
             *metadata.level(),
             &target,
-            request_id.as_deref(),
+            request.as_deref(),
         );
         match self.sink.format {
             LogFormat::Json => {
@@ -483,9 +490,13 @@ impl LoggingBuilder {
     pub fn init(self) -> Result<LogGuard, LoggingError> {
         let sink = self.build_sink()?;
         let sender = sink.sender.clone();
-        let subscriber = tracing_subscriber::registry().with(LogLayer {
-            sink: Arc::clone(&sink),
-        });
+        let otel = crate::trace::layer();
+        let subscriber = tracing_subscriber::registry()
+            .with(LogLayer {
+                sink: Arc::clone(&sink),
+                spans: otel.is_some(),
+            })
+            .with(otel);
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|e| LoggingError::AlreadySet(e.to_string()))?;
         tracing_log::LogTracer::init().map_err(|e| LoggingError::AlreadySet(e.to_string()))?;

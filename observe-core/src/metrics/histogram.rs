@@ -4,6 +4,17 @@
 //! per series.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The trace of one observation, shown beside its bucket in OpenMetrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Exemplar {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    pub(crate) value: f64,
+    /// Unix seconds.
+    pub(crate) timestamp: f64,
+}
 
 #[derive(Debug)]
 pub(crate) struct Histogram {
@@ -11,6 +22,8 @@ pub(crate) struct Histogram {
     buckets: Box<[AtomicU64]>,
     /// Sum in integer units (nanoseconds, bytes); scaled when rendered.
     sum: AtomicU64,
+    /// The latest exemplar per bucket, allocated on the first one.
+    exemplars: OnceLock<Box<[Mutex<Option<Exemplar>>]>>,
 }
 
 /// A consistent-enough copy of a histogram for rendering: cumulative bucket
@@ -18,6 +31,8 @@ pub(crate) struct Histogram {
 pub(crate) struct HistogramSnapshot {
     pub(crate) cumulative: Vec<u64>,
     pub(crate) sum: f64,
+    /// Per bucket, when any were recorded.
+    pub(crate) exemplars: Vec<Option<Exemplar>>,
 }
 
 impl HistogramSnapshot {
@@ -31,6 +46,7 @@ impl Histogram {
         Self {
             buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0),
+            exemplars: OnceLock::new(),
         }
     }
 
@@ -41,6 +57,25 @@ impl Histogram {
         let index = bounds.partition_point(|bound| *bound < value);
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(units, Ordering::Relaxed);
+    }
+
+    /// [`observe`](Self::observe), keeping `exemplar` as its bucket's
+    /// latest (one per bucket, as OpenMetrics allows).
+    pub(crate) fn observe_with_exemplar(
+        &self,
+        bounds: &[f64],
+        value: f64,
+        units: u64,
+        exemplar: Exemplar,
+    ) {
+        self.observe(bounds, value, units);
+        let index = bounds.partition_point(|bound| *bound < value);
+        let slots = self
+            .exemplars
+            .get_or_init(|| (0..=bounds.len()).map(|_| Mutex::new(None)).collect());
+        if let Some(slot) = slots.get(index) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(exemplar);
+        }
     }
 
     /// A copy for rendering; `unit` converts the integer sum (1e-9 for
@@ -55,9 +90,16 @@ impl Histogram {
                 total
             })
             .collect();
+        let exemplars = self.exemplars.get().map_or_else(Vec::new, |slots| {
+            slots
+                .iter()
+                .map(|slot| *slot.lock().unwrap_or_else(|p| p.into_inner()))
+                .collect()
+        });
         HistogramSnapshot {
             cumulative,
             sum: self.sum.load(Ordering::Relaxed) as f64 * unit,
+            exemplars,
         }
     }
 }

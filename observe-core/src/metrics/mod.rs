@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
-pub(crate) use histogram::{Histogram, HistogramSnapshot};
+pub(crate) use histogram::{Exemplar, Histogram, HistogramSnapshot};
 use labels::{Methods, OUTSIDE_REQUEST_ROUTE, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 
 /// Bucket bounds (seconds) advised by the OpenTelemetry HTTP semantic
@@ -160,6 +160,8 @@ pub(crate) struct Observation {
     pub(crate) duration_nanos: u64,
     pub(crate) request_body_size: Option<u64>,
     pub(crate) response_body_size: u64,
+    /// The request's trace, when sampled and exported: kept as exemplar.
+    pub(crate) trace: Option<crate::trace::TraceIds>,
 }
 
 /// Everything recorded for one `http_route` label value.
@@ -222,9 +224,21 @@ impl RouteMetrics {
     fn observe_in(&self, series: &Series, observation: &Observation) {
         let buckets = &self.shared.buckets;
         let nanos = observation.duration_nanos;
-        series
-            .duration
-            .observe(&buckets.duration, nanos as f64 * 1e-9, nanos);
+        let seconds = nanos as f64 * 1e-9;
+        match &observation.trace {
+            Some(ids) => series.duration.observe_with_exemplar(
+                &buckets.duration,
+                seconds,
+                nanos,
+                Exemplar {
+                    trace_id: ids.trace_id,
+                    span_id: ids.span_id,
+                    value: seconds,
+                    timestamp: unix_now(),
+                },
+            ),
+            None => series.duration.observe(&buckets.duration, seconds, nanos),
+        }
         if let Some(size) = observation.request_body_size {
             series
                 .request_size
@@ -379,6 +393,7 @@ mod tests {
             duration_nanos: 10_000_000,
             request_body_size: None,
             response_body_size: 10,
+            trace: None,
         };
         route.observe(key, &observation);
         route.observe(key, &observation);

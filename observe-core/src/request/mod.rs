@@ -163,6 +163,30 @@ impl RequestTracker {
         crate::errors::take_details(&self.context, path_and_query, headers);
     }
 
+    /// Continues the caller's trace from its `traceparent` and `tracestate`
+    /// headers (malformed ones are ignored: a new trace starts) and, when
+    /// spans are exported, starts the request's server span; `path` is
+    /// recorded on it, redacted, when the span is sampled. Cheap when there
+    /// is neither a header nor an exporter.
+    pub fn trace_headers(
+        &mut self,
+        path: &str,
+        traceparent: Option<&[u8]>,
+        tracestate: Option<&[u8]>,
+    ) {
+        if traceparent.is_none() && crate::trace::exporting().is_none() {
+            return;
+        }
+        crate::trace::start_request(
+            &self.context,
+            self.context.method(),
+            self.route.excluded,
+            traceparent,
+            tracestate,
+        );
+        crate::trace::record_path(&self.context, path);
+    }
+
     /// Counts bytes of the response body as they are sent.
     pub fn add_response_body_bytes(&mut self, bytes: u64) {
         self.response_body_size = self.response_body_size.saturating_add(bytes);
@@ -193,6 +217,21 @@ impl RequestTracker {
             return;
         }
         let route = &self.route;
+        let error_type = match outcome {
+            Outcome::Panic => Some("panic".to_string()),
+            Outcome::Cancelled => Some("cancelled".to_string()),
+            Outcome::Completed if self.status.is_some_and(|s| s >= 500) => {
+                self.status.map(|s| s.to_string())
+            }
+            Outcome::Completed => None,
+        };
+        crate::trace::finish_request(
+            &self.context,
+            &route.name,
+            route.excluded,
+            self.status,
+            error_type.as_deref(),
+        );
         if route.excluded {
             return;
         }
@@ -209,14 +248,9 @@ impl RequestTracker {
                 duration_nanos: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
                 request_body_size: self.request_body_size,
                 response_body_size: self.response_body_size,
+                trace: crate::trace::exemplar(&self.context),
             },
         );
-        let error_type = match outcome {
-            Outcome::Panic => Some("panic".to_string()),
-            Outcome::Cancelled => Some("cancelled".to_string()),
-            Outcome::Completed if status >= 500 => Some(status.to_string()),
-            Outcome::Completed => None,
-        };
         if outcome == Outcome::Completed
             && status >= 500
             && let Some(errors) = crate::errors::tracker()
