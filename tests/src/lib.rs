@@ -2,6 +2,7 @@
 //! a real HTTP client, a parser for the exposition text, and the external
 //! validators (promtool, a strict OpenMetrics parser).
 
+pub mod otlp;
 pub mod sentry;
 
 use std::collections::BTreeMap;

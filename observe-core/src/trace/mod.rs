@@ -222,11 +222,6 @@ impl TracingBuilder {
     /// for logs are still made. Errors name the variable and what it
     /// accepts.
     pub fn init(self) -> Result<TracingGuard, TracingError> {
-        if crate::logging::layer::sink().is_some() {
-            return Err(TracingError::Order(
-                "set up tracing before logging: logging installs the subscriber that carries the tracing layer",
-            ));
-        }
         let (variable, endpoint) = match self.endpoint {
             Some(endpoint) => ("builder".to_string(), endpoint),
             None => match std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
@@ -245,21 +240,32 @@ impl TracingBuilder {
             None => sampler_from_env()?,
         };
         let attributes = resource_attributes_from_env()?;
+        let url = if endpoint.is_empty() {
+            None
+        } else {
+            Some(
+                signal_url(&variable, &endpoint).ok_or_else(|| TracingError::Endpoint {
+                    variable: variable.clone(),
+                    value: endpoint.clone(),
+                })?,
+            )
+        };
+        if crate::logging::layer::sink().is_some() {
+            return Err(TracingError::Order(
+                "set up tracing before logging: logging installs the subscriber that carries the tracing layer",
+            ));
+        }
         if INITIALISED.set(()).is_err() {
             return Err(TracingError::Order(
                 "tracing is already set up in this process",
             ));
         }
-        if endpoint.is_empty() {
+        let Some(url) = url else {
             return Ok(TracingGuard {
                 provider: None,
                 timeout: self.shutdown_timeout,
             });
-        }
-        let url = signal_url(&variable, &endpoint).ok_or_else(|| TracingError::Endpoint {
-            variable: variable.clone(),
-            value: endpoint.clone(),
-        })?;
+        };
         crate::install_crypto_provider();
         let timeout = self.export_timeout;
         let processor = export::QueueProcessor::start(self.queue, move || {
