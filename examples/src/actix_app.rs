@@ -26,6 +26,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/orders").post(order))
         .service(web::resource("/slow").get(slow))
         .service(web::resource("/panic").get(panic))
+        .service(web::resource("/relay/{id}").get(relay))
         // A scope: the route label is the full pattern.
         .service(web::scope("/api/v1").service(web::resource("/items/{id}").get(item)));
 }
@@ -63,6 +64,19 @@ async fn slow(request: HttpRequest) -> HttpResponse {
             HttpResponse::Ok().body("done")
         }
         None => HttpResponse::BadRequest().finish(),
+    }
+}
+
+async fn relay(shop: web::Data<Shop>, id: web::Path<String>) -> HttpResponse {
+    let Some(id) = shop::parse_id(&id) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    match shop.relay(id).await {
+        Ok(user) => HttpResponse::Ok().json(user),
+        Err(shop::RelayError::Off | shop::RelayError::NotFound) => {
+            HttpResponse::NotFound().finish()
+        }
+        Err(shop::RelayError::BadGateway) => HttpResponse::BadGateway().finish(),
     }
 }
 

@@ -38,6 +38,7 @@ fn routes(shop: Arc<Shop>) -> Router {
         )
         .route("/slow", get(slow))
         .route("/panic", get(panic))
+        .route("/relay/{id}", get(relay))
         // A nested router: the route label is the full template.
         .nest("/api/v1", Router::new().route("/items/{id}", get(item)))
         .with_state(shop)
@@ -75,6 +76,19 @@ async fn slow(RawQuery(query): RawQuery) -> Response {
             "done".into_response()
         }
         None => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+async fn relay(State(shop): State<Arc<Shop>>, Path(id): Path<String>) -> Response {
+    let Some(id) = shop::parse_id(&id) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match shop.relay(id).await {
+        Ok(user) => Json(user).into_response(),
+        Err(shop::RelayError::Off | shop::RelayError::NotFound) => {
+            StatusCode::NOT_FOUND.into_response()
+        }
+        Err(shop::RelayError::BadGateway) => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
 

@@ -4,14 +4,14 @@
 //! cache, dependency and state series.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use observe_core::{Cache, Dependency, MetricError, Observe, StateSet};
 use serde::{Deserialize, Serialize};
 
 /// A user as returned by `GET /users/{id}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     /// The id from the path.
     pub id: u64,
@@ -78,6 +78,27 @@ pub struct Shop {
     cache: Cache,
     database: Dependency,
     checkout: StateSet<CheckoutV2>,
+    upstream: OnceLock<Upstream>,
+}
+
+/// Another instance `GET /relay/{id}` asks for the user: the second hop of
+/// a distributed trace.
+#[derive(Debug)]
+struct Upstream {
+    base: String,
+    client: reqwest::Client,
+    api: Dependency,
+}
+
+/// Why a relayed lookup failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RelayError {
+    /// No upstream is configured (`SHOP_UPSTREAM`): answered with 404.
+    Off,
+    /// The upstream has no such user: 404.
+    NotFound,
+    /// The upstream failed or could not be reached: 502.
+    BadGateway,
 }
 
 impl Shop {
@@ -104,7 +125,56 @@ impl Shop {
             cache: observe.cache("users"),
             database: observe.dependency("postgres"),
             checkout,
+            upstream: OnceLock::new(),
         }))
+    }
+
+    /// Sends `GET /relay/{id}` on to `base` (`http://host:port`, another
+    /// example service), as the `upstream` dependency, with the trace
+    /// context in the request headers. Errors name `SHOP_UPSTREAM`.
+    pub fn set_upstream(&self, observe: &Observe, base: &str) -> Result<(), String> {
+        let accepted = base.starts_with("http://") || base.starts_with("https://");
+        if !accepted || base.len() < 8 {
+            return Err(format!(
+                "invalid SHOP_UPSTREAM={base:?}: expected a base URL such as http://127.0.0.1:3000"
+            ));
+        }
+        // reqwest is built with rustls and no default crypto provider.
+        observe_core::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("cannot build the SHOP_UPSTREAM client: {e}"))?;
+        let upstream = Upstream {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+            api: observe.dependency("upstream"),
+        };
+        self.upstream
+            .set(upstream)
+            .map_err(|_| "the upstream is already set".to_string())
+    }
+
+    /// Asks the upstream for user `id`.
+    pub async fn relay(&self, id: u64) -> Result<User, RelayError> {
+        let upstream = self.upstream.get().ok_or(RelayError::Off)?;
+        let url = format!("{}/users/{id}", upstream.base);
+        let fetched = upstream
+            .api
+            .call("get_user", async {
+                // Inside the call: the outgoing `traceparent` names its span.
+                let request = observe_core::trace::inject_reqwest(upstream.client.get(url));
+                let response = request.send().await?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, body))
+            })
+            .await;
+        match fetched {
+            Ok((200, body)) => serde_json::from_slice(&body).map_err(|_| RelayError::BadGateway),
+            Ok((404, _)) => Err(RelayError::NotFound),
+            _ => Err(RelayError::BadGateway),
+        }
     }
 
     /// Looks a user up in the cache, then in the database.

@@ -29,6 +29,7 @@ pub fn route_of(path: &str) -> Option<&'static str> {
         ["orders"] => Some("/orders"),
         ["slow"] => Some("/slow"),
         ["panic"] => Some("/panic"),
+        ["relay", id] if !id.is_empty() => Some("/relay/{id}"),
         ["metrics"] => Some("/metrics"),
         ["api", "v1", "items", id] if !id.is_empty() => Some("/api/v1/items/{id}"),
         _ => None,
@@ -119,6 +120,16 @@ async fn handle(observe: Observe, shop: Arc<Shop>, request: Request<Incoming>) -
             None => status(StatusCode::BAD_REQUEST),
         },
         ("/panic", Method::GET) => panic!("the /panic route panics on purpose"),
+        ("/relay/{id}", Method::GET) => match shop::parse_id(last_segment(&path)) {
+            None => status(StatusCode::BAD_REQUEST),
+            Some(id) => match shop.relay(id).await {
+                Ok(user) => json(StatusCode::OK, &user),
+                Err(shop::RelayError::Off | shop::RelayError::NotFound) => {
+                    status(StatusCode::NOT_FOUND)
+                }
+                Err(shop::RelayError::BadGateway) => status(StatusCode::BAD_GATEWAY),
+            },
+        },
         ("/api/v1/items/{id}", Method::GET) => match shop::parse_id(last_segment(&path)) {
             Some(id) => json(StatusCode::OK, &shop::find_item(id)),
             None => status(StatusCode::BAD_REQUEST),

@@ -33,10 +33,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
     // guard flushes what is queued when main returns.
+    // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
+    // either way. Before logging: logging installs the subscriber.
+    let _traces = observe.tracing().init()?;
     let _logs = observe.logging().init()?;
     // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
     let _errors = observe.errors().init()?;
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
+    // GET /relay/{id} asks another instance: a trace across two processes.
+    if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
+        shop.set_upstream(&observe, &upstream)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     tokio::select! {

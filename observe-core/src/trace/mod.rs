@@ -318,25 +318,25 @@ fn signal_url(variable: &str, endpoint: &str) -> Option<String> {
 fn sampler_from_env() -> Result<Sampler, TracingError> {
     let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
     let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
-    let ratio = || -> Result<f64, TracingError> {
-        match arg.as_deref().map(str::trim) {
-            None | Some("") => Ok(1.0),
-            Some(text) => text
-                .parse::<f64>()
-                .ok()
-                .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| TracingError::SamplerArg(text.to_string())),
-        }
+    // Checked even when the sampler takes no argument: a typo must not
+    // wait for the day someone switches to a ratio sampler.
+    let ratio = match arg.as_deref().map(str::trim) {
+        None | Some("") => 1.0,
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| TracingError::SamplerArg(text.to_string()))?,
     };
     Ok(match name.trim() {
         "" | "parentbased_always_on" => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
         "parentbased_always_off" => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
         "parentbased_traceidratio" => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio()?)))
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
         }
         "always_on" => Sampler::AlwaysOn,
         "always_off" => Sampler::AlwaysOff,
-        "traceidratio" => Sampler::TraceIdRatioBased(ratio()?),
+        "traceidratio" => Sampler::TraceIdRatioBased(ratio),
         other => return Err(TracingError::Sampler(other.to_string())),
     })
 }
