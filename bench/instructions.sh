@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${REQUESTS:-5000}
-VARIANTS=${VARIANTS:-"axum:bare axum:noop axum:metrics axum:full actix:bare actix:metrics actix:full"}
+VARIANTS=${VARIANTS:-"axum:bare axum:noop axum:metrics axum:logged axum:full axum:traced actix:bare actix:metrics actix:logged actix:full actix:traced"}
 PORT=${PORT:-18081}
 
 if ! command -v valgrind >/dev/null; then

@@ -3,11 +3,15 @@
 //! them in one run. The handler does no I/O, so the middleware's cost is not
 //! hidden behind a sleep.
 //!
-//! Frameworks: `axum`, `actix`. Modes: `bare`, `metrics`, `full` (metrics,
-//! JSON logging to stdout, the per-request event and one log line from the
-//! handler), and for axum `noop`: an identity layer added with
-//! `Router::layer`, which costs what axum's per-route layering costs any
-//! middleware, so `metrics` minus `noop` is observe's own share.
+//! Frameworks: `axum`, `actix`. Modes: `bare`; `metrics`; `logged`
+//! (metrics, JSON logging to stdout, the per-request event and one log line
+//! from the handler; tracing off); `full` (`logged` plus span export set up
+//! with every trace sampled out: the production default of a ratio
+//! sampler's common case); `traced` (`logged` with every trace sampled and
+//! exported; the collector address is a closed port, so export fails
+//! cheaply and is counted); and for axum `noop`: an identity layer added
+//! with `Router::layer`, which costs what axum's per-route layering costs
+//! any middleware, so `metrics` minus `noop` is observe's own share.
 
 use axum::Json;
 use axum::Router;
@@ -44,7 +48,9 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-server axum|actix bare|noop|metrics|full ADDR (noop: axum only)");
+    eprintln!(
+        "usage: bench-server axum|actix bare|noop|metrics|logged|full|traced ADDR (noop: axum only)"
+    );
     std::process::exit(2)
 }
 
@@ -87,15 +93,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         usage()
     };
     let observe = Observe::builder().service_name("bench").build()?;
-    let _logs = match mode.as_str() {
-        "full" => Some(observe.logging().init()?),
+    let sampler = match mode.as_str() {
+        "full" => Some(observe_core::trace::Sampler::AlwaysOff),
+        "traced" => Some(observe_core::trace::Sampler::AlwaysOn),
         _ => None,
     };
+    let _traces = match sampler {
+        // Port 9 (discard) is closed on loopback: exports fail at once.
+        Some(sampler) => Some(
+            observe
+                .tracing()
+                .endpoint("http://127.0.0.1:9")
+                .sampler(sampler)
+                .init()?,
+        ),
+        None => None,
+    };
+    let logged = matches!(mode.as_str(), "logged" | "full" | "traced");
+    let _logs = match logged {
+        true => Some(observe.logging().init()?),
+        false => None,
+    };
     if framework == "actix" {
-        let (observed, logged) = match mode.as_str() {
-            "bare" => (false, false),
-            "metrics" => (true, false),
-            "full" => (true, true),
+        let observed = match mode.as_str() {
+            "bare" => false,
+            "metrics" | "logged" | "full" | "traced" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -109,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
         ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
-        ("axum", "full") => Router::new()
+        ("axum", "logged" | "full" | "traced") => Router::new()
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),

@@ -31,12 +31,14 @@ use opentelemetry::trace::{
     TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context as OtelContext, KeyValue};
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::Observe;
 use crate::context::{RequestContext, with_current};
 
 pub(crate) use export::counters;
+/// The sampler type [`TracingBuilder::sampler`] takes (OpenTelemetry's).
+pub use opentelemetry_sdk::trace::Sampler;
 pub use propagation::{MAX_TRACESTATE, Traceparent, accept_tracestate, parse_traceparent};
 
 use propagation::{format_traceparent, hex, new_span_id, new_trace_id};
