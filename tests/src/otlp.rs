@@ -25,6 +25,8 @@ pub enum ReceiverMode {
     Accept,
     /// Never answers.
     BlackHole,
+    /// 500 for everything.
+    Fail,
 }
 
 /// A received span, flattened.
@@ -130,8 +132,10 @@ async fn export(
     body: Bytes,
 ) -> axum::response::Response {
     *receiver.requests.lock().expect("lock") += 1;
-    if mode == ReceiverMode::BlackHole {
-        return std::future::pending().await;
+    match mode {
+        ReceiverMode::BlackHole => return std::future::pending().await,
+        ReceiverMode::Fail => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        ReceiverMode::Accept => {}
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -1,5 +1,7 @@
 //! Hostile traffic cannot grow the number of series or the memory: random
-//! paths, random methods and junk bytes all land on a few fixed labels.
+//! paths, random methods, junk bytes, huge headers and malformed
+//! `traceparent`, `tracestate`, `x-request-id` and `Accept` headers all land
+//! on a few fixed labels, and every request is answered and recorded once.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,13 +67,42 @@ fn random_request(rng: &mut Rng) -> (reqwest::Method, String) {
     (method, path)
 }
 
+/// Header values a careless parser would trip on: junk, near-misses of
+/// the valid forms, very long ones, bytes outside ASCII.
+fn random_headers(rng: &mut Rng) -> Vec<(&'static str, reqwest::header::HeaderValue)> {
+    use reqwest::header::HeaderValue;
+    let junk = b"abcdef0123456789-_.:;,=/ \"*qQ\x7f\xc3\xa9\xff";
+    let mut value = |len: usize| {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| junk[(rng.next() % junk.len() as u64) as usize])
+            .filter(|b| *b != 0x7f)
+            .collect();
+        HeaderValue::from_bytes(&bytes).unwrap_or(HeaderValue::from_static("x"))
+    };
+    let mut headers = vec![
+        ("traceparent", value(55)),
+        ("tracestate", value(600)),
+        ("x-request-id", value(40)),
+        ("accept", value(120)),
+    ];
+    headers.push(("x-padding", value(4000)));
+    headers.push((
+        "traceparent",
+        HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ));
+    headers
+}
+
 async fn fire(addr: std::net::SocketAddr, seed: u64, count: usize) {
     let c = client();
     let mut rng = Rng(seed);
     for _ in 0..count {
         let (method, path) = random_request(&mut rng);
-        let response = c
-            .request(method, format!("http://{addr}{path}"))
+        let mut request = c.request(method, format!("http://{addr}{path}"));
+        for (name, value) in random_headers(&mut rng) {
+            request = request.header(name, value);
+        }
+        let response = request
             .send()
             .await
             .expect("the server answers hostile requests");

@@ -181,7 +181,7 @@ pub(crate) fn log_line(
     event
 }
 
-/// A panic, with the backtrace of the panicking thread. One issue per
+/// A panic (its backtrace is added off the request path). One issue per
 /// source location (and route, inside a request).
 pub(crate) fn panic(
     context: Option<&RequestContext>,
@@ -203,7 +203,8 @@ pub(crate) fn panic(
     event.exception = vec![Exception {
         ty: "panic".into(),
         value: Some(message),
-        stacktrace: sentry::integrations::backtrace::current_stacktrace(),
+        // Filled in by the capture thread from the unresolved backtrace.
+        stacktrace: None,
         mechanism: Some(Mechanism {
             ty: "panic".into(),
             handled: Some(false),
@@ -320,6 +321,29 @@ fn scrub_value(redactor: &Redactor, key: &str, item: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// Resolves a panic's backtrace into the event's exception, dropping the
+/// frames of the panic machinery and of observe's own hook.
+pub(crate) fn attach_backtrace(event: &mut Event<'static>, mut backtrace: backtrace::Backtrace) {
+    backtrace.resolve();
+    let Some(mut stacktrace) = sentry::integrations::backtrace::backtrace_to_stacktrace(&backtrace)
+    else {
+        return;
+    };
+    // Frames are listed outermost first; cut everything from the hook on.
+    let hook = stacktrace.frames.iter().position(|frame| {
+        frame
+            .function
+            .as_deref()
+            .is_some_and(|f| f.contains("observe_core::errors") || f.contains("std::panicking"))
+    });
+    if let Some(hook) = hook {
+        stacktrace.frames.truncate(hook);
+    }
+    if let Some(exception) = event.exception.values.first_mut() {
+        exception.stacktrace = Some(stacktrace);
     }
 }
 

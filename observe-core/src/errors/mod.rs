@@ -154,6 +154,41 @@ pub(crate) struct Tracker {
     server_errors: bool,
     client_ip: bool,
     throttle: Throttle,
+    /// To the capture thread, which finishes events (backtraces, scrubbing)
+    /// and hands them to the Sentry client.
+    capture: std::sync::mpsc::SyncSender<Job>,
+}
+
+/// An event on its way to the capture thread.
+pub(crate) enum Job {
+    Event(Box<sentry::protocol::Event<'static>>),
+    Panic(Box<sentry::protocol::Event<'static>>, backtrace::Backtrace),
+    /// Acknowledged once every job before it was handed to the client.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+/// The capture thread: everything slow about an event happens here.
+fn capture_events(jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        let event = match job {
+            Job::Event(event) => *event,
+            Job::Panic(mut event, backtrace) => {
+                event::attach_backtrace(&mut event, backtrace);
+                *event
+            }
+            Job::Flush(ack) => {
+                let _ = ack.send(());
+                continue;
+            }
+        };
+        sentry::capture_event(event);
+    }
 }
 
 static TRACKER: OnceLock<Tracker> = OnceLock::new();
@@ -213,13 +248,21 @@ impl Tracker {
         }
     }
 
+    /// Hands an event to the capture thread; never blocks.
+    fn submit(&self, job: Job) {
+        if self.capture.try_send(job).is_err() {
+            counters().dropped(DropReason::QueueFull);
+        }
+    }
+
     /// A 5xx response (not a panic, not already reported by an ERROR line).
     pub(crate) fn server_error(&self, context: &RequestContext, route: &str, status: u16) {
         if !self.server_errors || context.mark_error_reported() || !self.admit(Kind::ServerError) {
             return;
         }
-        let event = event::server_error(context, route, status);
-        sentry::capture_event(event);
+        self.submit(Job::Event(Box::new(event::server_error(
+            context, route, status,
+        ))));
     }
 
     /// An ERROR line (after remapping) from the logging layer.
@@ -232,7 +275,7 @@ impl Tracker {
             return;
         }
         let event = event::log_line(context.as_deref(), target, callsite, message, fields);
-        sentry::capture_event(event);
+        self.submit(Job::Event(Box::new(event)));
     }
 
     fn panic(&self, info: &std::panic::PanicHookInfo<'_>) {
@@ -244,7 +287,10 @@ impl Tracker {
             return;
         }
         let event = event::panic(context.as_deref(), info);
-        sentry::capture_event(event);
+        // Walking the stack is quick; resolving symbols takes milliseconds
+        // and happens on the capture thread.
+        let backtrace = backtrace::Backtrace::new_unresolved();
+        self.submit(Job::Panic(Box::new(event), backtrace));
     }
 }
 
@@ -278,6 +324,17 @@ pub(crate) fn reports_log_target(target: &str) -> bool {
 #[must_use = "dropping the guard flushes and ends error tracking"]
 pub struct ErrorGuard {
     client: Option<sentry::ClientInitGuard>,
+    shutdown_timeout: Duration,
+}
+
+impl Drop for ErrorGuard {
+    fn drop(&mut self) {
+        // Events still on the capture thread reach the client before the
+        // client's own guard flushes it (its shutdown timeout).
+        if self.client.is_some() {
+            self.flush(self.shutdown_timeout);
+        }
+    }
 }
 
 impl std::fmt::Debug for ErrorGuard {
@@ -297,12 +354,34 @@ impl ErrorGuard {
     /// Waits until the events queued so far are sent, at most `timeout`;
     /// returns whether everything was sent.
     pub fn flush(&self, timeout: Duration) -> bool {
-        match &self.client {
-            Some(_) => sentry::Hub::main()
-                .client()
-                .is_none_or(|client| client.flush(Some(timeout))),
-            None => true,
+        let (Some(_), Some(tracker)) = (&self.client, tracker()) else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        // First the capture thread, then the sending thread.
+        let (ack, done) = std::sync::mpsc::sync_channel(1);
+        let mut job = Job::Flush(ack);
+        loop {
+            match tracker.capture.try_send(job) {
+                Ok(()) => break,
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    job = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return false,
+            }
         }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if done.recv_timeout(left).is_err() {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        sentry::Hub::main()
+            .client()
+            .is_none_or(|client| client.flush(Some(left)))
     }
 }
 
@@ -435,7 +514,10 @@ impl ErrorsBuilder {
                 target: "observe::errors",
                 "error tracking is off: SENTRY_DSN is not set"
             );
-            return Ok(ErrorGuard { client: None });
+            return Ok(ErrorGuard {
+                client: None,
+                shutdown_timeout: self.shutdown_timeout,
+            });
         }
         let dsn: Dsn =
             value
@@ -453,7 +535,13 @@ impl ErrorsBuilder {
         crate::install_crypto_provider();
         let transport = transport::Sender::start(&dsn, self.queue, self.send_timeout)
             .map_err(|e| ErrorsError::Thread(e.to_string()))?;
+        let (capture, jobs) = std::sync::mpsc::sync_channel(self.queue);
+        std::thread::Builder::new()
+            .name("observe-capture".into())
+            .spawn(move || capture_events(jobs))
+            .map_err(|e| ErrorsError::Thread(e.to_string()))?;
         let tracker = Tracker {
+            capture,
             redactor: self.redactor.clone(),
             server_errors: self.server_errors,
             client_ip: self.client_ip,
@@ -495,6 +583,7 @@ impl ErrorsBuilder {
         );
         Ok(ErrorGuard {
             client: Some(client),
+            shutdown_timeout: self.shutdown_timeout,
         })
     }
 }
