@@ -8,6 +8,7 @@
 #
 #   bench/instructions.sh                       # all variants, 5000 requests
 #   REQUESTS=20000 VARIANTS="axum:bare axum:metrics" bench/instructions.sh
+#   KEEP=/tmp/prof bench/instructions.sh        # keep the dumps for callgrind_annotate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,7 @@ for variant in $VARIANTS; do
     # The explicit dump is the file with the highest part number.
     dump=$(ls -v "$out".*.[0-9]* 2>/dev/null | tail -1)
     total=$(awk '/^totals:|^summary:/ {print $2; exit}' "$dump")
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/$framework-$mode.callgrind"; fi
     per=$((total / REQUESTS))
     [ "$mode" = bare ] && bare[$framework]=$per
     ratio=$(python3 -c "print(f'{$per / ${bare[$framework]}:.3f}')")

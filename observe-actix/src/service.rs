@@ -21,7 +21,10 @@ use crate::body::ObservedBody;
 use crate::route::matched_route;
 
 /// The header carrying the request id, in and out.
-const REQUEST_ID: &str = "x-request-id";
+/// Header names are constants: built at compile time, a lookup only hashes.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The service produced by [`ObserveMiddleware`](crate::ObserveMiddleware).
 #[derive(Debug)]
@@ -66,11 +69,13 @@ where
         if let Some(size) = size {
             tracker.request_body_size(size);
         }
-        tracker.request_id(headers.get(REQUEST_ID).map(|v| v.as_bytes()));
+        tracker.request_id(headers.get(&REQUEST_ID).map(|v| v.as_bytes()));
+        let traceparent = headers.get(&TRACEPARENT).map(|v| v.as_bytes());
         tracker.trace_headers(
             request.path(),
-            headers.get("traceparent").map(|v| v.as_bytes()),
-            headers.get("tracestate").map(|v| v.as_bytes()),
+            traceparent,
+            // Meaningless without a traceparent: not even looked up.
+            traceparent.and_then(|_| headers.get(&TRACESTATE).map(|v| v.as_bytes())),
         );
         if tracker.wants_error_details() {
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -163,9 +168,7 @@ where
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
                     if let Ok(id) = HeaderValue::from_str(tracker.context().request_id()) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static(REQUEST_ID), id);
+                        response.headers_mut().insert(REQUEST_ID, id);
                     }
                     // After the call: the resource that really handled it.
                     let route = matched_route(response.request());

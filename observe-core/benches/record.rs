@@ -1,5 +1,6 @@
-//! In-process costs of observe-core: recording one request, and rendering
-//! `/metrics` with about 10,000 series.
+//! In-process costs of observe-core: recording one request, rendering
+//! `/metrics` with about 10,000 series, and recording while a scrape
+//! renders (it must not wait for it).
 
 #![allow(missing_docs)]
 
@@ -50,6 +51,40 @@ fn render(c: &mut Criterion) {
     }
 }
 
+/// Recording into an `Observe` with 10,320 series, alone and while another
+/// thread renders it back to back (a scrape that never ends): recording
+/// takes no lock a render holds for long.
+fn record_while_rendering(c: &mut Criterion) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let observe = populated(20);
+    let record = |observe: &Observe| {
+        let mut t = observe.start_request("GET", Some("/route/7/{id}"));
+        t.response(200);
+        t.add_response_body_bytes(24);
+        t.finish();
+    };
+    let mut group = c.benchmark_group("record_10k_series");
+    group.bench_function("idle", |b| b.iter(|| record(&observe)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let renderer = {
+        let (observe, stop) = (observe.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut renders = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::black_box(observe.render(Format::Text));
+                renders += 1;
+            }
+            renders
+        })
+    };
+    group.bench_function("while_rendering", |b| b.iter(|| record(&observe)));
+    stop.store(true, Ordering::Relaxed);
+    let renders = renderer.join().expect("renderer");
+    eprintln!("{renders} renders ran during the measurement");
+    group.finish();
+}
+
 /// Application metrics on the hot path: inside a request's context, as a
 /// handler records them.
 fn app_metrics(c: &mut Criterion) {
@@ -76,5 +111,5 @@ fn app_metrics(c: &mut Criterion) {
     drop(tracker);
 }
 
-criterion_group!(benches, record, render, app_metrics);
+criterion_group!(benches, record, render, record_while_rendering, app_metrics);
 criterion_main!(benches);

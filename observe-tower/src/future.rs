@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use observe_core::RequestTracker;
 use pin_project_lite::pin_project;
 
@@ -79,8 +79,6 @@ where
 fn echo_request_id<B>(response: &mut Response<B>, tracker: &RequestTracker) {
     let id = tracker.context().request_id();
     if let Ok(value) = HeaderValue::from_str(id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID), value);
+        response.headers_mut().insert(REQUEST_ID, value);
     }
 }

@@ -56,16 +56,15 @@ where
         if let Some(size) = request_body_size(&request) {
             tracker.request_body_size(size);
         }
-        let header = request
-            .headers()
-            .get(HeaderName::from_static(REQUEST_ID))
-            .map(|v| v.as_bytes());
+        let header = request.headers().get(&REQUEST_ID).map(|v| v.as_bytes());
         tracker.request_id(header);
         let headers = request.headers();
+        let traceparent = headers.get(&TRACEPARENT).map(|v| v.as_bytes());
         tracker.trace_headers(
             request.uri().path(),
-            headers.get("traceparent").map(|v| v.as_bytes()),
-            headers.get("tracestate").map(|v| v.as_bytes()),
+            traceparent,
+            // Meaningless without a traceparent: not even looked up.
+            traceparent.and_then(|_| headers.get(&TRACESTATE).map(|v| v.as_bytes())),
         );
         if tracker.wants_error_details() {
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -79,8 +78,11 @@ where
     }
 }
 
-/// The header carrying the request id, in and out.
-pub(crate) const REQUEST_ID: &str = "x-request-id";
+/// The header carrying the request id, in and out. Header names are
+/// constants: built at compile time, a lookup only hashes them.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The body's exact size when the server knows it (hyper does from the
 /// framing), else what the headers say.

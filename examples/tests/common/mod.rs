@@ -88,6 +88,22 @@ impl Service {
         }
     }
 
+    /// Every JSON line written until none came for `quiet`.
+    pub(crate) fn collect_json(&self, quiet: Duration) -> Vec<Value> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(quiet) {
+            if let Ok(json) = serde_json::from_str(&line) {
+                lines.push(json);
+            }
+        }
+        lines
+    }
+
+    /// The service's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `GET path` with an `x-request-id`; returns the status.
     pub(crate) fn get(&self, path: &str, request_id: &str) -> u16 {
         self.get_with(path, request_id, "")

@@ -56,63 +56,63 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
     let cache = context.cache();
     match sink.format() {
         LogFormat::Json => {
-            json::key(&mut out, "message", false);
+            json::own_key(&mut out, "message", false);
             json::string(&mut out, "request finished");
-            json::key(&mut out, "event", false);
+            json::own_key(&mut out, "event", false);
             out.push('{');
-            json::key(&mut out, "method", true);
+            json::own_key(&mut out, "method", true);
             json::string(&mut out, finished.method);
-            json::key(&mut out, "route", false);
+            json::own_key(&mut out, "route", false);
             json::string(&mut out, finished.route);
-            json::key(&mut out, "status", false);
+            json::own_key(&mut out, "status", false);
             json::integer(&mut out, finished.status);
-            json::key(&mut out, "duration_ms", false);
+            json::own_key(&mut out, "duration_ms", false);
             json::number(&mut out, millis(finished.duration));
-            json::key(&mut out, "request_body_bytes", false);
+            json::own_key(&mut out, "request_body_bytes", false);
             match finished.request_body_bytes {
                 Some(n) => json::integer(&mut out, n),
                 None => out.push_str("null"),
             }
-            json::key(&mut out, "response_body_bytes", false);
+            json::own_key(&mut out, "response_body_bytes", false);
             json::integer(&mut out, finished.response_body_bytes);
             if let Some(error) = &finished.error_type {
-                json::key(&mut out, "error_type", false);
+                json::own_key(&mut out, "error_type", false);
                 json::string(&mut out, error);
             }
-            json::key(&mut out, "dependencies", false);
+            json::own_key(&mut out, "dependencies", false);
             out.push('{');
-            json::key(&mut out, "count", true);
+            json::own_key(&mut out, "count", true);
             json::integer(&mut out, calls.count);
-            json::key(&mut out, "total_ms", false);
+            json::own_key(&mut out, "total_ms", false);
             json::number(&mut out, millis(calls.total));
-            json::key(&mut out, "calls", false);
+            json::own_key(&mut out, "calls", false);
             out.push('[');
             for (i, call) in calls.listed.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push('{');
-                json::key(&mut out, "dependency", true);
+                json::own_key(&mut out, "dependency", true);
                 json::string(&mut out, &call.dependency);
-                json::key(&mut out, "operation", false);
+                json::own_key(&mut out, "operation", false);
                 json::string(&mut out, &call.operation);
-                json::key(&mut out, "duration_ms", false);
+                json::own_key(&mut out, "duration_ms", false);
                 json::number(&mut out, millis(call.duration));
-                json::key(&mut out, "outcome", false);
+                json::own_key(&mut out, "outcome", false);
                 json::string(&mut out, call.outcome.as_str());
                 out.push('}');
             }
             out.push_str("]}");
-            json::key(&mut out, "cache", false);
+            json::own_key(&mut out, "cache", false);
             out.push('{');
-            json::key(&mut out, "hits", true);
+            json::own_key(&mut out, "hits", true);
             json::integer(&mut out, cache.hits);
-            json::key(&mut out, "misses", false);
+            json::own_key(&mut out, "misses", false);
             json::integer(&mut out, cache.misses);
-            json::key(&mut out, "errors", false);
+            json::own_key(&mut out, "errors", false);
             json::integer(&mut out, cache.errors);
             out.push('}');
-            json::key(&mut out, "fields", false);
+            json::own_key(&mut out, "fields", false);
             out.push('{');
             for (i, (key, value)) in context.fields().iter().enumerate() {
                 json::key(&mut out, key, i == 0);

@@ -154,25 +154,26 @@ impl LogSink {
         match self.format {
             LogFormat::Json => {
                 out.push('{');
-                json::key(out, "timestamp", true);
-                json::string(out, &now);
-                json::key(out, "level", false);
-                json::string(out, level.as_str());
+                json::own_key(out, "timestamp", true);
+                json::plain_string(out, &now);
+                json::own_key(out, "level", false);
+                json::plain_string(out, level.as_str());
                 if original != level {
-                    json::key(out, "original_level", false);
-                    json::string(out, original.as_str());
+                    json::own_key(out, "original_level", false);
+                    json::plain_string(out, original.as_str());
                 }
-                json::key(out, "target", false);
+                json::own_key(out, "target", false);
                 json::string(out, target);
-                json::key(out, "service", false);
+                json::own_key(out, "service", false);
                 json::string(out, &self.service);
                 if let Some((id, trace)) = &ids {
-                    json::key(out, "request_id", false);
-                    json::string(out, id);
-                    json::key(out, "trace_id", false);
-                    json::string(out, &trace.trace_id_hex());
-                    json::key(out, "span_id", false);
-                    json::string(out, &trace.span_id_hex());
+                    json::own_key(out, "request_id", false);
+                    // Sane or generated: `[A-Za-z0-9._:-]` only.
+                    json::plain_string(out, id);
+                    json::own_key(out, "trace_id", false);
+                    trace.write_trace_id(out);
+                    json::own_key(out, "span_id", false);
+                    trace.write_span_id(out);
                 }
             }
             LogFormat::Text => {
@@ -334,10 +335,10 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         );
         match self.sink.format {
             LogFormat::Json => {
-                json::key(&mut line, "message", false);
+                json::own_key(&mut line, "message", false);
                 json::string(&mut line, &fields.message);
                 if !fields.fields.is_empty() {
-                    json::key(&mut line, "fields", false);
+                    json::own_key(&mut line, "fields", false);
                     line.push('{');
                     line.push_str(&fields.fields);
                     line.push('}');
@@ -564,22 +565,36 @@ impl LoggingBuilder {
 /// The writer thread: the only place that touches stdout, so a slow or
 /// blocked stdout stalls nothing but this thread.
 fn write_lines(receiver: Receiver<Message>, writer: Box<dyn Write + Send>) {
+    use std::sync::mpsc::TryRecvError;
+    // The thread polls instead of blocking in `recv`: a blocked receiver
+    // makes every sender wake it (a futex call per line); polling lets a
+    // busy service hand over lines with a few atomic operations. Idle, the
+    // pause doubles up to 50 ms, so a quiet service wakes 20 times a second
+    // and a line waits at most that long.
+    const BUSY: Duration = Duration::from_millis(1);
+    const IDLE: Duration = Duration::from_millis(50);
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, writer);
-    while let Ok(message) = receiver.recv() {
-        let mut next = Some(message);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Line(line) => {
-                    let _ = out.write_all(line.as_bytes());
-                }
-                Message::Flush(ack) => {
-                    let _ = out.flush();
-                    let _ = ack.send(());
-                }
+    let mut pause = BUSY;
+    loop {
+        match receiver.try_recv() {
+            Ok(Message::Line(line)) => {
+                let _ = out.write_all(line.as_bytes());
+                pause = BUSY;
             }
-            next = receiver.try_recv().ok();
+            Ok(Message::Flush(ack)) => {
+                let _ = out.flush();
+                let _ = ack.send(());
+            }
+            Err(TryRecvError::Empty) => {
+                let _ = out.flush();
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(IDLE);
+            }
+            Err(TryRecvError::Disconnected) => {
+                let _ = out.flush();
+                return;
+            }
         }
-        let _ = out.flush();
     }
 }
 

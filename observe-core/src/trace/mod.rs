@@ -73,6 +73,16 @@ impl TraceIds {
         hex(&self.span_id)
     }
 
+    /// Appends the trace id, quoted, to a JSON line (no allocation).
+    pub(crate) fn write_trace_id(&self, out: &mut String) {
+        propagation::push_quoted_hex(out, &self.trace_id);
+    }
+
+    /// Appends the span id, quoted, to a JSON line (no allocation).
+    pub(crate) fn write_span_id(&self, out: &mut String) {
+        propagation::push_quoted_hex(out, &self.span_id);
+    }
+
     /// Fresh ids for a request nobody sent a `traceparent` for.
     pub(crate) fn new_root() -> Self {
         Self {

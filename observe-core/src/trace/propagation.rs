@@ -91,15 +91,33 @@ pub fn accept_tracestate(value: &[u8]) -> Option<&str> {
     std::str::from_utf8(value).ok()
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
+    push_hex(&mut out, bytes);
     out
+}
+
+/// Appends lowercase hex of up to 16 bytes, through a stack buffer.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    let mut digits = [0u8; 32];
+    let bytes = &bytes[..bytes.len().min(16)];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
+    if let Ok(text) = std::str::from_utf8(&digits[..bytes.len() * 2]) {
+        out.push_str(text);
+    }
+}
+
+/// Appends `"hex"`.
+pub(crate) fn push_quoted_hex(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    push_hex(out, bytes);
+    out.push('"');
 }
 
 /// `00-{trace}-{span}-{flags}`.
