@@ -56,63 +56,63 @@ pub(crate) fn emit(context: &RequestContext, finished: &Finished<'_>) {
     let cache = context.cache();
     match sink.format() {
         LogFormat::Json => {
-            json::own_key(&mut out, "message", false);
+            json::own_key!(&mut out, "message");
             json::string(&mut out, "request finished");
-            json::own_key(&mut out, "event", false);
+            json::own_key!(&mut out, "event");
             out.push('{');
-            json::own_key(&mut out, "method", true);
+            json::own_key!(&mut out, "method", first);
             json::string(&mut out, finished.method);
-            json::own_key(&mut out, "route", false);
+            json::own_key!(&mut out, "route");
             json::string(&mut out, finished.route);
-            json::own_key(&mut out, "status", false);
+            json::own_key!(&mut out, "status");
             json::integer(&mut out, finished.status);
-            json::own_key(&mut out, "duration_ms", false);
+            json::own_key!(&mut out, "duration_ms");
             json::number(&mut out, millis(finished.duration));
-            json::own_key(&mut out, "request_body_bytes", false);
+            json::own_key!(&mut out, "request_body_bytes");
             match finished.request_body_bytes {
                 Some(n) => json::integer(&mut out, n),
                 None => out.push_str("null"),
             }
-            json::own_key(&mut out, "response_body_bytes", false);
+            json::own_key!(&mut out, "response_body_bytes");
             json::integer(&mut out, finished.response_body_bytes);
             if let Some(error) = &finished.error_type {
-                json::own_key(&mut out, "error_type", false);
+                json::own_key!(&mut out, "error_type");
                 json::string(&mut out, error);
             }
-            json::own_key(&mut out, "dependencies", false);
+            json::own_key!(&mut out, "dependencies");
             out.push('{');
-            json::own_key(&mut out, "count", true);
+            json::own_key!(&mut out, "count", first);
             json::integer(&mut out, calls.count);
-            json::own_key(&mut out, "total_ms", false);
+            json::own_key!(&mut out, "total_ms");
             json::number(&mut out, millis(calls.total));
-            json::own_key(&mut out, "calls", false);
+            json::own_key!(&mut out, "calls");
             out.push('[');
             for (i, call) in calls.listed.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push('{');
-                json::own_key(&mut out, "dependency", true);
+                json::own_key!(&mut out, "dependency", first);
                 json::string(&mut out, &call.dependency);
-                json::own_key(&mut out, "operation", false);
+                json::own_key!(&mut out, "operation");
                 json::string(&mut out, &call.operation);
-                json::own_key(&mut out, "duration_ms", false);
+                json::own_key!(&mut out, "duration_ms");
                 json::number(&mut out, millis(call.duration));
-                json::own_key(&mut out, "outcome", false);
+                json::own_key!(&mut out, "outcome");
                 json::string(&mut out, call.outcome.as_str());
                 out.push('}');
             }
             out.push_str("]}");
-            json::own_key(&mut out, "cache", false);
+            json::own_key!(&mut out, "cache");
             out.push('{');
-            json::own_key(&mut out, "hits", true);
+            json::own_key!(&mut out, "hits", first);
             json::integer(&mut out, cache.hits);
-            json::own_key(&mut out, "misses", false);
+            json::own_key!(&mut out, "misses");
             json::integer(&mut out, cache.misses);
-            json::own_key(&mut out, "errors", false);
+            json::own_key!(&mut out, "errors");
             json::integer(&mut out, cache.errors);
             out.push('}');
-            json::own_key(&mut out, "fields", false);
+            json::own_key!(&mut out, "fields");
             out.push('{');
             for (i, (key, value)) in context.fields().iter().enumerate() {
                 json::key(&mut out, key, i == 0);

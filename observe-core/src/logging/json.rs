@@ -161,14 +161,17 @@ pub(crate) fn key(out: &mut String, name: &str, first: bool) {
     out.push(':');
 }
 
-/// [`key`] for observe's own key names, which need no escaping.
-pub(crate) fn own_key(out: &mut String, name: &'static str, first: bool) {
-    if !first {
-        out.push(',');
-    }
-    plain_string(out, name);
-    out.push(':');
+/// `"name":` for observe's own key names, which need no escaping, as one
+/// compile-time string (`first`: no comma before it).
+macro_rules! own_key {
+    ($out:expr, $name:literal, first) => {
+        $out.push_str(concat!("\"", $name, "\":"))
+    };
+    ($out:expr, $name:literal) => {
+        $out.push_str(concat!(",\"", $name, "\":"))
+    };
 }
+pub(crate) use own_key;
 
 /// Appends a finite number, or `null` (JSON has no NaN or infinity).
 pub(crate) fn number(out: &mut String, value: f64) {

@@ -154,25 +154,25 @@ impl LogSink {
         match self.format {
             LogFormat::Json => {
                 out.push('{');
-                json::own_key(out, "timestamp", true);
+                json::own_key!(out, "timestamp", first);
                 json::plain_string(out, &now);
-                json::own_key(out, "level", false);
+                json::own_key!(out, "level");
                 json::plain_string(out, level.as_str());
                 if original != level {
-                    json::own_key(out, "original_level", false);
+                    json::own_key!(out, "original_level");
                     json::plain_string(out, original.as_str());
                 }
-                json::own_key(out, "target", false);
+                json::own_key!(out, "target");
                 json::string(out, target);
-                json::own_key(out, "service", false);
+                json::own_key!(out, "service");
                 json::string(out, &self.service);
                 if let Some((id, trace)) = &ids {
-                    json::own_key(out, "request_id", false);
+                    json::own_key!(out, "request_id");
                     // Sane or generated: `[A-Za-z0-9._:-]` only.
                     json::plain_string(out, id);
-                    json::own_key(out, "trace_id", false);
+                    json::own_key!(out, "trace_id");
                     trace.write_trace_id(out);
-                    json::own_key(out, "span_id", false);
+                    json::own_key!(out, "span_id");
                     trace.write_span_id(out);
                 }
             }
@@ -335,10 +335,10 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         );
         match self.sink.format {
             LogFormat::Json => {
-                json::own_key(&mut line, "message", false);
+                json::own_key!(&mut line, "message");
                 json::string(&mut line, &fields.message);
                 if !fields.fields.is_empty() {
-                    json::own_key(&mut line, "fields", false);
+                    json::own_key!(&mut line, "fields");
                     line.push('{');
                     line.push_str(&fields.fields);
                     line.push('}');
