@@ -313,3 +313,74 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
 }
+
+/// Serves `app` on a loopback port from a thread and runtime of its own, so
+/// it outlives the runtime of the test that started it (stand-ins for
+/// Sentry and an OTLP collector shared by a whole test binary).
+pub fn serve_on_own_thread(app: axum::Router) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("local addr");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app).await
+        })
+    });
+    addr
+}
+
+/// A `Write` that keeps everything written, for a process-wide logger
+/// whose lines a test reads back.
+#[derive(Clone, Default)]
+pub struct CapturedOutput(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for CapturedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedOutput {
+    /// What was written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+/// Sends `total` requests, `concurrency` at a time, to the URLs `url(i)`
+/// gives; checks each status is `expected`; returns the sorted latencies.
+pub async fn load(
+    http: &reqwest::Client,
+    total: usize,
+    concurrency: usize,
+    expected: u16,
+    url: impl Fn(usize) -> String,
+) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(total);
+    for round in 0..total.div_ceil(concurrency) {
+        let mut batch = tokio::task::JoinSet::new();
+        for i in round * concurrency..((round + 1) * concurrency).min(total) {
+            let request = http.get(url(i));
+            batch.spawn(async move {
+                let sent = Instant::now();
+                let status = request.send().await.expect("answered").status();
+                (status.as_u16(), sent.elapsed())
+            });
+        }
+        for (status, latency) in batch.join_all().await {
+            assert_eq!(status, expected);
+            latencies.push(latency);
+        }
+    }
+    latencies.sort();
+    latencies
+}

@@ -85,28 +85,16 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Starts one on its own thread and runtime.
     pub fn start(mode: ReceiverMode) -> OtlpReceiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("local addr");
         let receiver = OtlpReceiver {
-            addr,
+            addr: "127.0.0.1:0".parse().expect("an address"),
             spans: Arc::default(),
             requests: Arc::default(),
         };
-        let state = (mode, receiver.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new()
-                    .route("/v1/traces", post(export))
-                    .with_state(state);
-                axum::serve(listener, app).await
-            })
-        });
+        let app = Router::new()
+            .route("/v1/traces", post(export))
+            .with_state((mode, receiver.clone()));
+        let addr = crate::serve_on_own_thread(app);
+        let receiver = OtlpReceiver { addr, ..receiver };
         receiver
     }
 

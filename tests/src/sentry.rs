@@ -109,24 +109,11 @@ impl SentrySink {
     /// Starts one on its own thread and runtime (it outlives any test's
     /// runtime).
     pub fn start(mode: SinkMode) -> SentrySink {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Received::default()));
-        let state = (mode, Arc::clone(&received));
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new()
-                    .route("/api/{project}/envelope/", post(accept))
-                    .with_state(state);
-                axum::serve(listener, app).await
-            })
-        });
+        let app = Router::new()
+            .route("/api/{project}/envelope/", post(accept))
+            .with_state((mode, Arc::clone(&received)));
+        let addr = crate::serve_on_own_thread(app);
         SentrySink { addr, received }
     }
 

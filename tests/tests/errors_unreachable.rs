@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use observe_core::Observe;
 use observe_tests::sentry::{SentrySink, SinkMode};
 use observe_tests::{
-    FRAMEWORKS, client, eventually, example_observe, parse_samples, rss_kib, start_example, value,
+    FRAMEWORKS, client, eventually, example_observe, load, parse_samples, rss_kib, start_example,
+    value,
 };
 
 const REQUESTS: usize = 1000;
@@ -42,28 +43,10 @@ async fn a_black_holed_sentry_slows_nothing_and_drops_are_counted() {
         let observe = example_observe();
         let addr = start_example(framework, &observe).await;
         let started = Instant::now();
-        let mut latencies = Vec::with_capacity(REQUESTS);
-        for _ in 0..REQUESTS / CONCURRENCY {
-            let mut batch = tokio::task::JoinSet::new();
-            for _ in 0..CONCURRENCY {
-                let http = http.clone();
-                batch.spawn(async move {
-                    let sent = Instant::now();
-                    let status = http
-                        .get(format!("http://{addr}/users/1000000"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .status();
-                    (status.as_u16(), sent.elapsed())
-                });
-            }
-            for (status, latency) in batch.join_all().await {
-                assert_eq!(status, 500);
-                latencies.push(latency);
-            }
-        }
-        latencies.sort();
+        let latencies = load(&http, REQUESTS, CONCURRENCY, 500, |_| {
+            format!("http://{addr}/users/1000000")
+        })
+        .await;
         let p50 = latencies[latencies.len() / 2];
         let max = latencies[latencies.len() - 1];
         eprintln!(

@@ -9,36 +9,24 @@
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use observe_core::Observe;
-use observe_tests::{FRAMEWORKS, client, eventually, example_observe, spawn_axum, start_example};
+use observe_tests::{
+    CapturedOutput, FRAMEWORKS, client, eventually, example_observe, spawn_axum, start_example,
+};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The raw bytes written so far, after installing logging on first use.
-fn output() -> &'static Captured {
-    static OUTPUT: OnceLock<Captured> = OnceLock::new();
+fn output() -> &'static CapturedOutput {
+    static OUTPUT: OnceLock<CapturedOutput> = OnceLock::new();
     OUTPUT.get_or_init(|| {
-        let captured = Captured::default();
+        let captured = CapturedOutput::default();
         let observe = Observe::builder().service_name("shop").build().unwrap();
         let guard = observe
             .logging()

@@ -10,8 +10,7 @@
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,8 +19,8 @@ use observe_core::Observe;
 use observe_core::trace::TracingGuard;
 use observe_tests::otlp::{OtlpReceiver, ReceivedSpan, ReceiverMode};
 use observe_tests::{
-    FRAMEWORKS, client, eventually, example_observe, scrape, spawn_axum, start_example,
-    strict_openmetrics_parse,
+    CapturedOutput, FRAMEWORKS, client, eventually, example_observe, scrape, spawn_axum,
+    start_example, strict_openmetrics_parse,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -29,23 +28,10 @@ use tracing::Instrument;
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Setup {
     receiver: OtlpReceiver,
     guard: TracingGuard,
-    logs: Captured,
+    logs: CapturedOutput,
 }
 
 fn setup() -> &'static Setup {
@@ -59,7 +45,7 @@ fn setup() -> &'static Setup {
             .init()
             .unwrap();
         assert!(guard.is_exporting());
-        let logs = Captured::default();
+        let logs = CapturedOutput::default();
         let log_guard = observe
             .logging()
             .filter("info")

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use observe_core::Observe;
 use observe_tests::otlp::{OtlpReceiver, ReceiverMode};
 use observe_tests::{
-    FRAMEWORKS, client, eventually, example_observe, parse_samples, rss_kib, start_example, value,
+    FRAMEWORKS, client, eventually, example_observe, load, parse_samples, rss_kib, start_example,
+    value,
 };
 
 const REQUESTS: usize = 1000;
@@ -40,25 +41,11 @@ async fn a_black_holed_collector_slows_nothing_and_drops_are_counted() {
         let before = counts(&observe);
         let addr = start_example(framework, &observe).await;
         let started = Instant::now();
-        let mut latencies = Vec::with_capacity(REQUESTS);
-        for round in 0..REQUESTS / CONCURRENCY {
-            let mut batch = tokio::task::JoinSet::new();
-            for i in 0..CONCURRENCY {
-                let http = http.clone();
-                // Distinct users: every request also makes a client span.
-                let url = format!("http://{addr}/users/{}", 1 + round * CONCURRENCY + i);
-                batch.spawn(async move {
-                    let sent = Instant::now();
-                    let status = http.get(url).send().await.unwrap().status();
-                    (status.as_u16(), sent.elapsed())
-                });
-            }
-            for (status, latency) in batch.join_all().await {
-                assert_eq!(status, 200);
-                latencies.push(latency);
-            }
-        }
-        latencies.sort();
+        // Distinct users: every request also makes a client span.
+        let latencies = load(&http, REQUESTS, CONCURRENCY, 200, |i| {
+            format!("http://{addr}/users/{}", 1 + i)
+        })
+        .await;
         let p50 = latencies[latencies.len() / 2];
         let max = latencies[latencies.len() - 1];
         eprintln!(
