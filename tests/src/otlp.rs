@@ -94,8 +94,7 @@ impl OtlpReceiver {
             .route("/v1/traces", post(export))
             .with_state((mode, receiver.clone()));
         let addr = crate::serve_on_own_thread(app);
-        let receiver = OtlpReceiver { addr, ..receiver };
-        receiver
+        OtlpReceiver { addr, ..receiver }
     }
 
     /// The base URL to give as `OTEL_EXPORTER_OTLP_ENDPOINT`.
