@@ -34,6 +34,15 @@
 //! | `target_info` | info | `service_name`, `service_version` |
 //!
 //! Label values are bounded by construction: see [`labels`].
+//!
+//! # The rest of the set-up
+//! - [`logging`]: `observe.logging().init()`, JSON lines, redaction, the
+//!   per-request event ([`analytics`]);
+//! - [`errors`]: `observe.errors().init()`, Sentry;
+//! - [`trace`]: `observe.tracing().init()`, OpenTelemetry spans, W3C trace
+//!   context, exemplars;
+//! - [`slo`]: Prometheus rules and a Grafana dashboard from code;
+//! - [`app`] and [`context`]: application metrics recorded per route.
 
 pub mod analytics;
 pub mod app;

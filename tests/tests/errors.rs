@@ -37,6 +37,9 @@ const SECRETS: [&str; 8] = [
     "SECRET-logmsg",
 ];
 
+/// The trace every test request continues.
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
 struct Setup {
     sink: SentrySink,
     guard: ErrorGuard,
@@ -103,6 +106,7 @@ async fn hostile_get(addr: std::net::SocketAddr, path: &str, id: &str) -> u16 {
         .header("x-api-key", "SECRET-apikey")
         .header("x-forwarded-for", "203.0.113.77")
         .header("x-request-id", id)
+        .header("traceparent", format!("00-{TRACE}-b7ad6b7169203331-01"))
         .send()
         .await
         .unwrap()
@@ -132,6 +136,9 @@ async fn panics_and_server_errors_arrive_once_on_every_framework() {
         assert_eq!(event["tags"]["http.route"], "/panic", "{framework:?}");
         assert_eq!(event["tags"]["http.request.method"], "GET");
         assert_eq!(event["tags"]["error.type"], "panic");
+        assert_eq!(event["tags"]["http.response.status_code"], "500");
+        assert_eq!(event["tags"]["request_id"], id.as_str());
+        assert_eq!(event["tags"]["trace_id"], TRACE, "the caller's trace");
         assert_eq!(event["release"], "shop@1.2.3");
         assert_eq!(event["environment"], "test");
         let exception = &event["exception"]["values"][0];

@@ -37,6 +37,11 @@ struct Setup {
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
+        // The standard hook prints every panic (with a backtrace under
+        // RUST_BACKTRACE=1), and the test harness keeps all of it in memory
+        // (its output capture reaches the runtime's threads): that would
+        // measure libtest, not observe. observe's hook chains to this one.
+        std::panic::set_hook(Box::new(|_| {}));
         let sentry = SentrySink::start(SinkMode::Fail);
         let collector = OtlpReceiver::start(ReceiverMode::Fail);
         let observe = Observe::builder().service_name("shop").build().unwrap();

@@ -199,6 +199,12 @@ pub(crate) fn panic(
         |l| format!("{}:{}", l.file(), l.line()),
     );
     event.tags.insert("error.type".into(), "panic".into());
+    if context.is_some() {
+        // The framework crates answer a panicking handler with a 500.
+        event
+            .tags
+            .insert("http.response.status_code".into(), "500".into());
+    }
     event.culprit = Some(location.clone());
     event.exception = vec![Exception {
         ty: "panic".into(),
