@@ -11,7 +11,9 @@
 //! exported; the collector address is a closed port, so export fails
 //! cheaply and is counted); and for axum `noop`: an identity layer added
 //! with `Router::layer`, which costs what axum's per-route layering costs
-//! any middleware, so `metrics` minus `noop` is observe's own share.
+//! any middleware, so `metrics` minus `noop` is observe's own share; and
+//! `errors` (`metrics` with error tracking on: what every request pays for
+//! the request details an error event may need; the DSN is a closed port).
 
 use axum::Json;
 use axum::Router;
@@ -49,7 +51,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|logged|full|traced ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|errors|logged|full|traced ADDR (noop: axum only)"
     );
     std::process::exit(2)
 }
@@ -109,6 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => None,
     };
+    let _errors = match mode.as_str() {
+        "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").init()?),
+        _ => None,
+    };
     let logged = matches!(mode.as_str(), "logged" | "full" | "traced");
     let _logs = match logged {
         true => Some(observe.logging().init()?),
@@ -117,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if framework == "actix" {
         let observed = match mode.as_str() {
             "bare" => false,
-            "metrics" | "logged" | "full" | "traced" => true,
+            "metrics" | "errors" | "logged" | "full" | "traced" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -135,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
-        ("axum", "metrics") => routes
+        ("axum", "metrics" | "errors") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),

@@ -25,13 +25,15 @@ const CLIENT_ADDRESS_HEADERS: [&str; 4] = [
     "true-client-ip",
 ];
 
-/// What an error event may say about its request, taken when the request
-/// starts (only while error tracking is on). Sensitive header values are
-/// never copied; the rest is scrubbed again when an event is built.
+/// What an error event may say about its request, copied when the request
+/// starts (only while error tracking is on), as cheaply as possible: one
+/// bounded buffer, `target \0 name \0 value \0 ...` (none of them can
+/// hold a NUL). Nothing is classified here: every request pays for this,
+/// only failing ones are scrubbed, when the event is built (sensitive and
+/// client-address headers dropped or replaced, the rest redacted).
 #[derive(Debug, Default)]
 pub(crate) struct RequestDetails {
-    target: String,
-    headers: Vec<(String, String)>,
+    buffer: String,
 }
 
 fn cut(text: &str, max: usize) -> &str {
@@ -47,49 +49,49 @@ fn cut(text: &str, max: usize) -> &str {
 
 impl RequestDetails {
     pub(crate) fn new<'a>(
-        redactor: &Redactor,
-        client_ip: bool,
         path_and_query: &str,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Self {
-        let mut kept = Vec::new();
-        for (name, value) in headers {
-            if kept.len() == MAX_HEADERS {
-                break;
+        let mut buffer = String::with_capacity(256);
+        buffer.push_str(cut(path_and_query, MAX_TARGET));
+        for (name, value) in headers.into_iter().take(MAX_HEADERS) {
+            buffer.push('\0');
+            buffer.push_str(name);
+            buffer.push('\0');
+            match std::str::from_utf8(value) {
+                Ok(text) => buffer.push_str(cut(text, MAX_HEADER_VALUE)),
+                Err(_) => buffer.push_str(cut(&String::from_utf8_lossy(value), MAX_HEADER_VALUE)),
             }
-            let lower = name.to_ascii_lowercase();
-            if !client_ip && CLIENT_ADDRESS_HEADERS.contains(&lower.as_str()) {
-                continue;
-            }
-            let value = if is_sensitive_header(redactor, &lower) {
-                REDACTED.to_string()
-            } else {
-                cut(&String::from_utf8_lossy(value), MAX_HEADER_VALUE).to_string()
-            };
-            kept.push((lower, value));
         }
-        Self {
-            target: cut(path_and_query, MAX_TARGET).to_string(),
-            headers: kept,
-        }
+        Self { buffer }
+    }
+
+    fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut parts = self.buffer.split('\0').skip(1);
+        std::iter::from_fn(move || Some((parts.next()?, parts.next().unwrap_or(""))))
     }
 
     fn to_request(&self, method: &str) -> Request {
-        let (path, query) = match self.target.split_once('?') {
+        let target = self.buffer.split('\0').next().unwrap_or("/");
+        let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path, Some(query.to_string())),
-            None => (self.target.as_str(), None),
+            None => (target, None),
         };
         let host = self
-            .headers
-            .iter()
-            .find(|(name, _)| name == "host")
-            .map(|(_, value)| value.as_str());
+            .headers()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map(|(_, value)| value);
         let url = host.and_then(|host| Url::parse(&format!("http://{host}{path}")).ok());
         Request {
             url,
             method: Some(method.to_string()),
             query_string: query,
-            headers: self.headers.iter().cloned().collect(),
+            // Scrubbed (sensitive values replaced, client addresses dropped
+            // unless opted in) by `scrub`, before anything leaves.
+            headers: self
+                .headers()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+                .collect(),
             ..Default::default()
         }
     }

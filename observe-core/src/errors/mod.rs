@@ -16,10 +16,11 @@
 //! - grouping: one bug is one Sentry issue. The fingerprint is the kind,
 //!   method and route plus the error type (status), the panic's source
 //!   location or the log line's callsite, never a message that may hold ids;
-//! - headers are copied only while error tracking is on, at most
-//!   [`MAX_HEADERS`]; sensitive ones (`Authorization`, `Cookie`, API keys,
-//!   anything the [`Redactor`] calls sensitive) are replaced, and client
-//!   address headers are dropped unless [`ErrorsBuilder::send_client_ip`];
+//! - headers are kept (in memory, for the request's lifetime) only while
+//!   error tracking is on, at most [`MAX_HEADERS`]; when an event is built,
+//!   sensitive ones (`Authorization`, `Cookie`, API keys, anything the
+//!   [`Redactor`] calls sensitive) are replaced and client address headers
+//!   dropped unless [`ErrorsBuilder::send_client_ip`];
 //! - request bodies are never read or sent;
 //! - the query string, messages, exception values, tags, extra data and
 //!   breadcrumbs go through the same [`Redactor`] as log lines, also for
@@ -150,9 +151,7 @@ pub(crate) fn counters() -> &'static ErrorCounters {
 /// The process's error tracker, once [`ErrorsBuilder::init`] found a DSN.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    redactor: Redactor,
     server_errors: bool,
-    client_ip: bool,
     throttle: Throttle,
     /// To the capture thread, which finishes events (backtraces, scrubbing)
     /// and hands them to the Sentry client.
@@ -302,13 +301,8 @@ pub(crate) fn take_details<'a>(
     path_and_query: &str,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) {
-    if let Some(tracker) = tracker() {
-        context.set_details(RequestDetails::new(
-            &tracker.redactor,
-            tracker.client_ip,
-            path_and_query,
-            headers,
-        ));
+    if tracker().is_some() {
+        context.set_details(RequestDetails::new(path_and_query, headers));
     }
 }
 
@@ -542,9 +536,7 @@ impl ErrorsBuilder {
             .map_err(|e| ErrorsError::Thread(e.to_string()))?;
         let tracker = Tracker {
             capture,
-            redactor: self.redactor.clone(),
             server_errors: self.server_errors,
-            client_ip: self.client_ip,
             throttle: Throttle {
                 limit: self.max_per_second,
                 window: AtomicU64::new(0),
