@@ -51,6 +51,7 @@ pub mod errors;
 pub mod exposition;
 pub mod logging;
 pub mod metrics;
+mod queue;
 pub mod request;
 pub mod slo;
 pub mod trace;

@@ -35,40 +35,10 @@ pub const MAX_EVENT_FIELDS: usize = 32;
 /// The longest value of an added event field, in bytes.
 pub const MAX_FIELD_LEN: usize = 256;
 
-/// A fresh request id: 32 hex digits from a per-process random seed and a
-/// counter, mixed (unique, not secret).
+/// A fresh request id: 32 hex digits, made like a trace id (a per-process
+/// random seed and a counter, mixed: unique, not secret).
 fn generate_request_id() -> Box<str> {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::AtomicU64;
-    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = *SEED.get_or_init(|| {
-        let state = std::collections::hash_map::RandomState::new();
-        let mut h1 = state.build_hasher();
-        h1.write_u64(std::process::id().into());
-        let mut h2 = state.build_hasher();
-        h2.write_u64(h1.finish());
-        (h1.finish(), h2.finish())
-    });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Digits by hand: `format!` costs more than the rest of the id.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 32];
-    let words = [splitmix(a ^ n), splitmix(b.wrapping_add(n))];
-    for (half, mut word) in words.into_iter().enumerate() {
-        for slot in digits[half * 16..half * 16 + 16].iter_mut().rev() {
-            *slot = HEX[(word & 0xf) as usize];
-            word >>= 4;
-        }
-    }
-    std::str::from_utf8(&digits).map_or_else(|_| Box::from("0"), Box::from)
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    crate::trace::hex(&crate::trace::new_trace_id()).into_boxed_str()
 }
 
 /// Adds a field to the current request's event; outside a request it does

@@ -44,6 +44,7 @@ use sentry::types::Dsn;
 use crate::Observe;
 use crate::context::RequestContext;
 use crate::logging::Redactor;
+use crate::queue::{Flushed, flush_through};
 
 pub(crate) use event::RequestDetails;
 
@@ -353,23 +354,7 @@ impl ErrorGuard {
         };
         let deadline = std::time::Instant::now() + timeout;
         // First the capture thread, then the sending thread.
-        let (ack, done) = std::sync::mpsc::sync_channel(1);
-        let mut job = Job::Flush(ack);
-        loop {
-            match tracker.capture.try_send(job) {
-                Ok(()) => break,
-                Err(std::sync::mpsc::TrySendError::Full(back)) => {
-                    if std::time::Instant::now() >= deadline {
-                        return false;
-                    }
-                    job = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return false,
-            }
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if done.recv_timeout(left).is_err() {
+        if flush_through(&tracker.capture, Job::Flush, deadline) != Flushed::Done {
             return false;
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());

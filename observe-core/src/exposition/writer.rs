@@ -326,8 +326,8 @@ pub(crate) fn write_histogram(
             let _ = write!(
                 out,
                 " # {{trace_id=\"{}\",span_id=\"{}\"}} {:?} {:.3}",
-                crate::trace::hex_id(&exemplar.trace_id),
-                crate::trace::hex_id(&exemplar.span_id),
+                crate::trace::hex(&exemplar.trace_id),
+                crate::trace::hex(&exemplar.span_id),
                 exemplar.value,
                 exemplar.timestamp
             );
@@ -341,6 +341,24 @@ pub(crate) fn write_histogram(
     }
 }
 
+/// `{name}_total{label="value"}` per `(value, count)`, for the counters
+/// kept process-wide (logging, error tracking, trace export) rather than
+/// in an `Observe`: the label values are observe's own constants.
+fn write_totals<'a>(
+    out: &mut String,
+    name: &str,
+    label: &str,
+    samples: impl IntoIterator<Item = (&'a str, u64)>,
+    const_labels: &str,
+) {
+    for (value, count) in samples {
+        let _ = writeln!(
+            out,
+            "{name}_total{{{label}=\"{value}\"{const_labels}}} {count}"
+        );
+    }
+}
+
 /// `observe_log_events_total{level}` and `observe_log_lines_dropped_total`.
 fn write_log_counters(out: &mut String, format: Format, inner: &crate::Inner) {
     let (by_level, dropped) = crate::logging::layer::counters().snapshot();
@@ -350,14 +368,14 @@ fn write_log_counters(out: &mut String, format: Format, inner: &crate::Inner) {
         "observe_log_events",
         "Log lines by level, after remapping (dropped lines included).",
     );
-    for (level, count) in crate::logging::layer::LEVELS.iter().zip(by_level) {
-        let level = level.as_str().to_ascii_lowercase();
-        let _ = writeln!(
-            out,
-            "observe_log_events_total{{level=\"{level}\"{}}} {count}",
-            inner.const_labels
-        );
-    }
+    let levels = crate::logging::layer::LEVELS.map(|l| l.as_str().to_ascii_lowercase());
+    write_totals(
+        out,
+        "observe_log_events",
+        "level",
+        levels.iter().map(String::as_str).zip(by_level),
+        &inner.const_labels,
+    );
     counter_header(
         out,
         format,
@@ -382,26 +400,26 @@ fn write_error_counters(out: &mut String, format: Format, inner: &crate::Inner) 
         "observe_error_events",
         "Errors handed to the error tracker (panics, 5xx responses, ERROR lines), sent or not.",
     );
-    for (kind, count) in captured {
-        let _ = writeln!(
-            out,
-            "observe_error_events_total{{kind=\"{kind}\"{}}} {count}",
-            inner.const_labels
-        );
-    }
+    write_totals(
+        out,
+        "observe_error_events",
+        "kind",
+        captured,
+        &inner.const_labels,
+    );
     counter_header(
         out,
         format,
         "observe_error_events_dropped",
         "Error events not delivered: queue full, throttled, rate-limited by Sentry, or failed sends.",
     );
-    for (reason, count) in dropped {
-        let _ = writeln!(
-            out,
-            "observe_error_events_dropped_total{{reason=\"{reason}\"{}}} {count}",
-            inner.const_labels
-        );
-    }
+    write_totals(
+        out,
+        "observe_error_events_dropped",
+        "reason",
+        dropped,
+        &inner.const_labels,
+    );
     counter_header(
         out,
         format,
@@ -438,11 +456,11 @@ fn write_span_counters(out: &mut String, format: Format, inner: &crate::Inner) {
         "observe_trace_spans_dropped",
         "Sampled spans not exported: export queue full, or the collector failed or timed out.",
     );
-    for (reason, count) in [("queue_full", queue_full), ("export_failed", export_failed)] {
-        let _ = writeln!(
-            out,
-            "observe_trace_spans_dropped_total{{reason=\"{reason}\"{}}} {count}",
-            inner.const_labels
-        );
-    }
+    write_totals(
+        out,
+        "observe_trace_spans_dropped",
+        "reason",
+        [("queue_full", queue_full), ("export_failed", export_failed)],
+        &inner.const_labels,
+    );
 }

@@ -382,22 +382,7 @@ impl LogGuard {
     /// in all: a stuck stdout cannot hold up shutdown.
     pub fn flush(&self, timeout: Duration) {
         let deadline = std::time::Instant::now() + timeout;
-        let (ack, done) = sync_channel(1);
-        let mut message = Message::Flush(ack);
-        loop {
-            match self.sender.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(back)) => {
-                    if std::time::Instant::now() >= deadline {
-                        return;
-                    }
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-        let _ = done.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+        crate::queue::flush_through(&self.sender, Message::Flush, deadline);
     }
 }
 

@@ -4,12 +4,14 @@
 //! wait.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use opentelemetry::Context as OtelContext;
+
+use crate::queue::{Flushed, flush_through};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -97,23 +99,11 @@ impl QueueProcessor {
 
     fn flush(&self, timeout: Duration) -> OTelSdkResult {
         let deadline = Instant::now() + timeout;
-        let (ack, done) = sync_channel(1);
-        let mut message = Message::Flush(ack);
-        loop {
-            match self.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Disconnected(_)) => return Ok(()),
-                Err(TrySendError::Full(back)) => {
-                    if Instant::now() >= deadline {
-                        return Err(OTelSdkError::Timeout(timeout));
-                    }
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
+        match flush_through(&self.queue, Message::Flush, deadline) {
+            // A stopped export thread has nothing left to flush.
+            Flushed::Done | Flushed::Gone => Ok(()),
+            Flushed::TimedOut => Err(OTelSdkError::Timeout(timeout)),
         }
-        done.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .map_err(|_| OTelSdkError::Timeout(timeout))
     }
 }
 

@@ -41,12 +41,8 @@ pub(crate) use export::counters;
 pub use opentelemetry_sdk::trace::Sampler;
 pub use propagation::{MAX_TRACESTATE, Traceparent, accept_tracestate, parse_traceparent};
 
-use propagation::{format_traceparent, hex, new_span_id, new_trace_id};
-
-/// Lowercase hex of an id, for exposition and logs.
-pub(crate) fn hex_id(bytes: &[u8]) -> String {
-    hex(bytes)
-}
+use propagation::{format_traceparent, new_span_id};
+pub(crate) use propagation::{hex, new_trace_id};
 
 /// Default for [`TracingBuilder::queue`].
 pub const DEFAULT_QUEUE: usize = 2048;
