@@ -328,6 +328,12 @@ impl Drop for ErrorGuard {
         // client's own guard flushes it (its shutdown timeout).
         if self.client.is_some() {
             self.flush(self.shutdown_timeout);
+            // The flush had the whole budget; close the client now so its
+            // guard's own close (another shutdown timeout) has nothing left
+            // to wait for.
+            if let Some(client) = sentry::Hub::main().client() {
+                client.close(Some(Duration::ZERO));
+            }
         }
     }
 }
