@@ -151,8 +151,9 @@ impl RequestTracker {
     }
 
     /// Keeps what an error event may report about this request: the path
-    /// and query, and the headers (sensitive values are not copied; at most
-    /// [`MAX_HEADERS`](crate::errors::MAX_HEADERS)). Does nothing unless
+    /// and query, and the headers (at most
+    /// [`MAX_HEADERS`](crate::errors::MAX_HEADERS); sensitive values are
+    /// replaced before any event is sent). Does nothing unless
     /// error tracking is on; call it when
     /// [`wants_error_details`](Self::wants_error_details) says so.
     pub fn error_details<'a>(
@@ -177,13 +178,7 @@ impl RequestTracker {
         if traceparent.is_none() && crate::trace::exporting().is_none() {
             return;
         }
-        crate::trace::start_request(
-            &self.context,
-            self.context.method(),
-            self.route.excluded,
-            traceparent,
-            tracestate,
-        );
+        crate::trace::start_request(&self.context, self.route.excluded, traceparent, tracestate);
         crate::trace::record_path(&self.context, path);
     }
 

@@ -394,7 +394,6 @@ impl RequestTrace {
 /// exporting (not for excluded routes).
 pub(crate) fn start_request(
     context: &RequestContext,
-    name: &str,
     excluded: bool,
     traceparent: Option<&[u8]>,
     tracestate: Option<&[u8]>,
@@ -434,7 +433,8 @@ pub(crate) fn start_request(
     };
     let tracer = &exporting.tracer;
     let span = tracer
-        .span_builder(name.to_string())
+        // Named by the method alone until the route is known, at the end.
+        .span_builder(context.method().to_string())
         .with_kind(SpanKind::Server)
         .with_attributes([
             KeyValue::new("http.request.method", context.method().to_string()),
