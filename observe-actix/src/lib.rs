@@ -56,6 +56,7 @@
 
 mod body;
 mod endpoint;
+mod head;
 mod layer;
 mod route;
 mod service;

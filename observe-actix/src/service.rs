@@ -11,26 +11,22 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ResourceMap;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::Uri;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError};
 use observe_core::context::{LateRoute, enter_with_late_route};
 use observe_core::{Observe, RequestTracker};
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
+use crate::head::{Head, Names};
 use crate::route::matched_route;
-
-/// The header carrying the request id, in and out.
-/// Header names are constants: built at compile time, a lookup only hashes.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The service produced by [`ObserveMiddleware`](crate::ObserveMiddleware).
 #[derive(Debug)]
 pub struct ObserveService<S> {
     service: S,
     observe: Observe,
+    names: Rc<Names>,
     /// The app's routes, copied once per worker (a shallow clone), to name
     /// the route of a request cancelled before its handler answered.
     routes: OnceCell<Rc<ResourceMap>>,
@@ -40,6 +36,7 @@ impl<S> ObserveService<S> {
     pub(crate) fn new(service: S, observe: Observe) -> Self {
         Self {
             service,
+            names: Rc::new(Names::new(&observe)),
             observe,
             routes: OnceCell::new(),
         }
@@ -60,28 +57,11 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         // The route is read after the call: before it, actix has not routed
         // yet and `match_pattern()` would route the request a second time.
-        let mut tracker = self.observe.start_request(request.method().as_str(), None);
-        let headers = request.headers();
-        let size = observe_core::request_body_size(
-            headers.get(header::CONTENT_LENGTH).map(|v| v.as_bytes()),
-            headers.contains_key(header::TRANSFER_ENCODING),
-        );
-        if let Some(size) = size {
-            tracker.request_body_size(size);
-        }
-        tracker.request_id(headers.get(&REQUEST_ID).map(|v| v.as_bytes()));
-        let traceparent = headers.get(&TRACEPARENT).map(|v| v.as_bytes());
-        tracker.trace_headers(
-            request.path(),
-            traceparent,
-            // Meaningless without a traceparent: not even looked up.
-            traceparent.and_then(|_| headers.get(&TRACESTATE).map(|v| v.as_bytes())),
-        );
-        if tracker.wants_error_details() {
-            let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            let headers = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
-            tracker.error_details(target, headers);
-        }
+        let head = Head {
+            request: &request,
+            names: &self.names,
+        };
+        let tracker = self.observe.track(&head, None, None);
         let routes = self
             .routes
             .get_or_init(|| Rc::new(request.resource_map().clone()));
@@ -93,7 +73,8 @@ where
             inner: self.service.call(request),
             tracker: Some(tracker),
             unanswered: Some(unanswered),
-            observe: self.observe.clone(),
+            names: Rc::clone(&self.names),
+            catch_panics: self.observe.catches_panics(),
         }
     }
 }
@@ -109,8 +90,8 @@ struct Unanswered {
 impl Unanswered {
     /// Matches the path once more (guards cannot be evaluated any more) so
     /// a panicked or cancelled request keeps its route.
-    fn name_route(&self, tracker: &mut RequestTracker, observe: &Observe) {
-        tracker.route_after_handler(observe, self.late_route().as_deref());
+    fn name_route(&self, tracker: &mut RequestTracker) {
+        tracker.route_after_handler(self.late_route().as_deref());
     }
 }
 
@@ -128,7 +109,8 @@ pin_project! {
         inner: F,
         tracker: Option<RequestTracker>,
         unanswered: Option<Rc<Unanswered>>,
-        observe: Observe,
+        names: Rc<Names>,
+        catch_panics: bool,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -136,7 +118,7 @@ pin_project! {
             let this = this.project();
             // Cancelled before an answer; the tracker's drop then records it.
             if let (Some(tracker), Some(unanswered)) = (this.tracker.as_mut(), this.unanswered.take()) {
-                unanswered.name_route(tracker, this.observe);
+                unanswered.name_route(tracker);
             }
         }
     }
@@ -152,7 +134,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let poll = || catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let catch = *this.catch_panics;
+        // Without catching, the panic unwinds through the tracker, which
+        // records it as it drops.
+        let poll = || {
+            if catch {
+                catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            } else {
+                Ok(inner.poll(cx))
+            }
+        };
         // Handler code sees the request's context; its route is named on
         // demand, since actix routes inside the inner service.
         let polled = match (this.tracker.as_ref(), this.unanswered.as_ref()) {
@@ -167,13 +158,17 @@ where
             Ok(Poll::Ready(Ok(mut response))) => {
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
-                    if let Ok(id) = HeaderValue::from_str(tracker.context().request_id()) {
-                        response.headers_mut().insert(REQUEST_ID, id);
-                    }
                     // After the call: the resource that really handled it.
                     let route = matched_route(response.request());
-                    tracker.route_after_handler(this.observe, route.as_deref());
-                    tracker.response(response.status().as_u16());
+                    tracker.route_after_handler(route.as_deref());
+                    let id = tracker.response(response.status().as_u16());
+                    // A response that carries an id already keeps it.
+                    let name = &this.names.request_id;
+                    if !response.headers().contains_key(name)
+                        && let Ok(id) = HeaderValue::from_str(id)
+                    {
+                        response.headers_mut().insert(name.clone(), id);
+                    }
                 }
                 Poll::Ready(Ok(
                     response.map_body(|_, body| ObservedBody::new(body, tracker))
@@ -184,7 +179,7 @@ where
                 // chain; its status is known now and its body is small.
                 if let Some(mut tracker) = this.tracker.take() {
                     if let Some(unanswered) = this.unanswered.take() {
-                        unanswered.name_route(&mut tracker, this.observe);
+                        unanswered.name_route(&mut tracker);
                     }
                     tracker.response(error.as_response_error().status_code().as_u16());
                     tracker.finish();
@@ -195,16 +190,20 @@ where
                 let mut request_id = None;
                 if let Some(mut tracker) = this.tracker.take() {
                     if let Some(unanswered) = this.unanswered.take() {
-                        unanswered.name_route(&mut tracker, this.observe);
+                        unanswered.name_route(&mut tracker);
                     }
-                    request_id = Some(Box::from(tracker.context().request_id()));
+                    request_id = Some(Box::from(tracker.request_id()));
                     tracker.panicked();
                 }
                 // The request moved into the handler, so the 500 is built by
                 // actix from this error, after the middleware chain. (Cloning
                 // the request up front is not an option: actix's routing
                 // needs it unshared.)
-                Poll::Ready(Err(HandlerPanicked { request_id }.into()))
+                Poll::Ready(Err(HandlerPanicked {
+                    request_id,
+                    header: this.names.request_id.clone(),
+                }
+                .into()))
             }
         }
     }
@@ -214,6 +213,7 @@ where
 #[derive(Debug)]
 struct HandlerPanicked {
     request_id: Option<Box<str>>,
+    header: HeaderName,
 }
 
 impl std::fmt::Display for HandlerPanicked {
@@ -226,7 +226,7 @@ impl ResponseError for HandlerPanicked {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::InternalServerError();
         if let Some(id) = &self.request_id {
-            response.insert_header((REQUEST_ID, id.as_ref()));
+            response.insert_header((self.header.clone(), id.as_ref()));
         }
         response.finish()
     }

@@ -1,8 +1,10 @@
-//! The response future: catches panics and hands the tracker to the body.
+//! The response future: catches panics (unless told not to) and hands the
+//! tracker to the body.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Response, StatusCode};
@@ -10,7 +12,7 @@ use observe_core::RequestTracker;
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
-use crate::service::REQUEST_ID;
+use crate::head::Names;
 
 pin_project! {
     /// Future of [`ObserveService`](crate::ObserveService). Dropping it
@@ -19,14 +21,23 @@ pin_project! {
         #[pin]
         inner: F,
         tracker: Option<RequestTracker>,
+        names: Arc<Names>,
+        catch_panics: bool,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, tracker: RequestTracker) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        tracker: RequestTracker,
+        names: Arc<Names>,
+        catch_panics: bool,
+    ) -> Self {
         Self {
             inner,
             tracker: Some(tracker),
+            names,
+            catch_panics,
         }
     }
 }
@@ -41,9 +52,18 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
+        let catch = *this.catch_panics;
         // A panicking handler must not take the connection (or, on some
         // servers, the worker) down with it: answer 500 and record it.
-        let poll = || catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        // Without catching, the panic unwinds through the tracker, which
+        // records it as it drops.
+        let poll = || {
+            if catch {
+                catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            } else {
+                Ok(inner.poll(cx))
+            }
+        };
         // Handler code sees the request's context (route, calls, cache).
         let polled = match this.tracker.as_ref() {
             Some(tracker) => observe_core::context::enter(tracker.context(), poll),
@@ -54,8 +74,8 @@ where
             Ok(Poll::Ready(Ok(mut response))) => {
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
-                    tracker.response(response.status().as_u16());
-                    echo_request_id(&mut response, tracker);
+                    let id = tracker.response(response.status().as_u16());
+                    echo_request_id(&mut response, this.names, id);
                 }
                 Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, tracker))))
             }
@@ -66,7 +86,7 @@ where
                 let mut response = Response::new(ObservedBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 if let Some(tracker) = this.tracker.take() {
-                    echo_request_id(&mut response, &tracker);
+                    echo_request_id(&mut response, this.names, tracker.request_id());
                     tracker.panicked();
                 }
                 Poll::Ready(Ok(response))
@@ -75,10 +95,15 @@ where
     }
 }
 
-/// Echoes the request id so a caller can quote it in a bug report.
-fn echo_request_id<B>(response: &mut Response<B>, tracker: &RequestTracker) {
-    let id = tracker.context().request_id();
+/// Echoes the request id so a caller can quote it in a bug report, unless
+/// the response carries one already (set by a layer inside ours).
+fn echo_request_id<B>(response: &mut Response<B>, names: &Names, id: &str) {
+    if response.headers().contains_key(&names.request_id) {
+        return;
+    }
     if let Ok(value) = HeaderValue::from_str(id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        response
+            .headers_mut()
+            .insert(names.request_id.clone(), value);
     }
 }

@@ -5,6 +5,9 @@ use tower_layer::Layer;
 
 use http::Request;
 
+use std::sync::Arc;
+
+use crate::head::Names;
 use crate::route::{RouteFn, Unrouted};
 use crate::service::ObserveService;
 
@@ -13,6 +16,7 @@ use crate::service::ObserveService;
 pub struct ObserveLayer<C = Unrouted> {
     observe: Observe,
     classifier: C,
+    names: Arc<Names>,
 }
 
 impl ObserveLayer {
@@ -22,6 +26,7 @@ impl ObserveLayer {
         Self {
             observe: observe.clone(),
             classifier: Unrouted,
+            names: Arc::new(Names::new(observe)),
         }
     }
 }
@@ -33,6 +38,7 @@ impl<C> ObserveLayer<C> {
         ObserveLayer {
             observe: self.observe,
             classifier,
+            names: self.names,
         }
     }
 
@@ -50,6 +56,11 @@ impl<S, C: Clone> Layer<S> for ObserveLayer<C> {
     type Service = ObserveService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ObserveService::new(inner, self.observe.clone(), self.classifier.clone())
+        ObserveService::new(
+            inner,
+            self.observe.clone(),
+            self.classifier.clone(),
+            Arc::clone(&self.names),
+        )
     }
 }

@@ -9,8 +9,18 @@
 //! What it records, per request: latency until the response body has been
 //! sent or dropped, request and response body sizes, requests in flight,
 //! handler panics (answered with an empty 500, recorded with
-//! `error_type="panic"`) and cancellation (the future or the body dropped
-//! early: `error_type="cancelled"`).
+//! `error_type="panic"`; with
+//! [`ObserveBuilder::catch_panics(false)`](observe_core::ObserveBuilder::catch_panics)
+//! the panic is left to a layer outside, such as tower-http's
+//! `CatchPanicLayer`, and still recorded once) and cancellation (the future
+//! or the body dropped early: `error_type="cancelled"`). The request id is
+//! read from and echoed in `x-request-id` (or the header
+//! [`ObserveBuilder::request_id_header`](observe_core::ObserveBuilder::request_id_header)
+//! names): an id tower-http's `SetRequestIdLayer` put there first is kept.
+//!
+//! The layer translates the request into observe-core's neutral
+//! [`RequestHead`](observe_core::RequestHead); every rule about what the
+//! request means lives in observe-core.
 //!
 //! ```
 //! use http::{Request, Response};
@@ -34,6 +44,7 @@
 
 mod body;
 mod future;
+mod head;
 mod layer;
 mod route;
 mod service;

@@ -18,8 +18,17 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use crate::Observe;
-use crate::metrics::RouteMetrics;
+use crate::base::ids::{TraceIds, new_request_id};
+use crate::base::service::Service;
+use crate::metrics::{CacheResult, Families, RouteMetrics};
+
+mod details;
+mod trace;
+
+pub use crate::metrics::CallOutcome;
+pub use details::MAX_HEADERS;
+pub(crate) use details::RequestDetails;
+pub(crate) use trace::{RequestSpan, RequestTrace};
 
 /// The most dependency calls kept per request; further calls are counted
 /// (`count`, `total`) but not listed, so one pathological request cannot
@@ -35,12 +44,6 @@ pub const MAX_EVENT_FIELDS: usize = 32;
 /// The longest value of an added event field, in bytes.
 pub const MAX_FIELD_LEN: usize = 256;
 
-/// A fresh request id: 32 hex digits, made like a trace id (a per-process
-/// random seed and a counter, mixed: unique, not secret).
-fn generate_request_id() -> Box<str> {
-    crate::trace::hex(&crate::trace::new_trace_id()).into_boxed_str()
-}
-
 /// Adds a field to the current request's event; outside a request it does
 /// nothing. See [`RequestContext::add_field`].
 pub fn add_event_field(key: &str, value: impl std::fmt::Display) {
@@ -49,28 +52,6 @@ pub fn add_event_field(key: &str, value: impl std::fmt::Display) {
             c.add_field(key, value);
         }
     });
-}
-
-/// How a dependency call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CallOutcome {
-    /// The call returned `Ok` (or a value, for untyped calls).
-    Ok,
-    /// The call returned `Err`.
-    Error,
-    /// The call's future was dropped before it finished.
-    Cancelled,
-}
-
-impl CallOutcome {
-    /// The label value: `ok`, `error`, `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Ok => "ok",
-            CallOutcome::Error => "error",
-            CallOutcome::Cancelled => "cancelled",
-        }
-    }
 }
 
 /// One call a request made to a dependency.
@@ -111,7 +92,7 @@ pub struct CacheTally {
 /// What observe knows about the request being handled.
 #[derive(Debug)]
 pub struct RequestContext {
-    pub(crate) observe: Observe,
+    pub(crate) families: Arc<Families>,
     route: OnceLock<Arc<RouteMetrics>>,
     request_id: OnceLock<Box<str>>,
     fields: Mutex<Vec<(Box<str>, Box<str>)>>,
@@ -122,11 +103,11 @@ pub struct RequestContext {
     method: u8,
     /// What the error tracker may report about the request; only taken
     /// while error tracking is on.
-    details: OnceLock<crate::errors::RequestDetails>,
+    details: OnceLock<RequestDetails>,
     /// An error event (panic, ERROR line) was already sent for this
     /// request, so its 5xx is not reported again.
     error_reported: AtomicBool,
-    pub(crate) trace: crate::trace::RequestTrace,
+    pub(crate) trace: RequestTrace,
 }
 
 thread_local! {
@@ -138,12 +119,12 @@ thread_local! {
 
 impl RequestContext {
     pub(crate) fn new(
-        observe: &Observe,
+        families: &Arc<Families>,
         method: u8,
         route: Option<Arc<RouteMetrics>>,
     ) -> Arc<Self> {
         let context = Self {
-            observe: observe.clone(),
+            families: Arc::clone(families),
             route: OnceLock::new(),
             request_id: OnceLock::new(),
             fields: Mutex::new(Vec::new()),
@@ -154,7 +135,7 @@ impl RequestContext {
             method,
             details: OnceLock::new(),
             error_reported: AtomicBool::new(false),
-            trace: crate::trace::RequestTrace::default(),
+            trace: RequestTrace::default(),
         };
         if let Some(route) = route {
             let _ = context.route.set(route);
@@ -178,20 +159,25 @@ impl RequestContext {
         self.route.get_or_init(|| {
             let late = LATE_ROUTE.with(|l| l.borrow().clone());
             let name = late.and_then(|resolve| resolve.late_route());
-            self.observe.inner.http.route(name.as_deref())
+            self.families.http.route(name.as_deref())
         })
     }
 
     /// The request method as recorded (`GET`, or `_OTHER` for unknown ones).
     pub fn method(&self) -> &str {
-        self.observe.inner.http.methods.name(self.method)
+        self.families.http.methods.name(self.method)
     }
 
-    pub(crate) fn details(&self) -> Option<&crate::errors::RequestDetails> {
+    /// The service this request is served by (its `Observe`'s identity).
+    pub(crate) fn service(&self) -> &Service {
+        &self.families.service
+    }
+
+    pub(crate) fn details(&self) -> Option<&RequestDetails> {
         self.details.get()
     }
 
-    pub(crate) fn set_details(&self, details: crate::errors::RequestDetails) {
+    pub(crate) fn set_details(&self, details: RequestDetails) {
         let _ = self.details.set(details);
     }
 
@@ -203,7 +189,7 @@ impl RequestContext {
 
     /// The trace and span ids of this request: the caller's trace when it
     /// sent a valid `traceparent`, else a new one.
-    pub fn trace_ids(&self) -> crate::trace::TraceIds {
+    pub fn trace_ids(&self) -> TraceIds {
         *self.trace.ids()
     }
 
@@ -215,7 +201,7 @@ impl RequestContext {
     /// The request id: the caller's `x-request-id` when it was sane, else
     /// one generated for this request.
     pub fn request_id(&self) -> &str {
-        self.request_id.get_or_init(generate_request_id)
+        self.request_id.get_or_init(new_request_id)
     }
 
     /// Takes the caller's `x-request-id` if it is sane (1 to 128 characters
@@ -230,7 +216,7 @@ impl RequestContext {
             })
             .and_then(|h| std::str::from_utf8(h).ok());
         self.request_id
-            .get_or_init(|| sane.map_or_else(generate_request_id, Box::from))
+            .get_or_init(|| sane.map_or_else(new_request_id, Box::from))
     }
 
     /// Adds a field to this request's event (at most
@@ -283,11 +269,11 @@ impl RequestContext {
         }
     }
 
-    pub(crate) fn count_cache(&self, result: crate::app::CacheResult) {
+    pub(crate) fn count_cache(&self, result: CacheResult) {
         let counter = match result {
-            crate::app::CacheResult::Hit => &self.hits,
-            crate::app::CacheResult::Miss => &self.misses,
-            crate::app::CacheResult::Error => &self.errors,
+            CacheResult::Hit => &self.hits,
+            CacheResult::Miss => &self.misses,
+            CacheResult::Error => &self.errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -304,9 +290,17 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RequestContext>) -> R) -> R
 pub fn enter<R>(context: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|c| c.replace(Some(Arc::clone(context))));
     let _restore = Restore(previous);
-    // The request's span is the OpenTelemetry parent of what runs inside.
-    let _span = context.trace.otel().map(|cx| cx.clone().attach());
-    f()
+    // The request's span (when a signal keeps one) is the parent of what
+    // runs inside.
+    match context.trace.span() {
+        None => f(),
+        Some(span) => {
+            let mut f = Some(f);
+            let mut out = None;
+            span.within(&mut || out = f.take().map(|f| f()));
+            out.expect("a request span runs what it is given, once")
+        }
+    }
 }
 
 /// Names a request's route on demand, for frameworks that route inside
@@ -392,9 +386,9 @@ mod tests {
 
     #[test]
     fn request_ids_are_taken_when_sane_and_generated_otherwise() {
-        let observe = Observe::builder().build().expect("defaults");
+        let observe = crate::Observe::builder().build().expect("defaults");
         let id = |header: Option<&[u8]>| {
-            RequestContext::new(&observe, 0, None)
+            RequestContext::new(observe.families(), 0, None)
                 .accept_request_id(header)
                 .to_string()
         };
@@ -416,8 +410,8 @@ mod tests {
 
     #[test]
     fn added_fields_are_bounded() {
-        let observe = Observe::builder().build().expect("defaults");
-        let context = RequestContext::new(&observe, 0, None);
+        let observe = crate::Observe::builder().build().expect("defaults");
+        let context = RequestContext::new(observe.families(), 0, None);
         for i in 0..100 {
             context.add_field(&format!("k{i}"), "é".repeat(1000));
         }

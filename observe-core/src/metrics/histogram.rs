@@ -6,15 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-/// The trace of one observation, shown beside its bucket in OpenMetrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Exemplar {
-    pub(crate) trace_id: [u8; 16],
-    pub(crate) span_id: [u8; 8],
-    pub(crate) value: f64,
-    /// Unix seconds.
-    pub(crate) timestamp: f64,
-}
+use crate::encoding::{Exemplar, HistogramSnapshot};
 
 #[derive(Debug)]
 pub(crate) struct Histogram {
@@ -24,21 +16,6 @@ pub(crate) struct Histogram {
     sum: AtomicU64,
     /// The latest exemplar per bucket, allocated on the first one.
     exemplars: OnceLock<Box<[Mutex<Option<Exemplar>>]>>,
-}
-
-/// A consistent-enough copy of a histogram for rendering: cumulative bucket
-/// counts, with `count` equal to the `+Inf` bucket by construction.
-pub(crate) struct HistogramSnapshot {
-    pub(crate) cumulative: Vec<u64>,
-    pub(crate) sum: f64,
-    /// Per bucket, when any were recorded.
-    pub(crate) exemplars: Vec<Option<Exemplar>>,
-}
-
-impl HistogramSnapshot {
-    pub(crate) fn count(&self) -> u64 {
-        self.cumulative.last().copied().unwrap_or(0)
-    }
 }
 
 impl Histogram {

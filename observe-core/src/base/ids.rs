@@ -1,0 +1,128 @@
+//! Ids: trace and span ids (made here or continued from a caller), their
+//! hex forms, and request ids.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The ids of a request's server span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceIds {
+    /// The trace id.
+    pub trace_id: [u8; 16],
+    /// The request's own span id.
+    pub span_id: [u8; 8],
+    /// Whether the trace is sampled (recorded and exported).
+    pub sampled: bool,
+}
+
+impl TraceIds {
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The span id as 16 lowercase hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+
+    /// Appends the trace id, quoted, to a JSON line (no allocation).
+    pub(crate) fn write_trace_id(&self, out: &mut String) {
+        push_quoted_hex(out, &self.trace_id);
+    }
+
+    /// Appends the span id, quoted, to a JSON line (no allocation).
+    pub(crate) fn write_span_id(&self, out: &mut String) {
+        push_quoted_hex(out, &self.span_id);
+    }
+
+    /// Fresh ids for a request nobody sent a `traceparent` for.
+    pub(crate) fn new_root() -> Self {
+        Self {
+            trace_id: new_trace_id(),
+            span_id: new_span_id(),
+            sampled: false,
+        }
+    }
+}
+
+/// A fresh request id: 32 hex digits, made like a trace id (unique, not
+/// secret).
+pub(crate) fn new_request_id() -> Box<str> {
+    hex(&new_trace_id()).into_boxed_str()
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Appends lowercase hex of up to 16 bytes, through a stack buffer.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    let mut digits = [0u8; 32];
+    let bytes = &bytes[..bytes.len().min(16)];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
+    if let Ok(text) = std::str::from_utf8(&digits[..bytes.len() * 2]) {
+        out.push_str(text);
+    }
+}
+
+/// Appends `"hex"`.
+pub(crate) fn push_quoted_hex(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    push_hex(out, bytes);
+    out.push('"');
+}
+
+/// 64 bits that differ every call: a per-process random seed mixed with a
+/// counter (unique and unpredictable enough for ids, not for secrets).
+fn next_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(u64::from(std::process::id()));
+        h.finish()
+    });
+    let mut z = seed
+        ^ COUNTER
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A new trace id (never all zero).
+pub(crate) fn new_trace_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&next_random().to_be_bytes());
+    id[8..].copy_from_slice(&(next_random() | 1).to_be_bytes());
+    id
+}
+
+/// A new span id (never all zero).
+pub(crate) fn new_span_id() -> [u8; 8] {
+    (next_random() | 1).to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_are_distinct_and_nonzero() {
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| new_trace_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| *id != [0; 16]));
+        assert_ne!(new_span_id(), [0; 8]);
+    }
+}

@@ -1,0 +1,18 @@
+//! The bottom layer: primitives every other layer may use and that use
+//! nothing of observe's own. Ids and W3C trace context, the bounded-queue
+//! flush handshake, JSON and time formatting, the line opening, the
+//! redactor, the service identity, and the record of what is installed
+//! process-wide.
+
+pub(crate) mod hash;
+pub(crate) mod ids;
+#[cfg(feature = "logging")]
+pub(crate) mod json;
+#[cfg(feature = "logging")]
+pub(crate) mod line;
+pub(crate) mod process_wide;
+pub(crate) mod queue;
+pub(crate) mod redact;
+pub(crate) mod service;
+pub(crate) mod time;
+pub(crate) mod trace_context;

@@ -1,0 +1,18 @@
+//! Who is speaking: the identity one `Observe` gives every signal it
+//! feeds, so two instances in one process never borrow each other's name.
+
+use super::redact::Redactor;
+
+/// The service an `Observe` describes, as its metrics, log lines, request
+/// events, error events and spans name it.
+#[derive(Debug, Clone)]
+pub(crate) struct Service {
+    /// `service.name`.
+    pub(crate) name: String,
+    /// `service.version`, when known.
+    pub(crate) version: Option<String>,
+    /// The git commit the service was built from, when known.
+    pub(crate) git_commit: Option<String>,
+    /// What every value this instance sends out goes through.
+    pub(crate) redactor: Redactor,
+}

@@ -1,0 +1,45 @@
+//! Encoding, the layer above the primitives: the exposition formats
+//! (Prometheus text 0.0.4, OpenMetrics 1.0.0) and their negotiation.
+//!
+//! prometheus-client cannot write `_created` samples, which OpenMetrics uses
+//! to tell a restarted process's fresh counters from a reset. observe's own
+//! families are therefore written by the small encoder in `text`, and the
+//! user's [`prometheus_client::registry::Registry`] is appended by
+//! prometheus-client's encoder, so one document carries both.
+
+mod negotiate;
+pub(crate) mod text;
+
+pub use negotiate::negotiate;
+pub(crate) use text::{
+    Exemplar, HistogramSnapshot, counter_header, escape_label_value, float, gauge_header, header,
+    histogram_header, write_counter, write_histogram, write_labels, write_sample, write_totals,
+};
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4: the default, understood by every scraper.
+    Text,
+    /// OpenMetrics 1.0.0 text: adds `_created`, units and `# EOF`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` header value for a document in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// A rendered `/metrics` response: what a framework's endpoint sends.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    /// The `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The document.
+    pub body: String,
+}

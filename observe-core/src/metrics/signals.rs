@@ -1,0 +1,232 @@
+//! The signals' own counters: log lines by level and dropped, error events
+//! captured, dropped and sent, spans exported and dropped.
+//!
+//! They are process-wide, as what they count is: one log writer, one
+//! Sentry client, one span exporter per process. Every `Observe` renders
+//! them (with its constant labels); they read zero while a signal is off.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::base::time::unix_now;
+use crate::encoding::{Format, counter_header, write_counter, write_totals};
+
+/// The level label values, in the order of [`LogCounters`]' slots.
+pub(crate) const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// Lines by level and lines dropped.
+#[derive(Debug, Default)]
+pub(crate) struct LogCounters {
+    by_level: [AtomicU64; 5],
+    dropped: AtomicU64,
+}
+
+impl LogCounters {
+    /// Counts a line at `level` (an index into [`LEVELS`]).
+    pub(crate) fn line(&self, level: usize) {
+        self.by_level[level.min(4)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a line the writer could not take.
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What produced an error event; the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    Panic,
+    ServerError,
+    Log,
+}
+
+const KINDS: [&str; 3] = ["panic", "server_error", "log"];
+
+/// Why an error event was not delivered; the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// The queue to the sending thread was full (Sentry slow or down).
+    QueueFull,
+    /// More than the allowed events per second.
+    Throttled,
+    /// Sentry asked us to back off (HTTP 429).
+    RateLimited,
+    /// The send failed: connection error, timeout, or a non-2xx answer.
+    SendFailed,
+}
+
+const DROP_REASONS: [&str; 4] = ["queue_full", "throttled", "rate_limited", "send_failed"];
+
+/// Error events captured by kind, dropped by reason, and sent.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorCounters {
+    captured: [AtomicU64; 3],
+    dropped: [AtomicU64; 4],
+    sent: AtomicU64,
+}
+
+impl ErrorCounters {
+    pub(crate) fn captured(&self, kind: ErrorKind) {
+        self.captured[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dropped(&self, reason: DropReason) {
+        self.dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Spans exported, and sampled spans dropped.
+#[derive(Debug, Default)]
+pub(crate) struct SpanCounters {
+    pub(crate) exported: AtomicU64,
+    pub(crate) queue_full: AtomicU64,
+    pub(crate) export_failed: AtomicU64,
+}
+
+/// The process's signal counters and when they started counting.
+#[derive(Debug)]
+pub(crate) struct SignalCounters {
+    pub(crate) logs: LogCounters,
+    pub(crate) errors: ErrorCounters,
+    pub(crate) spans: SpanCounters,
+    created: f64,
+}
+
+/// The counters of this process.
+pub(crate) fn counters() -> &'static SignalCounters {
+    static COUNTERS: OnceLock<SignalCounters> = OnceLock::new();
+    COUNTERS.get_or_init(|| SignalCounters {
+        logs: LogCounters::default(),
+        errors: ErrorCounters::default(),
+        spans: SpanCounters::default(),
+        created: unix_now(),
+    })
+}
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// Writes every signal counter family.
+pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
+    let counters = counters();
+    let created = counters.created;
+    let logs = &counters.logs;
+    counter_header(
+        out,
+        format,
+        "observe_log_events",
+        "Log lines by level, after remapping (dropped lines included).",
+    );
+    write_totals(
+        out,
+        format,
+        "observe_log_events",
+        "level",
+        LEVELS.iter().copied().zip(logs.by_level.iter().map(load)),
+        const_labels,
+        created,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_log_lines_dropped",
+        "Log lines dropped because the writer could not keep up (slow or blocked stdout).",
+    );
+    write_counter(
+        out,
+        format,
+        "observe_log_lines_dropped",
+        const_labels,
+        load(&logs.dropped),
+        created,
+    );
+
+    let errors = &counters.errors;
+    counter_header(
+        out,
+        format,
+        "observe_error_events",
+        "Errors handed to the error tracker (panics, 5xx responses, ERROR lines), sent or not.",
+    );
+    write_totals(
+        out,
+        format,
+        "observe_error_events",
+        "kind",
+        KINDS.iter().copied().zip(errors.captured.iter().map(load)),
+        const_labels,
+        created,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_error_events_dropped",
+        "Error events not delivered: queue full, throttled, rate-limited by Sentry, or failed sends.",
+    );
+    write_totals(
+        out,
+        format,
+        "observe_error_events_dropped",
+        "reason",
+        DROP_REASONS
+            .iter()
+            .copied()
+            .zip(errors.dropped.iter().map(load)),
+        const_labels,
+        created,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_error_events_sent",
+        "Error events Sentry accepted.",
+    );
+    write_counter(
+        out,
+        format,
+        "observe_error_events_sent",
+        const_labels,
+        load(&errors.sent),
+        created,
+    );
+
+    let spans = &counters.spans;
+    counter_header(
+        out,
+        format,
+        "observe_trace_spans_exported",
+        "Spans the OTLP collector accepted.",
+    );
+    write_counter(
+        out,
+        format,
+        "observe_trace_spans_exported",
+        const_labels,
+        load(&spans.exported),
+        created,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_trace_spans_dropped",
+        "Sampled spans not exported: export queue full, or the collector failed or timed out.",
+    );
+    write_totals(
+        out,
+        format,
+        "observe_trace_spans_dropped",
+        "reason",
+        [
+            ("queue_full", load(&spans.queue_full)),
+            ("export_failed", load(&spans.export_failed)),
+        ],
+        const_labels,
+        created,
+    );
+}

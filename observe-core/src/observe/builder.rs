@@ -1,0 +1,333 @@
+//! [`ObserveBuilder`]: the settings of one `Observe`, validated once.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+use std::sync::RwLock;
+
+use prometheus_client::registry::Registry;
+
+use super::{Observe, Settings};
+use crate::base::redact::Redactor;
+use crate::base::service::Service;
+use crate::base::time::unix_now;
+use crate::encoding::escape_label_value;
+use crate::metrics::app::DEFAULT_SERIES_LIMIT;
+use crate::metrics::labels::{
+    MAX_EXTRA_METHODS, STANDARD_METHODS, is_method_token, is_valid_label_name,
+};
+use crate::metrics::{
+    AppMetrics, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Families, HttpMetrics,
+};
+
+/// Label names observe sets itself; a constant label may not reuse them.
+const RESERVED_LABELS: [&str; 11] = [
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "error_type",
+    "le",
+    "service_name",
+    "service_version",
+    "git_commit",
+    "cache",
+    "dependency",
+    "metric",
+];
+
+/// Default for [`ObserveBuilder::max_routes`].
+pub const DEFAULT_MAX_ROUTES: usize = 1000;
+
+/// Default for [`ObserveBuilder::request_id_header`].
+pub const DEFAULT_REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Errors from [`ObserveBuilder::build`]; each names the bad value and what
+/// is accepted.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Bucket bounds must be finite and strictly increasing.
+    #[error(
+        "invalid {which} buckets {bounds:?}: expected a non-empty list of finite numbers in strictly increasing order"
+    )]
+    Buckets {
+        /// Which histogram the buckets were for.
+        which: &'static str,
+        /// The bounds given.
+        bounds: Vec<f64>,
+    },
+    /// A constant label name is not a valid Prometheus label name, or is one
+    /// observe sets itself.
+    #[error(
+        "invalid constant label name {0:?}: expected [a-zA-Z_][a-zA-Z0-9_]*, not starting with \"__\" and not one of {RESERVED_LABELS:?}"
+    )]
+    LabelName(String),
+    /// An extra method is not an HTTP token or is already standard.
+    #[error(
+        "invalid extra HTTP method {0:?}: expected an HTTP token of 1 to 32 characters that is not one of {STANDARD_METHODS:?}"
+    )]
+    Method(String),
+    /// Too many extra methods.
+    #[error("too many extra HTTP methods ({0}): at most {MAX_EXTRA_METHODS} are accepted")]
+    TooManyMethods(usize),
+    /// The service name is empty.
+    #[error("invalid service name \"\": expected a non-empty name such as \"shop\"")]
+    ServiceName,
+    /// `max_routes` is zero.
+    #[error("invalid max_routes 0: expected at least 1 (default {DEFAULT_MAX_ROUTES})")]
+    MaxRoutes,
+    /// `series_limit` is zero.
+    #[error("invalid series_limit 0: expected at least 1 (default {DEFAULT_SERIES_LIMIT})")]
+    SeriesLimit,
+    /// The request id header is not a valid lowercase header name.
+    #[error(
+        "invalid request id header {0:?}: expected a header name of 1 to 64 lowercase letters, digits and '-' (e.g. \"x-request-id\")"
+    )]
+    RequestIdHeader(String),
+}
+
+/// Builds an [`Observe`]. Zero configuration is production-safe: bounded
+/// labels, OpenTelemetry's advisory buckets, no route excluded.
+#[derive(Debug, Clone)]
+pub struct ObserveBuilder {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    duration_buckets: Vec<f64>,
+    size_buckets: Vec<f64>,
+    excluded_routes: Vec<String>,
+    const_labels: Vec<(String, String)>,
+    extra_methods: Vec<String>,
+    max_routes: usize,
+    series_limit: usize,
+    git_commit: Option<String>,
+    redactor: Redactor,
+    request_id_header: String,
+    catch_panics: bool,
+}
+
+impl Default for ObserveBuilder {
+    fn default() -> Self {
+        Self {
+            service_name: None,
+            service_version: None,
+            duration_buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
+            size_buckets: DEFAULT_SIZE_BUCKETS.to_vec(),
+            excluded_routes: Vec::new(),
+            const_labels: Vec::new(),
+            extra_methods: Vec::new(),
+            max_routes: DEFAULT_MAX_ROUTES,
+            series_limit: DEFAULT_SERIES_LIMIT,
+            git_commit: None,
+            redactor: Redactor::default(),
+            request_id_header: DEFAULT_REQUEST_ID_HEADER.to_string(),
+            catch_panics: true,
+        }
+    }
+}
+
+impl ObserveBuilder {
+    /// The service name. Defaults to `OTEL_SERVICE_NAME` when set, else
+    /// `unknown_service` (the OpenTelemetry default).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The service version, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// Bucket bounds in seconds for `http_server_request_duration_seconds`.
+    /// Defaults to [`DEFAULT_DURATION_BUCKETS`].
+    pub fn duration_buckets(mut self, bounds: impl IntoIterator<Item = f64>) -> Self {
+        self.duration_buckets = bounds.into_iter().collect();
+        self
+    }
+
+    /// Bucket bounds in bytes for the body size histograms. Defaults to
+    /// [`DEFAULT_SIZE_BUCKETS`].
+    pub fn size_buckets(mut self, bounds: impl IntoIterator<Item = f64>) -> Self {
+        self.size_buckets = bounds.into_iter().collect();
+        self
+    }
+
+    /// Leaves a route out of the request histograms, by its template as the
+    /// framework names it (`/health`, `/metrics`). Can be repeated. Its
+    /// requests still count in `http_server_active_requests`, which measures
+    /// load (and which not every framework can attribute to a route before
+    /// the handler runs).
+    pub fn exclude_route(mut self, route: impl Into<String>) -> Self {
+        self.excluded_routes.push(route.into());
+        self
+    }
+
+    /// Adds a label with a fixed value to every series (observe's and the
+    /// registry's). Can be repeated.
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Records this method under its own name instead of `_OTHER` (e.g.
+    /// `PROPFIND` for WebDAV). Can be repeated, up to 32 methods.
+    pub fn extra_method(mut self, method: impl Into<String>) -> Self {
+        self.extra_methods.push(method.into());
+        self
+    }
+
+    /// The most distinct `http_route` values kept (default
+    /// [`DEFAULT_MAX_ROUTES`]). Further routes are recorded as
+    /// [`labels::OVERFLOW_ROUTE`] and counted in
+    /// `observe_series_overflow_total{metric="http_server_request_duration_seconds"}`:
+    /// a guard against a route classifier that leaks raw paths.
+    pub fn max_routes(mut self, max: usize) -> Self {
+        self.max_routes = max;
+        self
+    }
+
+    /// The most series each family observe owns may have (default
+    /// [`DEFAULT_SERIES_LIMIT`]): cache and dependency metrics and
+    /// [`Observe::counter_family`]. Past it, new label sets share one
+    /// `_OVERFLOW` series and `observe_series_overflow_total{metric}` counts
+    /// them. The HTTP families are bounded by [`max_routes`](Self::max_routes).
+    pub fn series_limit(mut self, limit: usize) -> Self {
+        self.series_limit = limit;
+        self
+    }
+
+    /// The git commit the service was built from, for `target_info`, so a
+    /// dashboard can tell a canary from the stable version. When empty or
+    /// not given, `OBSERVE_GIT_COMMIT` is used if set.
+    pub fn git_commit(mut self, commit: impl Into<String>) -> Self {
+        self.git_commit = Some(commit.into());
+        self
+    }
+
+    /// The redactor every value this instance sends out goes through: log
+    /// lines and request events of its requests, error events, span
+    /// attributes. Default: [`Redactor::default`].
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// The header a request's id is read from and echoed in (default
+    /// `x-request-id`). An id another middleware already set in that
+    /// header (tower-http's `SetRequestIdLayer` with the same name, a
+    /// proxy) is used, not replaced; a response that already carries the
+    /// header keeps its value.
+    pub fn request_id_header(mut self, name: impl Into<String>) -> Self {
+        self.request_id_header = name.into();
+        self
+    }
+
+    /// Whether the framework crates catch a panicking handler and answer
+    /// an empty 500 (default on). Turn it off when another layer does
+    /// (tower-http's `CatchPanicLayer`): the panic is then still recorded
+    /// once, as `error_type="panic"` when it unwinds through observe's
+    /// middleware, or as the 500 the other layer answers.
+    pub fn catch_panics(mut self, on: bool) -> Self {
+        self.catch_panics = on;
+        self
+    }
+
+    /// Validates the settings and builds the [`Observe`].
+    pub fn build(self) -> Result<Observe, BuildError> {
+        check_buckets("duration", &self.duration_buckets)?;
+        check_buckets("size", &self.size_buckets)?;
+        if self.extra_methods.len() > MAX_EXTRA_METHODS {
+            return Err(BuildError::TooManyMethods(self.extra_methods.len()));
+        }
+        if let Some(bad) = self
+            .extra_methods
+            .iter()
+            .find(|m| !is_method_token(m) || STANDARD_METHODS.contains(&m.as_str()))
+        {
+            return Err(BuildError::Method(bad.clone()));
+        }
+        if self.max_routes == 0 {
+            return Err(BuildError::MaxRoutes);
+        }
+        if self.series_limit == 0 {
+            return Err(BuildError::SeriesLimit);
+        }
+        if !is_header_name(&self.request_id_header) {
+            return Err(BuildError::RequestIdHeader(self.request_id_header));
+        }
+        let mut const_labels = String::new();
+        for (name, value) in &self.const_labels {
+            if !is_valid_label_name(name) || RESERVED_LABELS.contains(&name.as_str()) {
+                return Err(BuildError::LabelName(name.clone()));
+            }
+            let _ = write!(const_labels, ",{name}=\"");
+            escape_label_value(&mut const_labels, value);
+            const_labels.push('"');
+        }
+        let service_name = self
+            .service_name
+            .or_else(|| std::env::var("OTEL_SERVICE_NAME").ok())
+            .unwrap_or_else(|| "unknown_service".to_string());
+        if service_name.is_empty() {
+            return Err(BuildError::ServiceName);
+        }
+        let registry = Registry::with_labels(
+            self.const_labels
+                .into_iter()
+                .map(|(n, v)| (Cow::Owned(n), Cow::Owned(v))),
+        );
+        let git_commit = self
+            .git_commit
+            .filter(|c| !c.is_empty())
+            .or_else(|| std::env::var("OBSERVE_GIT_COMMIT").ok())
+            .filter(|c| !c.is_empty());
+        let families = Families {
+            service: Service {
+                name: service_name,
+                version: self.service_version,
+                git_commit,
+                redactor: self.redactor,
+            },
+            const_labels,
+            app: AppMetrics::new(self.series_limit, &self.duration_buckets),
+            http: HttpMetrics::new(
+                &self.extra_methods,
+                self.duration_buckets,
+                self.size_buckets,
+                &self.excluded_routes,
+                self.max_routes,
+            ),
+            registry: RwLock::new(registry),
+            created: unix_now(),
+        };
+        Ok(Observe::new(
+            families,
+            Settings {
+                request_id_header: self.request_id_header,
+                catch_panics: self.catch_panics,
+            },
+        ))
+    }
+}
+
+/// Whether `name` is a lowercase header token we accept for the request id.
+fn is_header_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn check_buckets(which: &'static str, bounds: &[f64]) -> Result<(), BuildError> {
+    let ok = !bounds.is_empty()
+        && bounds.iter().all(|b| b.is_finite())
+        && bounds.windows(2).all(|w| w[0] < w[1]);
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::Buckets {
+            which,
+            bounds: bounds.to_vec(),
+        })
+    }
+}

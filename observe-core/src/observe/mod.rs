@@ -1,0 +1,366 @@
+//! The facade, the top layer: [`Observe`] and its builder. Every method a
+//! user calls on an `Observe` is here and calls down into the layers; the
+//! wiring between signals (ERROR lines to error tracking, the span layer
+//! in logging's subscriber) happens here too.
+
+mod builder;
+
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+
+pub use builder::{BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, ObserveBuilder};
+
+use crate::base::service::Service;
+use crate::encoding::{Format, Scrape, negotiate};
+use crate::metrics::{CounterFamily, Families, Gauge, MetricError, StateSet, States};
+use crate::request::{self, Cache, Dependency, RequestHead, RequestTracker, RouteCache};
+
+/// One observability setup: owns its metric registry and settings. Cheap to
+/// clone (a reference count); clones share everything.
+///
+/// There is no global state: two `Observe` values in one process (two
+/// servers, parallel tests) never see each other's series, and each one's
+/// log lines, request events, error events and spans name its own service.
+/// What is process-wide (the `tracing` subscriber, the panic hook, the
+/// Sentry client, the tracer provider) is installed by an explicit `init`
+/// call, once.
+#[derive(Clone, Debug)]
+pub struct Observe {
+    families: Arc<Families>,
+    settings: Arc<Settings>,
+}
+
+/// What the framework crates read of an `Observe`.
+#[derive(Debug)]
+struct Settings {
+    request_id_header: String,
+    catch_panics: bool,
+}
+
+impl Observe {
+    fn new(families: Families, settings: Settings) -> Self {
+        Self {
+            families: Arc::new(families),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// A builder with production-safe defaults.
+    pub fn builder() -> ObserveBuilder {
+        ObserveBuilder::default()
+    }
+
+    /// The service name (`target_info{service_name}`).
+    pub fn service_name(&self) -> &str {
+        &self.families.service.name
+    }
+
+    #[cfg(test)]
+    pub(crate) fn families(&self) -> &Arc<Families> {
+        &self.families
+    }
+
+    pub(crate) fn service(&self) -> &Service {
+        &self.families.service
+    }
+
+    /// The header the request id is read from and echoed in
+    /// ([`ObserveBuilder::request_id_header`]), lowercase.
+    pub fn request_id_header(&self) -> &str {
+        &self.settings.request_id_header
+    }
+
+    /// Whether the framework crates catch a panicking handler
+    /// ([`ObserveBuilder::catch_panics`]).
+    pub fn catches_panics(&self) -> bool {
+        self.settings.catch_panics
+    }
+
+    /// Gives access to the prometheus-client [`Registry`] that is rendered
+    /// after observe's own families in `/metrics`, for the service's own
+    /// metrics. Constant labels of the builder apply to them too.
+    ///
+    /// ```
+    /// use prometheus_client::metrics::counter::Counter;
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let orders = Counter::<u64>::default();
+    /// observe.with_registry(|r| r.register("shop_orders", "Orders placed", orders.clone()));
+    /// orders.inc();
+    /// assert!(observe.render(observe_core::Format::Text).contains("shop_orders_total 1"));
+    /// ```
+    pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut registry = self
+            .families
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        f(&mut registry)
+    }
+
+    /// Negotiates the format for an `Accept` header value and renders the
+    /// document: the whole of a `/metrics` endpoint but the I/O. CPU work
+    /// proportional to the number of series, see [`render`](Self::render).
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let scrape = observe.scrape(Some("application/openmetrics-text; version=1.0.0"));
+    /// assert_eq!(scrape.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    /// ```
+    pub fn scrape(&self, accept: Option<&str>) -> Scrape {
+        let format = negotiate(accept);
+        Scrape {
+            content_type: format.content_type(),
+            body: self.render(format),
+        }
+    }
+
+    /// Renders every metric of this instance in `format`.
+    ///
+    /// Recording is never blocked for longer than it takes to copy the
+    /// pointers to the series; the formatting itself runs without locks on
+    /// the hot path. It is CPU work proportional to the number of series, so
+    /// async endpoints should call it from a blocking-friendly context (the
+    /// framework crates use `spawn_blocking`).
+    ///
+    /// ```
+    /// use observe_core::{Format, Observe};
+    /// let observe = Observe::builder().service_name("shop").build().unwrap();
+    /// let text = observe.render(Format::OpenMetrics);
+    /// assert!(text.ends_with("# EOF\n"));
+    /// ```
+    pub fn render(&self, format: Format) -> String {
+        self.families.render(format)
+    }
+
+    /// Starts tracking the request `head` describes: the framework crates'
+    /// one entry point. `route` is the matched route template
+    /// (`/users/{id}`), never a raw path; `None` means the request matched
+    /// no route, or that the framework only knows the route after the
+    /// handler ran (then call [`RequestTracker::route_after_handler`]).
+    /// `cache` remembers the route's metrics for a middleware instance that
+    /// usually sees one route (see [`RouteCache`]).
+    ///
+    /// Read from the head, once: the method, the body size (exact from the
+    /// server, else `Content-Length`), the request id (the first sane value
+    /// of the request-id header, else a generated one), the caller's trace
+    /// (exactly one `traceparent`; every `tracestate` line, joined), and
+    /// while error tracking is on, the path, query and headers an error
+    /// report may need.
+    pub fn track(
+        &self,
+        head: &impl RequestHead,
+        route: Option<&str>,
+        cache: Option<&RouteCache>,
+    ) -> RequestTracker {
+        request::track(&self.families, head, route, cache)
+    }
+
+    /// Starts tracking a request known only by its method and route, and
+    /// counts it in flight: for tests and hand-written integrations (the
+    /// framework crates use [`track`](Self::track)).
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let mut tracker = observe.start_request("GET", Some("/users/{id}"));
+    /// tracker.response(200);
+    /// tracker.add_response_body_bytes(42);
+    /// tracker.finish();
+    /// assert!(observe.render(observe_core::Format::Text).contains("http_route=\"/users/{id}\""));
+    /// ```
+    pub fn start_request(&self, method: &str, route: Option<&str>) -> RequestTracker {
+        request::start(&self.families, method, route, None)
+    }
+
+    /// Instrumentation for the cache called `name` (a fixed name from your
+    /// code, such as `users`).
+    pub fn cache(&self, name: &str) -> Cache {
+        Cache::new(&self.families, name)
+    }
+
+    /// Instrumentation for the dependency called `name` (`postgres`,
+    /// `payments-api`).
+    pub fn dependency(&self, name: &str) -> Dependency {
+        Dependency::new(&self.families, name)
+    }
+
+    /// Registers a gauge the service sets (`shop_queue_depth`).
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, MetricError> {
+        self.families.app.gauge(name, help)
+    }
+
+    /// Registers a gauge read by calling `read` at scrape time (cache size,
+    /// pool usage). `read` runs on the scrape's thread: keep it cheap and
+    /// non-blocking.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// observe.gauge_fn("shop_cache_entries", "Entries in the cache.", || 42.0).unwrap();
+    /// assert!(observe.render(observe_core::Format::Text).contains("shop_cache_entries 42"));
+    /// ```
+    pub fn gauge_fn(
+        &self,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<(), MetricError> {
+        self.families.app.gauge_fn(name, help, read)
+    }
+
+    /// Registers a counter with labels, guarded by the series limit. `name`
+    /// is given without `_total`, which the exposition adds.
+    pub fn counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+    ) -> Result<CounterFamily, MetricError> {
+        self.families.app.counter_family(name, help, label_names)
+    }
+
+    /// Registers a StateSet for the enum `E`, starting in `initial`.
+    pub fn state_set<E: States>(
+        &self,
+        name: &str,
+        help: &str,
+        initial: E,
+    ) -> Result<StateSet<E>, MetricError> {
+        self.families.app.state_set(name, help, initial)
+    }
+}
+
+#[cfg(feature = "logging")]
+impl Observe {
+    /// Logging for this service: JSON lines on stdout, `RUST_LOG` filtering
+    /// (default `info`), `OBSERVE_LOG_REMAP` level remapping, redaction on.
+    /// Finish with [`LoggingBuilder::init`](crate::logging::LoggingBuilder::init),
+    /// which installs the process-wide subscriber: after
+    /// [`tracing`](Self::tracing)'s `init`, so exported spans get their layer.
+    pub fn logging(&self) -> crate::logging::LoggingBuilder {
+        crate::logging::LoggingBuilder::new(self.service().clone(), spans_layer(), error_lines())
+    }
+}
+
+/// The span layer logging's subscriber carries, when spans are exported.
+#[cfg(all(feature = "logging", feature = "tracing"))]
+fn spans_layer() -> Option<crate::signals::logging::SpansLayer> {
+    crate::signals::trace::subscriber_layer()
+}
+
+#[cfg(all(feature = "logging", not(feature = "tracing")))]
+fn spans_layer() -> Option<crate::signals::logging::SpansLayer> {
+    None
+}
+
+/// Where logging forwards ERROR lines: to error tracking, when it is
+/// compiled in (it decides at each line whether it is on).
+#[cfg(all(feature = "logging", feature = "errors"))]
+fn error_lines() -> Option<crate::signals::logging::ErrorLineHook> {
+    fn forward(line: &crate::signals::logging::ErrorLine<'_>) {
+        // Observe's own panic line is not an error of its own: the panic
+        // itself is the event.
+        if line.target == crate::signals::event::EVENT_TARGET {
+            return;
+        }
+        if let Some(errors) = crate::signals::errors::installed() {
+            errors.log_line(line.target, line.callsite, line.message, line.fields);
+        }
+    }
+    Some(forward)
+}
+
+#[cfg(all(feature = "logging", not(feature = "errors")))]
+fn error_lines() -> Option<crate::signals::logging::ErrorLineHook> {
+    None
+}
+
+#[cfg(feature = "errors")]
+impl Observe {
+    /// Error tracking for this service, configured from `SENTRY_DSN`,
+    /// `SENTRY_ENVIRONMENT` and `SENTRY_RELEASE` (default: the service name,
+    /// version and git commit). Finish with
+    /// [`ErrorsBuilder::init`](crate::errors::ErrorsBuilder::init), which
+    /// installs the process-wide Sentry client and panic hook.
+    pub fn errors(&self) -> crate::errors::ErrorsBuilder {
+        crate::errors::ErrorsBuilder::new(self.service().clone())
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Observe {
+    /// Tracing for this service, configured by the standard variables
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
+    /// `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` and
+    /// `OTEL_RESOURCE_ATTRIBUTES`. Call
+    /// [`TracingBuilder::init`](crate::trace::TracingBuilder::init) (which
+    /// installs the process-wide tracer provider) before
+    /// [`Observe::logging`]'s `init`.
+    pub fn tracing(&self) -> crate::trace::TracingBuilder {
+        crate::trace::TracingBuilder::new(self.service().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Format;
+
+    #[test]
+    fn bad_settings_name_the_value() {
+        let err = Observe::builder()
+            .duration_buckets([1.0, 0.5])
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("[1.0, 0.5]"), "{err}");
+        let err = Observe::builder()
+            .const_label("http_route", "x")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("\"http_route\""), "{err}");
+        let err = Observe::builder().extra_method("GET").build().unwrap_err();
+        assert_eq!(err, BuildError::Method("GET".into()));
+        let err = Observe::builder()
+            .extra_method("BAD METHOD")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("\"BAD METHOD\""));
+        assert_eq!(
+            Observe::builder().max_routes(0).build().unwrap_err(),
+            BuildError::MaxRoutes
+        );
+    }
+
+    #[test]
+    fn instances_do_not_share_series() {
+        let a = Observe::builder().build().unwrap();
+        let b = Observe::builder().build().unwrap();
+        let mut t = a.start_request("GET", Some("/only-a"));
+        t.response(200);
+        t.finish();
+        assert!(a.render(Format::Text).contains("/only-a"));
+        assert!(!b.render(Format::Text).contains("/only-a"));
+    }
+
+    #[test]
+    fn excluded_route_records_nothing() {
+        let o = Observe::builder().exclude_route("/health").build().unwrap();
+        let mut t = o.start_request("GET", Some("/health"));
+        t.response(200);
+        t.finish();
+        assert!(!o.render(Format::Text).contains("/health"));
+    }
+
+    #[test]
+    fn drop_is_cancelled_and_panic_is_500() {
+        let o = Observe::builder().build().unwrap();
+        drop(o.start_request("GET", Some("/slow")));
+        o.start_request("GET", Some("/boom")).panicked();
+        let text = o.render(Format::Text);
+        assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"499\",http_route=\"/slow\",error_type=\"cancelled\"} 1"), "{text}");
+        assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"500\",http_route=\"/boom\",error_type=\"panic\"} 1"), "{text}");
+        assert!(
+            text.contains("http_server_active_requests{http_request_method=\"GET\"} 0"),
+            "{text}"
+        );
+    }
+}

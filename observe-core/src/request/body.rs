@@ -1,0 +1,46 @@
+//! The end of a request: its response body, as the framework's body
+//! wrapper reports it.
+
+use super::RequestTracker;
+
+/// What a framework's response-body wrapper reports, so the end-of-request
+/// rules live here once: bytes are counted as they are sent, the request
+/// finishes when the body ends, and a body dropped before its end is a
+/// cancellation unless it had nothing left to send.
+#[derive(Debug, Default)]
+pub struct BodyRecorder {
+    tracker: Option<RequestTracker>,
+}
+
+impl BodyRecorder {
+    /// Records the body of the request `tracker` follows (`None` for an
+    /// excluded route or a synthetic response: nothing is recorded).
+    pub fn new(tracker: Option<RequestTracker>) -> Self {
+        Self { tracker }
+    }
+
+    /// A chunk of `bytes` was produced for sending.
+    pub fn data(&mut self, bytes: u64) {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.add_response_body_bytes(bytes);
+        }
+    }
+
+    /// The body reported its end: the request is complete.
+    pub fn end(&mut self) {
+        if let Some(tracker) = self.tracker.take() {
+            tracker.finish();
+        }
+    }
+
+    /// The body is being dropped. `exhausted` says whether it had nothing
+    /// left to send (servers need not poll a body that says so); otherwise
+    /// the request is recorded as cancelled.
+    pub fn dropped(&mut self, exhausted: bool) {
+        match self.tracker.take() {
+            Some(tracker) if exhausted => tracker.finish(),
+            // The tracker's own drop records the cancellation.
+            other => drop(other),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The recorder: the one place where a request's start, response, end,
+//! panic and cancellation become metrics, a request event, a span and
+//! (for failures) an error report. Framework crates hand over a
+//! [`RequestHead`] and the response's status, and nothing else.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use super::head::{self, Header, RequestHead};
+use crate::context::{RequestContext, RequestDetails};
+use crate::metrics::labels::CANCELLED_STATUS;
+use crate::metrics::{Families, Observation, Outcome, RouteMetrics, SeriesKey};
+use crate::signals::{event, trace};
+
+/// The metrics of the first route a middleware instance saw, kept for the
+/// next requests (axum's `Router::layer` makes one service per route):
+/// the route's metrics are then found by one string comparison instead of
+/// a locked hash lookup. Clones share the slot; use one only with one
+/// `Observe`.
+#[derive(Debug, Clone, Default)]
+pub struct RouteCache {
+    slot: Arc<OnceLock<Arc<RouteMetrics>>>,
+}
+
+/// Tracks one request from its start until its response body has been sent
+/// (or dropped). Created by [`Observe::track`](crate::Observe::track) or
+/// [`Observe::start_request`](crate::Observe::start_request).
+///
+/// Dropping a tracker without calling [`finish`](Self::finish) or
+/// [`panicked`](Self::panicked) records the request as cancelled: this is
+/// what happens when the server drops the request future or the response
+/// body because the client went away; dropped while its thread unwinds
+/// from a panic (no middleware caught it), as a panic. The in-flight gauge
+/// is decremented in every case, by the drop.
+#[derive(Debug)]
+#[must_use = "dropping a tracker records the request as cancelled"]
+pub struct RequestTracker {
+    /// The matched route; the unmatched one until a route is known.
+    route: Arc<RouteMetrics>,
+    context: Arc<RequestContext>,
+    method: u8,
+    started: Instant,
+    request_body_size: Option<u64>,
+    status: Option<u16>,
+    response_body_size: u64,
+    recorded: bool,
+}
+
+/// Starts tracking: the route's metrics (through `cache` when given), in
+/// flight, and the request's context.
+pub(crate) fn start(
+    families: &Arc<Families>,
+    method: &str,
+    route: Option<&str>,
+    cache: Option<&RouteCache>,
+) -> RequestTracker {
+    let http = &families.http;
+    let metrics = match (route, cache) {
+        (Some(route), Some(cache)) => match cache.slot.get() {
+            Some(cached) if &*cached.name == route => Arc::clone(cached),
+            _ => {
+                let found = http.route(Some(route));
+                let _ = cache.slot.set(Arc::clone(&found));
+                found
+            }
+        },
+        (route, _) => http.route(route),
+    };
+    let method = http.methods.index(method);
+    metrics.active().inc(method);
+    // Without a route the context names it lazily: the request may be
+    // unmatched, or the framework may route after its middleware.
+    let context = RequestContext::new(families, method, route.map(|_| Arc::clone(&metrics)));
+    RequestTracker {
+        route: metrics,
+        context,
+        method,
+        started: Instant::now(),
+        request_body_size: None,
+        status: None,
+        response_body_size: 0,
+        recorded: false,
+    }
+}
+
+/// Starts tracking the request `head` describes: everything observe reads
+/// of a request, read here once.
+pub(crate) fn track(
+    families: &Arc<Families>,
+    head: &impl RequestHead,
+    route: Option<&str>,
+    cache: Option<&RouteCache>,
+) -> RequestTracker {
+    let mut tracker = start(families, head.method(), route, cache);
+    tracker.request_body_size = head::body_size(head);
+    // The first sane id the caller (or a middleware before ours) sent.
+    let id = head.values(Header::RequestId).next();
+    tracker.context.accept_request_id(id);
+    let traceparent = head::only(head.values(Header::Traceparent));
+    if traceparent.is_some() || trace::is_exporting() {
+        // Meaningless without a traceparent: not even looked up.
+        let tracestate = traceparent.and_then(|_| head::joined(head.values(Header::Tracestate)));
+        trace::start_request(
+            &tracker.context,
+            tracker.route.excluded,
+            traceparent,
+            tracestate.as_deref(),
+        );
+        trace::record_path(&tracker.context, head.path());
+    }
+    if errors_on() && !tracker.route.excluded {
+        let mut target = String::with_capacity(head.path().len() + 1);
+        target.push_str(head.path());
+        if let Some(query) = head.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        tracker
+            .context
+            .set_details(RequestDetails::new(&target, head.headers()));
+    }
+    tracker
+}
+
+#[cfg(feature = "errors")]
+fn errors_on() -> bool {
+    crate::signals::errors::installed().is_some()
+}
+
+#[cfg(not(feature = "errors"))]
+fn errors_on() -> bool {
+    false
+}
+
+#[cfg(feature = "errors")]
+fn report_server_error(context: &RequestContext, route: &str, status: u16) {
+    if let Some(errors) = crate::signals::errors::installed() {
+        errors.server_error(context, route, status);
+    }
+}
+
+#[cfg(not(feature = "errors"))]
+fn report_server_error(_context: &RequestContext, _route: &str, _status: u16) {}
+
+/// Writes the request event: through observe's logging when it is set up,
+/// else through whatever `tracing` subscriber the service installed.
+#[cfg(feature = "logging")]
+fn write_event(context: &RequestContext, finished: &event::Finished<'_>) {
+    let Some(sink) = crate::signals::logging::installed() else {
+        event::emit_through_tracing(context, finished);
+        return;
+    };
+    let Some(level) = sink.decide(event::EVENT_TARGET, event::LEVEL) else {
+        return;
+    };
+    let mut out = String::with_capacity(512);
+    let request = crate::base::line::LineRequest {
+        request_id: context.request_id(),
+        trace: context.trace_ids(),
+    };
+    sink.begin(
+        &mut out,
+        level,
+        event::LEVEL,
+        event::EVENT_TARGET,
+        context.service(),
+        Some(request),
+    );
+    event::write(&mut out, sink.format(), context, finished);
+    sink.send(level, out);
+}
+
+#[cfg(not(feature = "logging"))]
+fn write_event(context: &RequestContext, finished: &event::Finished<'_>) {
+    event::emit_through_tracing(context, finished);
+}
+
+impl RequestTracker {
+    /// Records the request body size, when known (`Content-Length` or an
+    /// exact size hint). Unknown sizes are not observed rather than guessed.
+    pub fn request_body_size(&mut self, bytes: u64) {
+        self.request_body_size = Some(bytes);
+    }
+
+    /// The handler produced a response with this status code; returns the
+    /// request id to echo in the response's request-id header. Latency
+    /// keeps running until [`finish`](Self::finish): the body still has to
+    /// be sent.
+    pub fn response(&mut self, status: u16) -> &str {
+        self.status = Some(status);
+        self.context.request_id()
+    }
+
+    /// Sets the route learned after the handler ran (frameworks that resolve
+    /// the route late). `None` keeps the route given at the start.
+    pub fn route_after_handler(&mut self, route: Option<&str>) {
+        if let Some(route) = route {
+            self.route = self.context.families.http.route(Some(route));
+            self.context.settle_route(&self.route);
+        }
+    }
+
+    /// The request id: the caller's when it was sane, else generated.
+    pub fn request_id(&self) -> &str {
+        self.context.request_id()
+    }
+
+    /// The request's context, to [`enter`](crate::context::enter) around
+    /// each poll of the handler.
+    pub fn context(&self) -> &Arc<RequestContext> {
+        &self.context
+    }
+
+    /// Counts bytes of the response body as they are sent.
+    pub fn add_response_body_bytes(&mut self, bytes: u64) {
+        self.response_body_size = self.response_body_size.saturating_add(bytes);
+    }
+
+    /// The response body has been sent completely.
+    pub fn finish(mut self) {
+        self.record(Outcome::Completed);
+    }
+
+    /// The handler panicked; the framework answers with a 500. Logged at
+    /// ERROR: a panic is a bug an operator must see.
+    pub fn panicked(mut self) {
+        self.record_panic();
+    }
+
+    fn record_panic(&mut self) {
+        if self.recorded {
+            return;
+        }
+        // Inside the request's context, so the line carries its request id.
+        crate::context::enter(&self.context, || {
+            tracing::error!(
+                target: event::EVENT_TARGET,
+                route = &*self.route.name,
+                "request handler panicked"
+            );
+        });
+        self.status = Some(500);
+        self.record(Outcome::Panic);
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        let route = &self.route;
+        let error_type = match outcome {
+            Outcome::Panic => Some("panic".to_string()),
+            Outcome::Cancelled => Some("cancelled".to_string()),
+            Outcome::Completed if self.status.is_some_and(|s| s >= 500) => {
+                self.status.map(|s| s.to_string())
+            }
+            Outcome::Completed => None,
+        };
+        trace::finish_request(
+            &self.context,
+            &route.name,
+            route.excluded,
+            self.status,
+            error_type.as_deref(),
+        );
+        if route.excluded {
+            return;
+        }
+        let status = self.status.unwrap_or(CANCELLED_STATUS);
+        let key = SeriesKey {
+            method: self.method,
+            status,
+            outcome,
+        };
+        let duration = self.started.elapsed();
+        route.observe(
+            key,
+            &Observation {
+                duration_nanos: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+                request_body_size: self.request_body_size,
+                response_body_size: self.response_body_size,
+                trace: trace::exemplar(&self.context),
+            },
+        );
+        if outcome == Outcome::Completed && status >= 500 {
+            report_server_error(&self.context, &route.name, status);
+        }
+        write_event(
+            &self.context,
+            &event::Finished {
+                method: self.context.method(),
+                route: &route.name,
+                status,
+                error_type,
+                duration,
+                request_body_bytes: self.request_body_size,
+                response_body_bytes: self.response_body_size,
+            },
+        );
+    }
+}
+
+impl Drop for RequestTracker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Nothing caught the handler's panic (catching is off, e.g. for
+            // tower-http's CatchPanicLayer outside): it is still one panic.
+            self.record_panic();
+        } else {
+            self.record(Outcome::Cancelled);
+        }
+        self.route.active().dec(self.method);
+    }
+}

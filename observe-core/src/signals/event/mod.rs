@@ -1,0 +1,74 @@
+//! One analytics event per request, written when the request has finished
+//! (completed, failed, panicked or cancelled) as one structured log line at
+//! INFO under the target [`EVENT_TARGET`].
+//!
+//! Schema (JSON format; see the README for each field):
+//! `{"timestamp","level":"INFO","target":"observe::request","service",
+//! "request_id","message":"request finished","event":{"method","route",
+//! "status","duration_ms","request_body_bytes","response_body_bytes",
+//! "error_type"?,"dependencies":{"count","total_ms","calls":[{"dependency",
+//! "operation","duration_ms","outcome"}]},"cache":{"hits","misses",
+//! "errors"},"fields":{...}}}`. No query string, no client address, no
+//! header: what the handler adds with
+//! [`add_event_field`](crate::context::add_event_field) is redacted like any
+//! log field, by the redactor of the request's `Observe`.
+
+#[cfg(feature = "logging")]
+mod line;
+#[cfg(feature = "logging")]
+pub(crate) use line::write;
+
+use std::time::Duration;
+
+use tracing::Level;
+
+use crate::context::RequestContext;
+
+/// The target of the per-request event (filter it with `RUST_LOG`, e.g.
+/// `info,observe::request=off`).
+pub const EVENT_TARGET: &str = "observe::request";
+
+/// A finished request, as the event reports it.
+pub(crate) struct Finished<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) route: &'a str,
+    pub(crate) status: u16,
+    pub(crate) error_type: Option<String>,
+    pub(crate) duration: Duration,
+    pub(crate) request_body_bytes: Option<u64>,
+    pub(crate) response_body_bytes: u64,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The level the event is written at, before remapping.
+pub(crate) const LEVEL: Level = Level::INFO;
+
+/// Without observe's logging, the event still goes to whatever `tracing`
+/// subscriber the service installed, as flat fields.
+pub(crate) fn emit_through_tracing(context: &RequestContext, finished: &Finished<'_>) {
+    if !tracing::enabled!(target: EVENT_TARGET, Level::INFO) {
+        return;
+    }
+    let calls = context.calls();
+    let cache = context.cache();
+    tracing::info!(
+        target: EVENT_TARGET,
+        request_id = context.request_id(),
+        trace_id = context.trace_ids().trace_id_hex(),
+        span_id = context.trace_ids().span_id_hex(),
+        method = finished.method,
+        route = finished.route,
+        status = finished.status,
+        duration_ms = millis(finished.duration),
+        response_body_bytes = finished.response_body_bytes,
+        error_type = finished.error_type.as_deref(),
+        dependency_calls = calls.count,
+        dependency_ms = millis(calls.total),
+        cache_hits = cache.hits,
+        cache_misses = cache.misses,
+        "request finished"
+    );
+}

@@ -1,0 +1,230 @@
+//! The `tracing` layer: remaps levels, filters, redacts and formats each
+//! event into one line for the sink.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::{Context, Layer};
+
+use super::sink::LogSink;
+use crate::base::json;
+use crate::base::line::{LineRequest, LogFormat};
+use crate::base::redact::{REDACTED, Redactor};
+use crate::context::RequestContext;
+
+/// An ERROR line (after remapping), handed to whoever reports errors.
+#[derive(Debug)]
+pub(crate) struct ErrorLine<'a> {
+    /// The event's target (the `log` record's for `log` events).
+    pub(crate) target: &'a str,
+    /// `file:line` of the callsite.
+    pub(crate) callsite: &'a str,
+    /// The message, redacted.
+    pub(crate) message: &'a str,
+    /// The fields as written, redacted.
+    pub(crate) fields: &'a str,
+}
+
+/// What the facade gives logging to forward ERROR lines with: logging
+/// itself knows nothing of error tracking.
+pub(crate) type ErrorLineHook = fn(&ErrorLine<'_>);
+
+/// A layer carrying spans elsewhere (OpenTelemetry), added beside ours.
+pub(crate) type SpansLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
+
+/// Collects an event's message and fields, redacted.
+struct Fields<'a> {
+    redactor: &'a Redactor,
+    format: LogFormat,
+    message: String,
+    fields: String,
+    first: bool,
+}
+
+impl Fields<'_> {
+    fn push(&mut self, field: &Field, value: FieldValue<'_>) {
+        let name = field.name();
+        if name == "message" {
+            if let FieldValue::Text(text) = value {
+                self.message = self.redactor.redact_value(&text).into_owned();
+            }
+            return;
+        }
+        if name.starts_with("log.") {
+            // tracing-log's bookkeeping fields (module path, file, line).
+            return;
+        }
+        let sensitive = self.redactor.is_sensitive_key(name);
+        match self.format {
+            LogFormat::Json => {
+                json::key(&mut self.fields, name, self.first);
+                match value {
+                    _ if sensitive => json::string(&mut self.fields, REDACTED),
+                    FieldValue::Text(text) => {
+                        json::string(&mut self.fields, &self.redactor.redact_value(&text))
+                    }
+                    FieldValue::Integer(n) => json::integer(&mut self.fields, n),
+                    FieldValue::Number(n) => json::number(&mut self.fields, n),
+                    FieldValue::Bool(b) => self.fields.push_str(if b { "true" } else { "false" }),
+                }
+            }
+            LogFormat::Text => {
+                let _ = write!(self.fields, " {name}=");
+                match value {
+                    _ if sensitive => self.fields.push_str(REDACTED),
+                    FieldValue::Text(text) => {
+                        let _ = write!(self.fields, "{:?}", self.redactor.redact_value(&text));
+                    }
+                    FieldValue::Integer(n) => {
+                        let _ = write!(self.fields, "{n}");
+                    }
+                    FieldValue::Number(n) => {
+                        let _ = write!(self.fields, "{n}");
+                    }
+                    FieldValue::Bool(b) => {
+                        let _ = write!(self.fields, "{b}");
+                    }
+                }
+            }
+        }
+        self.first = false;
+    }
+}
+
+enum FieldValue<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Integer(i128),
+    Number(f64),
+    Bool(bool),
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, FieldValue::Text(value.into()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.push(field, FieldValue::Text(format!("{value:?}").into()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, FieldValue::Integer(value.into()));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, FieldValue::Integer(value.into()));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, FieldValue::Number(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, FieldValue::Bool(value));
+    }
+}
+
+/// The `tracing` layer of [`LoggingBuilder::init`](super::LoggingBuilder::init).
+pub(super) struct LogLayer {
+    pub(super) sink: Arc<LogSink>,
+    /// Spans are exported: let them through (filtered like events), for
+    /// the span layer beside this one.
+    pub(super) spans: bool,
+    /// Where ERROR lines are forwarded, if anywhere.
+    pub(super) errors: Option<ErrorLineHook>,
+}
+
+impl LogLayer {
+    fn enabled_for(&self, metadata: &Metadata<'_>) -> bool {
+        (metadata.is_event() || self.spans)
+            && self
+                .sink
+                .decide(metadata.target(), *metadata.level())
+                .is_some()
+    }
+}
+
+impl<S: Subscriber> Layer<S> for LogLayer {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Remapping depends only on the callsite's target and level, so the
+        // decision is made once per callsite.
+        if self.enabled_for(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.enabled_for(metadata)
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let metadata = event.metadata();
+        // tracing-log events carry the `log` record's target.
+        let target = event
+            .normalized_metadata()
+            .map(|m| m.target().to_string())
+            .unwrap_or_else(|| metadata.target().to_string());
+        let Some(level) = self.sink.decide(&target, *metadata.level()) else {
+            return;
+        };
+        // Inside a request, the line speaks for the request's instance.
+        let request = RequestContext::current();
+        let service = request
+            .as_deref()
+            .map_or(self.sink.service(), RequestContext::service);
+        let format = self.sink.format();
+        let mut fields = Fields {
+            redactor: &service.redactor,
+            format,
+            message: String::new(),
+            fields: String::new(),
+            first: true,
+        };
+        event.record(&mut fields);
+        let mut line = String::with_capacity(256);
+        let ids = request.as_deref().map(|r| LineRequest {
+            request_id: r.request_id(),
+            trace: r.trace_ids(),
+        });
+        self.sink
+            .begin(&mut line, level, *metadata.level(), &target, service, ids);
+        match format {
+            LogFormat::Json => {
+                json::own_key!(&mut line, "message");
+                json::string(&mut line, &fields.message);
+                if !fields.fields.is_empty() {
+                    json::own_key!(&mut line, "fields");
+                    line.push('{');
+                    line.push_str(&fields.fields);
+                    line.push('}');
+                }
+                line.push('}');
+            }
+            LogFormat::Text => {
+                line.push(' ');
+                line.push_str(&fields.message);
+                line.push_str(&fields.fields);
+            }
+        }
+        line.push('\n');
+        self.sink.send(level, line);
+        if level == Level::ERROR
+            && let Some(forward) = self.errors
+        {
+            let normalized = event.normalized_metadata();
+            let callsite = normalized.as_ref().unwrap_or(metadata);
+            let callsite = format!(
+                "{}:{}",
+                callsite.file().unwrap_or("?"),
+                callsite.line().unwrap_or(0)
+            );
+            forward(&ErrorLine {
+                target: &target,
+                callsite: &callsite,
+                message: &fields.message,
+                fields: &fields.fields,
+            });
+        }
+    }
+}

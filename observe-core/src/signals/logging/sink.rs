@@ -1,0 +1,158 @@
+//! Where lines go: a bounded queue that never blocks a request, drained by
+//! one writer thread, the only place that touches stdout.
+
+use std::io::Write;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::Duration;
+
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+
+use super::remap::RemapTable;
+use crate::base::line::{self, LineRequest, LogFormat};
+use crate::base::queue::flush_through;
+use crate::base::service::Service;
+use crate::metrics::signals::counters;
+
+pub(super) enum Message {
+    Line(String),
+    Flush(SyncSender<()>),
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Message")
+    }
+}
+
+/// The installed logging: filter, remapping, format, the installing
+/// instance's identity (for lines outside any request) and the queue.
+#[derive(Debug)]
+pub(crate) struct LogSink {
+    pub(super) targets: Targets,
+    pub(super) remap: RemapTable,
+    pub(super) format: LogFormat,
+    /// Who speaks outside a request: the installing instance.
+    pub(super) service: Service,
+    pub(super) sender: SyncSender<Message>,
+}
+
+fn level_index(level: Level) -> usize {
+    match level {
+        Level::ERROR => 0,
+        Level::WARN => 1,
+        Level::INFO => 2,
+        Level::DEBUG => 3,
+        Level::TRACE => 4,
+    }
+}
+
+impl LogSink {
+    /// The level an event is treated as, and whether it is written.
+    pub(crate) fn decide(&self, target: &str, level: Level) -> Option<Level> {
+        let level = self.remap.apply(target, level);
+        self.targets.would_enable(target, &level).then_some(level)
+    }
+
+    /// Queues a finished line; never blocks. A full queue drops the line
+    /// and counts it.
+    pub(crate) fn send(&self, level: Level, line: String) {
+        let counters = &counters().logs;
+        counters.line(level_index(level));
+        match self.sender.try_send(Message::Line(line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => counters.dropped(),
+        }
+    }
+
+    /// The line format.
+    pub(crate) fn format(&self) -> LogFormat {
+        self.format
+    }
+
+    /// The service lines outside any request speak for.
+    pub(crate) fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// The opening of a line up to (not including) the message, for
+    /// `service`, inside `request` if any.
+    pub(crate) fn begin(
+        &self,
+        out: &mut String,
+        level: Level,
+        original: Level,
+        target: &str,
+        service: &Service,
+        request: Option<LineRequest<'_>>,
+    ) {
+        line::begin(
+            out,
+            self.format,
+            level,
+            original,
+            target,
+            &service.name,
+            request,
+        );
+    }
+}
+
+/// Flushes queued lines when dropped (at most two seconds): keep it alive
+/// for the life of `main`.
+#[must_use = "dropping the guard flushes and ends logging's writer thread's buffer"]
+#[derive(Debug)]
+pub struct LogGuard {
+    pub(super) sender: SyncSender<Message>,
+}
+
+impl LogGuard {
+    /// Waits until every line queued so far is written, at most `timeout`
+    /// in all: a stuck stdout cannot hold up shutdown.
+    pub fn flush(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        flush_through(&self.sender, Message::Flush, deadline);
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.flush(Duration::from_secs(2));
+    }
+}
+
+/// The writer thread: the only place that touches stdout, so a slow or
+/// blocked stdout stalls nothing but this thread.
+pub(super) fn write_lines(receiver: Receiver<Message>, writer: Box<dyn Write + Send>) {
+    use std::sync::mpsc::TryRecvError;
+    // The thread polls instead of blocking in `recv`: a blocked receiver
+    // makes every sender wake it (a futex call per line); polling lets a
+    // busy service hand over lines with a few atomic operations. Idle, the
+    // pause doubles up to 50 ms, so a quiet service wakes 20 times a second
+    // and a line waits at most that long.
+    const BUSY: Duration = Duration::from_millis(1);
+    const IDLE: Duration = Duration::from_millis(50);
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, writer);
+    let mut pause = BUSY;
+    loop {
+        match receiver.try_recv() {
+            Ok(Message::Line(line)) => {
+                let _ = out.write_all(line.as_bytes());
+                pause = BUSY;
+            }
+            Ok(Message::Flush(ack)) => {
+                let _ = out.flush();
+                let _ = ack.send(());
+            }
+            Err(TryRecvError::Empty) => {
+                let _ = out.flush();
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(IDLE);
+            }
+            Err(TryRecvError::Disconnected) => {
+                let _ = out.flush();
+                return;
+            }
+        }
+    }
+}

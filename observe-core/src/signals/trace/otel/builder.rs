@@ -1,0 +1,303 @@
+//! `observe.tracing()`: settings from the OpenTelemetry variables and the
+//! one installation of the process-wide tracer provider.
+
+use std::sync::RwLock;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+
+use super::{EXPORTING, Exporting, export};
+use crate::base::process_wide::{self, Installation};
+use crate::base::service::Service;
+
+/// Default for [`TracingBuilder::queue`].
+pub const DEFAULT_QUEUE: usize = 2048;
+
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TracingError {
+    /// The endpoint is not an http(s) URL.
+    #[error(
+        "invalid {variable}={value:?}: expected an http:// or https:// URL such as http://localhost:4318"
+    )]
+    Endpoint {
+        /// The variable (or `builder`).
+        variable: String,
+        /// The value given.
+        value: String,
+    },
+    /// `OTEL_TRACES_SAMPLER` names no known sampler.
+    #[error(
+        "invalid OTEL_TRACES_SAMPLER={0:?}: expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"
+    )]
+    Sampler(String),
+    /// `OTEL_TRACES_SAMPLER_ARG` is not a ratio.
+    #[error("invalid OTEL_TRACES_SAMPLER_ARG={0:?}: expected a number from 0 to 1, e.g. 0.25")]
+    SamplerArg(String),
+    /// `OTEL_RESOURCE_ATTRIBUTES` is malformed.
+    #[error("invalid OTEL_RESOURCE_ATTRIBUTES={0:?}: expected comma-separated key=value pairs")]
+    ResourceAttributes(String),
+    /// The exporter could not be built.
+    #[error("cannot start trace export: {0}")]
+    Export(String),
+    /// Logging was set up first (the span layer must be added when
+    /// logging installs the subscriber).
+    #[error("{0}")]
+    Order(&'static str),
+    /// Tracing was already set up in this process (the message names the
+    /// instance that did).
+    #[error("tracing is already set up in this process: {0}")]
+    AlreadySet(String),
+}
+
+/// Flushes and stops export when dropped (at most its shutdown timeout).
+#[must_use = "dropping the guard flushes and ends trace export"]
+#[derive(Debug)]
+pub struct TracingGuard {
+    provider: Option<SdkTracerProvider>,
+    timeout: Duration,
+}
+
+impl TracingGuard {
+    /// Whether spans are exported (an endpoint was found).
+    pub fn is_exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Waits until the spans finished so far are exported (at most five
+    /// seconds); returns whether that worked.
+    pub fn flush(&self) -> bool {
+        self.provider
+            .as_ref()
+            .is_none_or(|provider| provider.force_flush().is_ok())
+    }
+}
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown_with_timeout(self.timeout);
+        }
+    }
+}
+
+/// Configures tracing; from [`Observe::tracing`](crate::Observe::tracing).
+#[derive(Debug)]
+pub struct TracingBuilder {
+    service: Service,
+    endpoint: Option<String>,
+    sampler: Option<Sampler>,
+    queue: usize,
+    export_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl TracingBuilder {
+    /// Tracing speaking for `service`.
+    pub(crate) fn new(service: Service) -> Self {
+        Self {
+            service,
+            endpoint: None,
+            sampler: None,
+            queue: DEFAULT_QUEUE,
+            export_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl TracingBuilder {
+    /// The OTLP/HTTP base URL (`http://collector:4318`), used instead of
+    /// the variables; spans go to `{endpoint}/v1/traces`. Empty: no export.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The sampler, used instead of `OTEL_TRACES_SAMPLER` (default: parent
+    /// based, always on).
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Finished spans waiting for export at most (default
+    /// [`DEFAULT_QUEUE`]); past that they are dropped and counted.
+    pub fn queue(mut self, spans: usize) -> Self {
+        self.queue = spans.max(1);
+        self
+    }
+
+    /// How long one export may take (default 5 s).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// Starts tracing (once per process, before logging): installs the
+    /// process-wide tracer provider. Without an
+    /// endpoint nothing is exported and the guard does nothing; request ids
+    /// for logs are still made. Errors name the variable and what it
+    /// accepts.
+    pub fn init(self) -> Result<TracingGuard, TracingError> {
+        let (variable, endpoint) = match self.endpoint {
+            Some(endpoint) => ("builder".to_string(), endpoint),
+            None => match std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+                Ok(full) if !full.trim().is_empty() => {
+                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_string(), full)
+                }
+                _ => (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
+                    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_default(),
+                ),
+            },
+        };
+        let endpoint = endpoint.trim().to_string();
+        let sampler = match self.sampler {
+            Some(sampler) => sampler,
+            None => sampler_from_env()?,
+        };
+        let attributes = resource_attributes_from_env()?;
+        let url = if endpoint.is_empty() {
+            None
+        } else {
+            Some(
+                signal_url(&variable, &endpoint).ok_or_else(|| TracingError::Endpoint {
+                    variable: variable.clone(),
+                    value: endpoint.clone(),
+                })?,
+            )
+        };
+        if process_wide::is_installed(Installation::Subscriber) {
+            return Err(TracingError::Order(
+                "set up tracing before logging: logging installs the subscriber that carries the tracing layer",
+            ));
+        }
+        process_wide::claim(Installation::TracerProvider, &self.service.name)
+            .map_err(|e| TracingError::AlreadySet(e.to_string()))?;
+        let Some(url) = url else {
+            return Ok(TracingGuard {
+                provider: None,
+                timeout: self.shutdown_timeout,
+            });
+        };
+        crate::install_crypto_provider();
+        let timeout = self.export_timeout;
+        let started = export::QueueProcessor::start(self.queue, move || {
+            use opentelemetry_otlp::WithExportConfig;
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(url)
+                .with_timeout(timeout)
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        let (processor, registrar) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                process_wide::release(Installation::TracerProvider);
+                return Err(TracingError::Export(e));
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_sampler(sampler)
+            .with_resource(super::resource(&self.service, &attributes))
+            .build();
+        let exporting = EXPORTING.get_or_init(|| Exporting {
+            provider: provider.clone(),
+            tracers: RwLock::default(),
+            attributes,
+            export: registrar,
+        });
+        // The installing instance's tracer exists from the start: the span
+        // layer of logging uses it.
+        exporting.tracer_for(&self.service);
+        Ok(TracingGuard {
+            provider: Some(provider),
+            timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+/// `{base}/v1/traces` for the generic variable or the builder, the URL as
+/// given for the traces-specific variable; `None` unless http(s).
+fn signal_url(variable: &str, endpoint: &str) -> Option<String> {
+    let parsed: http::Uri = endpoint.parse().ok()?;
+    if !matches!(parsed.scheme_str(), Some("http" | "https"))
+        || parsed.host().is_none_or(str::is_empty)
+    {
+        return None;
+    }
+    if variable == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" {
+        Some(endpoint.to_string())
+    } else {
+        Some(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+    }
+}
+
+fn sampler_from_env() -> Result<Sampler, TracingError> {
+    let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
+    let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
+    // Checked even when the sampler takes no argument: a typo must not
+    // wait for the day someone switches to a ratio sampler.
+    let ratio = match arg.as_deref().map(str::trim) {
+        None | Some("") => 1.0,
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| TracingError::SamplerArg(text.to_string()))?,
+    };
+    Ok(match name.trim() {
+        "" | "parentbased_always_on" => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        "parentbased_always_off" => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        "parentbased_traceidratio" => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        }
+        "always_on" => Sampler::AlwaysOn,
+        "always_off" => Sampler::AlwaysOff,
+        "traceidratio" => Sampler::TraceIdRatioBased(ratio),
+        other => return Err(TracingError::Sampler(other.to_string())),
+    })
+}
+
+fn resource_attributes_from_env() -> Result<Vec<KeyValue>, TracingError> {
+    let Ok(text) = std::env::var("OTEL_RESOURCE_ATTRIBUTES") else {
+        return Ok(Vec::new());
+    };
+    let mut attributes = Vec::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                attributes.push(KeyValue::new(
+                    key.trim().to_string(),
+                    value.trim().to_string(),
+                ));
+            }
+            _ => return Err(TracingError::ResourceAttributes(text.clone())),
+        }
+    }
+    Ok(attributes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        assert_eq!(
+            signal_url("builder", "http://localhost:4318/").as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+        assert_eq!(
+            signal_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c:1/x").as_deref(),
+            Some("https://c:1/x")
+        );
+        assert_eq!(signal_url("builder", "localhost:4318"), None);
+        assert_eq!(signal_url("builder", "ftp://c"), None);
+    }
+}

@@ -1,0 +1,79 @@
+//! The request as observe-core reads it: a thin view of `http::Request`.
+
+use http::{HeaderName, Request, header};
+use http_body::Body;
+use observe_core::{Header, Observe, RequestHead};
+
+/// The header names observe reads, parsed once per layer: a lookup by a
+/// parsed name only hashes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    pub(crate) request_id: HeaderName,
+    traceparent: HeaderName,
+    tracestate: HeaderName,
+    content_length: HeaderName,
+    transfer_encoding: HeaderName,
+}
+
+impl Names {
+    pub(crate) fn new(observe: &Observe) -> Self {
+        Self {
+            request_id: HeaderName::from_bytes(observe.request_id_header().as_bytes())
+                .expect("ObserveBuilder accepts only lowercase header names"),
+            traceparent: HeaderName::from_static("traceparent"),
+            tracestate: HeaderName::from_static("tracestate"),
+            content_length: header::CONTENT_LENGTH,
+            transfer_encoding: header::TRANSFER_ENCODING,
+        }
+    }
+
+    fn name(&self, header: Header) -> &HeaderName {
+        match header {
+            Header::RequestId => &self.request_id,
+            Header::Traceparent => &self.traceparent,
+            Header::Tracestate => &self.tracestate,
+            Header::ContentLength => &self.content_length,
+            Header::TransferEncoding => &self.transfer_encoding,
+        }
+    }
+}
+
+/// `request` with the names to read it by.
+pub(crate) struct Head<'a, B> {
+    pub(crate) request: &'a Request<B>,
+    pub(crate) names: &'a Names,
+}
+
+impl<B: Body> RequestHead for Head<'_, B> {
+    fn method(&self) -> &str {
+        self.request.method().as_str()
+    }
+
+    fn path(&self) -> &str {
+        self.request.uri().path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.request.uri().query()
+    }
+
+    fn values(&self, header: Header) -> impl Iterator<Item = &[u8]> {
+        self.request
+            .headers()
+            .get_all(self.names.name(header))
+            .iter()
+            .map(|v| v.as_bytes())
+    }
+
+    fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+    }
+
+    /// hyper knows a body's exact size from its framing.
+    fn exact_body_size(&self) -> Option<u64> {
+        self.request.body().size_hint().exact()
+    }
+}
