@@ -87,6 +87,8 @@ pub mod slo;
 
 pub use base::process_wide::AlreadyInstalled;
 pub use base::redact::{REDACTED, Redactor, RedactorBuilder};
+#[cfg(any(feature = "errors", feature = "tracing"))]
+pub use base::tls::install_crypto_provider;
 pub use context::{RequestContext, add_event_field, in_current_request};
 pub use encoding::{Format, Scrape, negotiate};
 pub use metrics::app::DEFAULT_SERIES_LIMIT;
@@ -108,17 +110,3 @@ pub use signals::event;
 #[cfg(feature = "logging")]
 pub use signals::logging;
 pub use signals::trace;
-
-/// Installs rustls' `ring` crypto provider as the process default, unless
-/// one is installed already; safe to call more than once.
-///
-/// observe builds `reqwest` with rustls but without a default provider
-/// (`ring` builds faster and smaller than `aws-lc-rs`). Error tracking and
-/// trace export call this before their first connection. Because Cargo
-/// unifies features, a `reqwest` client built by the application without
-/// its own TLS features then needs a provider too: call this first.
-#[cfg(any(feature = "errors", feature = "tracing"))]
-pub fn install_crypto_provider() {
-    // An error means a provider is installed already, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

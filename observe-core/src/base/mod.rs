@@ -15,4 +15,6 @@ pub(crate) mod queue;
 pub(crate) mod redact;
 pub(crate) mod service;
 pub(crate) mod time;
+#[cfg(any(feature = "errors", feature = "tracing"))]
+pub(crate) mod tls;
 pub(crate) mod trace_context;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use sentry::types::Dsn;
 
 use super::scrub::scrub;
-use super::tracker::{Job, Throttle, Tracker, capture_events, install_panic_hook};
+use super::tracker::{
+    Job, Throttle, Tracker, capture_events, install_panic_hook, scrubbed_already,
+};
 use super::transport;
 use super::{DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_QUEUE, DEFAULT_SEND_TIMEOUT, TRACKER, event};
 use crate::base::process_wide::{self, Installation};
@@ -240,7 +242,7 @@ impl ErrorsBuilder {
             .map_err(|e| ErrorsError::AlreadySet(e.to_string()))?;
         // reqwest is built without a default crypto provider; an https DSN
         // needs one.
-        crate::install_crypto_provider();
+        crate::base::tls::install_crypto_provider();
         let started = transport::Sender::start(&dsn, self.queue, self.send_timeout)
             .map_err(|e| ErrorsError::Thread(e.to_string()))
             .and_then(|transport| {
@@ -289,7 +291,11 @@ impl ErrorsBuilder {
         options.shutdown_timeout = self.shutdown_timeout;
         options.transport = Some(Arc::new(transport));
         options.before_send = Some(Arc::new(move |event| {
-            Some(scrub(event, &redactor, client_ip))
+            if scrubbed_already() {
+                Some(event)
+            } else {
+                Some(scrub(event, &redactor, client_ip))
+            }
         }));
         let client = sentry::init(options);
         install_panic_hook(tracker);

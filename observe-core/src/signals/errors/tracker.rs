@@ -1,6 +1,7 @@
 //! The installed error tracker: admits, counts and throttles errors, and
 //! hands events to the capture thread, where everything slow happens.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,9 +43,21 @@ impl std::fmt::Debug for Job {
     }
 }
 
+thread_local! {
+    /// Set on the capture thread while it hands over an event it scrubbed
+    /// itself, so the client's `before_send` does not scrub it again.
+    static SCRUBBED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the event being sent now was scrubbed by the capture thread.
+pub(super) fn scrubbed_already() -> bool {
+    SCRUBBED.with(Cell::get)
+}
+
 /// The capture thread: everything slow about an event happens here. An
-/// event made in a request is scrubbed with its instance's redactor; the
-/// client's `before_send` scrubs every event once more.
+/// event made in a request is scrubbed with its instance's redactor; any
+/// other (outside a request, or sent by the application with the `sentry`
+/// API) by the client's `before_send`, with the installing instance's.
 pub(super) fn capture_events(jobs: Receiver<Job>, client_ip: bool) {
     while let Ok(job) = jobs.recv() {
         let (event, redactor) = match job {
@@ -58,11 +71,17 @@ pub(super) fn capture_events(jobs: Receiver<Job>, client_ip: bool) {
                 continue;
             }
         };
-        let event = match &redactor {
-            Some(redactor) => scrub(event, redactor, client_ip),
-            None => event,
-        };
-        sentry::capture_event(event);
+        match &redactor {
+            Some(redactor) => {
+                let event = scrub(event, redactor, client_ip);
+                SCRUBBED.with(|s| s.set(true));
+                sentry::capture_event(event);
+                SCRUBBED.with(|s| s.set(false));
+            }
+            None => {
+                sentry::capture_event(event);
+            }
+        }
     }
 }
 

@@ -183,7 +183,7 @@ impl TracingBuilder {
                 timeout: self.shutdown_timeout,
             });
         };
-        crate::install_crypto_provider();
+        crate::base::tls::install_crypto_provider();
         let timeout = self.export_timeout;
         let started = export::QueueProcessor::start(self.queue, move || {
             use opentelemetry_otlp::WithExportConfig;

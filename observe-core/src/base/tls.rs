@@ -1,0 +1,15 @@
+//! The TLS crypto provider the signals that send (error tracking, span
+//! export) need before their first https connection.
+
+/// Installs rustls' `ring` crypto provider as the process default, unless
+/// one is installed already; safe to call more than once.
+///
+/// observe builds `reqwest` with rustls but without a default provider
+/// (`ring` builds faster and smaller than `aws-lc-rs`). Error tracking and
+/// trace export call this before their first connection. Because Cargo
+/// unifies features, a `reqwest` client built by the application without
+/// its own TLS features then needs a provider too: call this first.
+pub fn install_crypto_provider() {
+    // An error means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
