@@ -244,7 +244,10 @@ async fn outgoing_calls_carry_the_client_span_and_a_second_service_continues_it(
         .find(|s| s.name == "shop-api get_user")
         .unwrap();
     let shop_server = spans.iter().find(|s| s.name == "GET /users/{id}").unwrap();
-    assert_eq!(edge_server.service, "shop", "one tracer per process");
+    // One tracer provider per process, each instance under its own name.
+    assert_eq!(edge_server.service, "edge");
+    assert_eq!(client_span.service, "edge");
+    assert_eq!(shop_server.service, "shop");
     assert_eq!(edge_server.parent_span_id, PARENT);
     let own = spans.iter().find(|s| s.name == "prepare_relay").unwrap();
     assert_eq!(
