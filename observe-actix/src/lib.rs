@@ -52,7 +52,15 @@
 //! records `error_type="panic"`, exactly as on axum, so the worker and its
 //! other connections keep running. Handlers run inside the middleware's
 //! poll, so middleware registered *outside* this one (wrapped after it) is
-//! not covered.
+//! not covered. With
+//! [`ObserveBuilder::catch_panics(false)`](observe_core::ObserveBuilder::catch_panics)
+//! the middleware leaves the panic to actix-web (or a middleware outside)
+//! and still records it once, with `error_type="panic"`.
+//!
+//! Features: `logging`, `errors` and `tracing` (default on) turn on
+//! observe-core's signals of the same names; `reqwest` adds
+//! `observe_core::trace::inject_reqwest`. With `default-features = false`
+//! the crate records HTTP metrics only.
 
 mod body;
 mod endpoint;

@@ -32,6 +32,11 @@
 //! unobserved default fallback, and 404s would go unrecorded. A layer
 //! wrapped around the whole router from outside runs before routing and
 //! would see no route at all.
+//!
+//! Features: `logging`, `errors` and `tracing` (default on) turn on
+//! observe-core's signals of the same names; `reqwest` adds
+//! `observe_core::trace::inject_reqwest`. With `default-features = false`
+//! the crate records HTTP metrics only.
 
 mod endpoint;
 mod layer;

@@ -22,6 +22,11 @@
 //! [`RequestHead`](observe_core::RequestHead); every rule about what the
 //! request means lives in observe-core.
 //!
+//! Features: `logging`, `errors` and `tracing` (default on) turn on
+//! observe-core's signals of the same names; `reqwest` adds
+//! `observe_core::trace::inject_reqwest`. With `default-features = false`
+//! the crate records HTTP metrics only.
+//!
 //! ```
 //! use http::{Request, Response};
 //! use observe_tower::ObserveLayer;

@@ -27,6 +27,11 @@ async fn busy_service() -> std::net::SocketAddr {
     });
     orders.inc();
     sizes.observe(3.0);
+    // A help text with a backslash and a newline must not break the scrape.
+    observe
+        .gauge("shop_queue_depth", "Jobs waiting.\nIn C:\\queue.")
+        .expect("a new name")
+        .set(2.0);
     let addr = spawn_axum(axum_app::app(
         &observe,
         observe_tests::example_shop(&observe),
@@ -112,6 +117,10 @@ async fn prometheus_text_is_the_default_and_passes_promtool() {
         text.contains("target_info{service_name=\"shop \\\"eu\\\"\""),
         "{text}"
     );
+    assert!(
+        text.contains("# HELP shop_queue_depth Jobs waiting.\\nIn C:\\\\queue.\n"),
+        "{text}"
+    );
 
     if let Some((ok, output)) = promtool_check_metrics(&text) {
         assert!(ok, "promtool check metrics failed:\n{output}\n---\n{text}");
@@ -143,6 +152,37 @@ async fn openmetrics_is_negotiated_with_created_and_eof() {
     assert!(counts > 0);
     assert_eq!(created.len(), counts);
     assert!(created.iter().all(|s| s.value > 1.7e9 && s.value < 4.0e9));
+    // Every counter series observe writes has its `_created`, the
+    // process-wide ones and the overflow counter included (the registry's
+    // `shop_orders` is prometheus-client's, which writes none).
+    for total in samples
+        .iter()
+        .filter(|s| s.name.ends_with("_total") && s.name != "shop_orders_total")
+    {
+        let family = total.name.trim_end_matches("_total");
+        let created = format!("{family}_created");
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == created && s.labels == total.labels),
+            "{} {:?} has no {created}",
+            total.name,
+            total.labels
+        );
+    }
+    for family in [
+        "observe_log_events",
+        "observe_error_events_dropped",
+        "observe_trace_spans_exported",
+        "observe_series_overflow",
+    ] {
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == format!("{family}_created")),
+            "{family}_created missing"
+        );
+    }
     assert!(text.contains("# UNIT http_server_request_duration_seconds seconds"));
     assert!(text.contains("# TYPE target info"));
 

@@ -56,7 +56,7 @@ const KEY_BUF: usize = 128;
 /// default denylist, emails and card numbers.
 ///
 /// ```
-/// use observe_core::logging::Redactor;
+/// use observe_core::Redactor;
 ///
 /// let redactor = Redactor::default();
 /// assert!(redactor.is_sensitive_key("X-Api-Key"));
@@ -96,7 +96,7 @@ impl Redactor {
     /// allowlist, emails and card numbers redacted.
     ///
     /// ```
-    /// use observe_core::logging::Redactor;
+    /// use observe_core::Redactor;
     ///
     /// let redactor = Redactor::builder()
     ///     .deny_key("ssn")
@@ -122,7 +122,7 @@ impl Redactor {
     /// unless it is exactly an allowed key ([`RedactorBuilder::allow_key`]).
     ///
     /// ```
-    /// let redactor = observe_core::logging::Redactor::default();
+    /// let redactor = observe_core::Redactor::default();
     /// assert!(redactor.is_sensitive_key("Set-Cookie"));
     /// assert!(redactor.is_sensitive_key("sessionId"));
     /// assert!(!redactor.is_sensitive_key("duration_ms"));
@@ -150,7 +150,7 @@ impl Redactor {
     ///
     /// ```
     /// use std::borrow::Cow;
-    /// let redactor = observe_core::logging::Redactor::default();
+    /// let redactor = observe_core::Redactor::default();
     /// assert!(matches!(redactor.redact_value("order shipped"), Cow::Borrowed(_)));
     /// assert_eq!(
     ///     redactor.redact_value("login password=hunter2 user=bob"),
@@ -184,7 +184,7 @@ impl Redactor {
     /// [`redact_value(value)`](Self::redact_value).
     ///
     /// ```
-    /// let redactor = observe_core::logging::Redactor::default();
+    /// let redactor = observe_core::Redactor::default();
     /// assert_eq!(redactor.redact_field("db_password", "hunter2"), "[REDACTED]");
     /// assert_eq!(redactor.redact_field("route", "/users/{id}"), "/users/{id}");
     /// ```

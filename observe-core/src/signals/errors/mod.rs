@@ -10,7 +10,6 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let observe = observe_core::Observe::builder().service_name("shop").build()?;
-//! let _logs = observe.logging().init()?;
 //! // SENTRY_DSN unset: error tracking is off and one INFO line says so.
 //! let _errors = observe.errors().init()?;
 //! # Ok(()) }

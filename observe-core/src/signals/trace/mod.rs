@@ -5,15 +5,8 @@
 //! application as children (through `tracing-opentelemetry`), OTLP/HTTP
 //! export, and trace ids in log lines, events and exemplars.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let observe = observe_core::Observe::builder().service_name("shop").build()?;
-//! // OTEL_EXPORTER_OTLP_ENDPOINT unset: nothing is exported, but requests
-//! // still get trace ids (continued from `traceparent`) for logs and events.
-//! let _traces = observe.tracing().init()?;
-//! let _logs = observe.logging().init()?; // after tracing: adds its layer
-//! # Ok(()) }
-//! ```
+//! Set it up with `observe.tracing().init()` (feature `tracing`) before
+//! `observe.logging().init()`; see `TracingBuilder`.
 //!
 //! Without an endpoint no span is built at all: a request's ids are made
 //! (or continued) only when a log line, the event or an outgoing call asks

@@ -84,6 +84,17 @@ impl Drop for TracingGuard {
 }
 
 /// Configures tracing; from [`Observe::tracing`](crate::Observe::tracing).
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let observe = observe_core::Observe::builder().service_name("shop").build()?;
+/// // OTEL_EXPORTER_OTLP_ENDPOINT unset: nothing is exported, but requests
+/// // still get trace ids (continued from `traceparent`) for logs and events.
+/// let _traces = observe.tracing().init()?;
+/// // Then, with the `logging` feature: observe.logging().init()?, which
+/// // adds the span layer to the subscriber it installs.
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TracingBuilder {
     service: Service,
