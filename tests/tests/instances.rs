@@ -271,12 +271,15 @@ async fn check_server(framework: Framework, service: (&str, &str), addr: SocketA
 async fn each_instance_speaks_for_itself_on_every_framework() {
     setup();
     for (n, framework) in FRAMEWORKS.into_iter().enumerate() {
-        // Side by side: both servers are up before either is asked anything.
         // Fresh instances per framework: the shop registers its metrics.
         let a = start_example(framework, &instance(A)).await;
         let b = start_example(framework, &instance(B)).await;
-        check_server(framework, A, a, n * 2).await;
-        check_server(framework, B, b, n * 2 + 1).await;
+        // Side by side: both are asked at once, so their lines interleave
+        // and their spans share export batches.
+        tokio::join!(
+            check_server(framework, A, a, n * 2),
+            check_server(framework, B, b, n * 2 + 1),
+        );
     }
 }
 
