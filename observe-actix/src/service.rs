@@ -2,7 +2,6 @@
 
 use std::cell::OnceCell;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -13,8 +12,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::Uri;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError};
-use observe_core::context::{LateRoute, enter_with_late_route};
-use observe_core::{Observe, RequestTracker};
+use observe_core::context::LateRoute;
+use observe_core::{CaughtPanic, Observe, RequestTracker};
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
@@ -134,25 +133,17 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let catch = *this.catch_panics;
-        // Without catching, the panic unwinds through the tracker, which
-        // records it as it drops.
-        let poll = || {
-            if catch {
-                catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-            } else {
-                Ok(inner.poll(cx))
-            }
-        };
         // Handler code sees the request's context; its route is named on
-        // demand, since actix routes inside the inner service.
-        let polled = match (this.tracker.as_ref(), this.unanswered.as_ref()) {
-            (Some(tracker), Some(unanswered)) => {
-                let late: Rc<dyn LateRoute> = Rc::clone(unanswered) as Rc<dyn LateRoute>;
-                enter_with_late_route(tracker.context(), &late, poll)
-            }
-            _ => poll(),
-        };
+        // demand, since actix routes inside the inner service. With
+        // catching off, observe-core records a panic as it unwinds.
+        let late = this
+            .unanswered
+            .as_ref()
+            .map(|u| Rc::clone(u) as Rc<dyn LateRoute>);
+        let polled =
+            observe_core::poll_handler(this.tracker, *this.catch_panics, late.as_ref(), || {
+                inner.poll(cx)
+            });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {
@@ -186,7 +177,7 @@ where
                 }
                 Poll::Ready(Err(error))
             }
-            Err(_panic) => {
+            Err(CaughtPanic) => {
                 let mut request_id = None;
                 if let Some(mut tracker) = this.tracker.take() {
                     if let Some(unanswered) = this.unanswered.take() {

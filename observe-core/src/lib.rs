@@ -101,8 +101,8 @@ pub use observe::{
     BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, Observe, ObserveBuilder,
 };
 pub use request::{
-    BodyRecorder, Cache, Dependency, Header, RequestHead, RequestTracker, RouteCache,
-    request_body_size,
+    BodyRecorder, Cache, CaughtPanic, Dependency, Header, RequestHead, RequestTracker, RouteCache,
+    poll_handler, request_body_size,
 };
 #[cfg(feature = "errors")]
 pub use signals::errors;

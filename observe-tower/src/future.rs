@@ -2,13 +2,12 @@
 //! tracker to the body.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Response, StatusCode};
-use observe_core::RequestTracker;
+use observe_core::{CaughtPanic, RequestTracker};
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
@@ -52,23 +51,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let catch = *this.catch_panics;
         // A panicking handler must not take the connection (or, on some
-        // servers, the worker) down with it: answer 500 and record it.
-        // Without catching, the panic unwinds through the tracker, which
-        // records it as it drops.
-        let poll = || {
-            if catch {
-                catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-            } else {
-                Ok(inner.poll(cx))
-            }
-        };
+        // servers, the worker) down with it: answer 500 and record it. With
+        // catching off, observe-core records the panic as it unwinds.
         // Handler code sees the request's context (route, calls, cache).
-        let polled = match this.tracker.as_ref() {
-            Some(tracker) => observe_core::context::enter(tracker.context(), poll),
-            None => poll(),
-        };
+        let polled =
+            observe_core::poll_handler(this.tracker, *this.catch_panics, None, || inner.poll(cx));
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {
@@ -82,7 +70,7 @@ where
             // A service error is not a response: hyper closes the
             // connection. The dropped tracker records it as cancelled.
             Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(error)),
-            Err(_panic) => {
+            Err(CaughtPanic) => {
                 let mut response = Response::new(ObservedBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 if let Some(tracker) = this.tracker.take() {

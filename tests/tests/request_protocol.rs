@@ -146,8 +146,8 @@ async fn configured_request_id_header(framework: Framework) {
     assert!(answer.header("x-request-id").is_empty(), "{framework}");
 }
 
-/// With the id header repeated, observe reads the first value only: an
-/// insane first value gets a generated id, even when a later one is sane.
+/// With the id header repeated, observe takes the first sane value; when
+/// none is sane, it generates one.
 async fn repeated_request_id(framework: Framework) {
     let observe = build(|b| b);
     let addr = start(framework, &observe, Outer::Nothing).await;
@@ -155,6 +155,14 @@ async fn repeated_request_id(framework: Framework) {
     let answer = echo(
         addr,
         &[("x-request-id", "bad id!"), ("x-request-id", "good-2")],
+    )
+    .await;
+    assert_eq!(answer.request_id, "good-2", "{framework}");
+    assert_eq!(answer.header("x-request-id"), ["good-2"], "{framework}");
+
+    let answer = echo(
+        addr,
+        &[("x-request-id", "bad id!"), ("x-request-id", "worse\tid")],
     )
     .await;
     assert!(is_generated(&answer.request_id), "{framework}: {answer:?}");
@@ -256,11 +264,8 @@ async fn panic_caught_by_observe(framework: Framework) {
 /// and is still recorded once as a panic: turned into a 500 by
 /// `CatchPanicLayer` outside (axum, tower), or by nothing at all (actix,
 /// whose worker must keep serving).
-///
-/// (Known to fail on axum and tower: `CatchPanicLayer`'s `CatchUnwind`
-/// keeps the panicked future and drops it only after the unwinding, so the
-/// tracker's drop sees no panic and records a cancelled request, 499. On
-/// actix, tokio's task harness drops the future while unwinding.)
+/// `CatchPanicLayer` keeps the panicked future and drops it only after the
+/// unwinding: the panic must be recorded while it passes, not at the drop.
 async fn panic_not_caught_by_observe(framework: Framework) {
     let observe = build(|b| b.catch_panics(false));
     let outer = match framework {

@@ -34,11 +34,16 @@ fn cut(text: &str, max: usize) -> &str {
 
 impl RequestDetails {
     pub(crate) fn new<'a>(
-        path_and_query: &str,
+        path: &str,
+        query: Option<&str>,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Self {
         let mut buffer = String::with_capacity(256);
-        buffer.push_str(cut(path_and_query, MAX_TARGET));
+        buffer.push_str(cut(path, MAX_TARGET));
+        if let Some(query) = query {
+            buffer.push('?');
+            buffer.push_str(cut(query, MAX_TARGET.saturating_sub(buffer.len())));
+        }
         for (name, value) in headers.into_iter().take(MAX_HEADERS) {
             buffer.push('\0');
             buffer.push_str(name);

@@ -204,16 +204,12 @@ impl RequestContext {
         self.request_id.get_or_init(new_request_id)
     }
 
-    /// Takes the caller's `x-request-id` if it is sane (1 to 128 characters
-    /// of `A-Z a-z 0-9 . _ : -`), else generates one; returns the id to
-    /// echo in the response.
-    pub(crate) fn accept_request_id(&self, header: Option<&[u8]>) -> &str {
-        let sane = header
-            .filter(|h| (1..=MAX_REQUEST_ID).contains(&h.len()))
-            .filter(|h| {
-                h.iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-            })
+    /// Takes the first of the caller's request ids that is sane (1 to 128
+    /// characters of `A-Z a-z 0-9 . _ : -`), else generates one.
+    pub(crate) fn accept_request_id<'a>(&self, values: impl IntoIterator<Item = &'a [u8]>) -> &str {
+        let sane = values
+            .into_iter()
+            .find(|h| is_sane_request_id(h))
             .and_then(|h| std::str::from_utf8(h).ok());
         self.request_id
             .get_or_init(|| sane.map_or_else(new_request_id, Box::from))
@@ -277,6 +273,15 @@ impl RequestContext {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Whether a request id from outside may be used as it is: it reaches log
+/// lines unescaped, so only a short run of harmless characters.
+fn is_sane_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Runs `f` with the current request's context, without cloning it.
@@ -392,6 +397,11 @@ mod tests {
                 .accept_request_id(header)
                 .to_string()
         };
+        // The first sane one of several.
+        let first_sane = RequestContext::new(observe.families(), 0, None)
+            .accept_request_id([&b"bad id!"[..], b"good-2", b"good-3"])
+            .to_string();
+        assert_eq!(first_sane, "good-2");
         assert_eq!(id(Some(b"abc-123.X_y:z")), "abc-123.X_y:z");
         let long = [b'a'; MAX_REQUEST_ID + 1];
         for hostile in [

@@ -223,10 +223,12 @@ impl ObserveBuilder {
     }
 
     /// Whether the framework crates catch a panicking handler and answer
-    /// an empty 500 (default on). Turn it off when another layer does
-    /// (tower-http's `CatchPanicLayer`): the panic is then still recorded
-    /// once, as `error_type="panic"` when it unwinds through observe's
-    /// middleware, or as the 500 the other layer answers.
+    /// an empty 500 (default on). Turn it off when another layer outside
+    /// observe's does (tower-http's `CatchPanicLayer`): the panic then
+    /// unwinds through observe's middleware, which records it once as it
+    /// passes (`error_type="panic"`, status 500), and the outer layer
+    /// answers. (A catching layer *inside* observe's turns the panic into a
+    /// 500 before observe sees it: recorded as that 500.)
     pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
         self

@@ -8,11 +8,13 @@ mod body;
 mod cache;
 mod dependency;
 pub(crate) mod head;
+mod poll;
 mod tracker;
 
 pub use body::BodyRecorder;
 pub use cache::Cache;
 pub use dependency::Dependency;
 pub use head::{Header, RequestHead, request_body_size};
+pub use poll::{CaughtPanic, poll_handler};
 pub use tracker::{RequestTracker, RouteCache};
 pub(crate) use tracker::{start, track};

@@ -94,8 +94,9 @@ pub(crate) fn track(
     let mut tracker = start(families, head.method(), route, cache);
     tracker.request_body_size = head::body_size(head);
     // The first sane id the caller (or a middleware before ours) sent.
-    let id = head.values(Header::RequestId).next();
-    tracker.context.accept_request_id(id);
+    tracker
+        .context
+        .accept_request_id(head.values(Header::RequestId));
     let traceparent = head::only(head.values(Header::Traceparent));
     if traceparent.is_some() || trace::is_exporting() {
         // Meaningless without a traceparent: not even looked up.
@@ -109,15 +110,8 @@ pub(crate) fn track(
         trace::record_path(&tracker.context, head.path());
     }
     if errors_on() && !tracker.route.excluded {
-        let mut target = String::with_capacity(head.path().len() + 1);
-        target.push_str(head.path());
-        if let Some(query) = head.query() {
-            target.push('?');
-            target.push_str(query);
-        }
-        tracker
-            .context
-            .set_details(RequestDetails::new(&target, head.headers()));
+        let details = RequestDetails::new(head.path(), head.query(), head.headers());
+        tracker.context.set_details(details);
     }
     tracker
 }

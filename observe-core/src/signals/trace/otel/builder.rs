@@ -181,13 +181,16 @@ impl TracingBuilder {
                 })?,
             )
         };
+        // Claimed first: a second set-up is told who set tracing up, not
+        // that logging came first.
+        process_wide::claim(Installation::TracerProvider, &self.service.name)
+            .map_err(|e| TracingError::AlreadySet(e.to_string()))?;
         if process_wide::is_installed(Installation::Subscriber) {
+            process_wide::release(Installation::TracerProvider);
             return Err(TracingError::Order(
                 "set up tracing before logging: logging installs the subscriber that carries the tracing layer",
             ));
         }
-        process_wide::claim(Installation::TracerProvider, &self.service.name)
-            .map_err(|e| TracingError::AlreadySet(e.to_string()))?;
         let Some(url) = url else {
             return Ok(TracingGuard {
                 provider: None,
