@@ -250,6 +250,8 @@ async fn outgoing_calls_carry_the_client_span_and_a_second_service_continues_it(
     assert_eq!(shop_server.service, "shop");
     assert_eq!(edge_server.parent_span_id, PARENT);
     let own = spans.iter().find(|s| s.name == "prepare_relay").unwrap();
+    // The application's own span speaks for its request's instance too.
+    assert_eq!(own.service, "edge");
     assert_eq!(
         own.parent_span_id, edge_server.span_id,
         "tracing spans nest"

@@ -229,16 +229,37 @@ pub(crate) async fn in_client_span<F: Future>(span: Option<&ClientSpan>, future:
 
 /// The `tracing-opentelemetry` layer for the subscriber logging installs,
 /// when exporting: the application's `tracing` spans become children of
-/// the request's span (exported with the installing instance's tracer).
+/// the request's span, exported under the request's instance.
 pub(crate) fn subscriber_layer()
 -> Option<Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>>
 {
     use tracing_subscriber::Layer as _;
     let exporting = exporting()?;
-    let tracer = exporting.installer_tracer();
     Some(Box::new(
         tracing_opentelemetry::layer()
-            .with_tracer(tracer)
+            .with_tracer(InstanceTracer { exporting })
             .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span())),
     ))
+}
+
+/// Builds each span with the tracer of the instance whose request is
+/// current (outside a request, the installing instance's), so an
+/// application span is exported under the same service as its parent.
+#[derive(Debug)]
+struct InstanceTracer {
+    exporting: &'static super::Exporting,
+}
+
+impl opentelemetry::trace::Tracer for InstanceTracer {
+    type Span = opentelemetry_sdk::trace::Span;
+
+    fn build_with_context(
+        &self,
+        builder: opentelemetry::trace::SpanBuilder,
+        parent_cx: &OtelContext,
+    ) -> Self::Span {
+        let tracer = with_current(|c| c.map(|c| self.exporting.tracer_for(c.service())))
+            .unwrap_or_else(|| self.exporting.installer_tracer());
+        tracer.build_with_context(builder, parent_cx)
+    }
 }
