@@ -3,15 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Response, StatusCode};
+use http::header::Entry;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
 use observe_core::{CaughtPanic, RequestTracker};
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
-use crate::head::Names;
 
 pin_project! {
     /// Future of [`ObserveService`](crate::ObserveService). Dropping it
@@ -20,7 +19,8 @@ pin_project! {
         #[pin]
         inner: F,
         tracker: Option<RequestTracker>,
-        names: Arc<Names>,
+        // The header the request id is echoed in.
+        request_id: HeaderName,
         catch_panics: bool,
     }
 }
@@ -29,13 +29,13 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn new(
         inner: F,
         tracker: RequestTracker,
-        names: Arc<Names>,
+        request_id: HeaderName,
         catch_panics: bool,
     ) -> Self {
         Self {
             inner,
             tracker: Some(tracker),
-            names,
+            request_id,
             catch_panics,
         }
     }
@@ -63,7 +63,7 @@ where
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
                     let id = tracker.response(response.status().as_u16());
-                    echo_request_id(&mut response, this.names, id);
+                    echo_request_id(&mut response, this.request_id, id);
                 }
                 Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, tracker))))
             }
@@ -74,7 +74,7 @@ where
                 let mut response = Response::new(ObservedBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 if let Some(tracker) = this.tracker.take() {
-                    echo_request_id(&mut response, this.names, tracker.request_id());
+                    echo_request_id(&mut response, this.request_id, tracker.request_id());
                     tracker.panicked();
                 }
                 Poll::Ready(Ok(response))
@@ -85,13 +85,11 @@ where
 
 /// Echoes the request id so a caller can quote it in a bug report, unless
 /// the response carries one already (set by a layer inside ours).
-fn echo_request_id<B>(response: &mut Response<B>, names: &Names, id: &str) {
-    if response.headers().contains_key(&names.request_id) {
-        return;
-    }
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response
-            .headers_mut()
-            .insert(names.request_id.clone(), value);
+fn echo_request_id<B>(response: &mut Response<B>, name: &HeaderName, id: &str) {
+    // One lookup: the entry tells whether a layer inside set it already.
+    if let Entry::Vacant(slot) = response.headers_mut().entry(name.clone())
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        slot.insert(value);
     }
 }

@@ -17,9 +17,16 @@ pub(crate) struct Names {
 
 impl Names {
     pub(crate) fn new(observe: &Observe) -> Self {
-        Self {
-            request_id: HeaderName::from_bytes(observe.request_id_header().as_bytes())
+        let request_id = match observe.request_id_header() {
+            // Static: cloning it for each response's echo costs no atomic.
+            observe_core::DEFAULT_REQUEST_ID_HEADER => {
+                HeaderName::from_static(observe_core::DEFAULT_REQUEST_ID_HEADER)
+            }
+            other => HeaderName::from_bytes(other.as_bytes())
                 .expect("ObserveBuilder accepts only lowercase header names"),
+        };
+        Self {
+            request_id,
             traceparent: HeaderName::from_static("traceparent"),
             tracestate: HeaderName::from_static("tracestate"),
             content_length: header::CONTENT_LENGTH,

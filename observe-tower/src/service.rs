@@ -62,7 +62,7 @@ where
         ResponseFuture::new(
             self.inner.call(request),
             tracker,
-            Arc::clone(&self.names),
+            self.names.request_id.clone(),
             self.observe.catches_panics(),
         )
     }

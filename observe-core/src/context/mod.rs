@@ -28,7 +28,7 @@ mod trace;
 pub use crate::metrics::CallOutcome;
 pub use details::MAX_HEADERS;
 pub(crate) use details::RequestDetails;
-pub(crate) use trace::{RequestSpan, RequestTrace};
+pub(crate) use trace::RequestTrace;
 
 /// The most dependency calls kept per request; further calls are counted
 /// (`count`, `total`) but not listed, so one pathological request cannot
@@ -299,12 +299,7 @@ pub fn enter<R>(context: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
     // runs inside.
     match context.trace.span() {
         None => f(),
-        Some(span) => {
-            let mut f = Some(f);
-            let mut out = None;
-            span.within(&mut || out = f.take().map(|f| f()));
-            out.expect("a request span runs what it is given, once")
-        }
+        Some(span) => trace::within(span, f),
     }
 }
 

@@ -1,19 +1,32 @@
 //! The trace a request carries: its ids (continued from the caller or made
-//! on first use), the caller's `tracestate`, and the span a tracing signal
-//! keeps for it, behind a narrow interface so this layer needs no tracer.
+//! on first use), the caller's `tracestate`, and, with the `tracing`
+//! feature, the OpenTelemetry context of its server span, kept inline (no
+//! allocation of its own) and made current around every poll.
 
-use std::any::Any;
 use std::sync::OnceLock;
 
 use crate::base::ids::TraceIds;
 
-/// A signal's span of one request: made current around every poll of the
-/// handler, so what runs inside becomes its child.
-pub(crate) trait RequestSpan: Send + Sync + std::fmt::Debug {
-    /// Runs `f` with this span current on this thread.
-    fn within(&self, f: &mut dyn FnMut());
-    /// The signal's own type, for the signal that made it.
-    fn as_any(&self) -> &dyn Any;
+/// The context of a request's server span (feature `tracing`).
+#[cfg(feature = "tracing")]
+pub(crate) type SpanContext = opentelemetry::Context;
+
+/// Without the `tracing` feature a request never has a span.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug, Clone)]
+pub(crate) enum SpanContext {}
+
+/// Runs `f` with `span` current on this thread, so what runs inside
+/// becomes its child.
+#[cfg(feature = "tracing")]
+pub(crate) fn within<R>(span: &SpanContext, f: impl FnOnce() -> R) -> R {
+    let _attached = span.clone().attach();
+    f()
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn within<R>(span: &SpanContext, _f: impl FnOnce() -> R) -> R {
+    match *span {}
 }
 
 /// The per-request tracing state kept in the request context.
@@ -22,7 +35,7 @@ pub(crate) struct RequestTrace {
     /// The ids, made on first use when nothing set them at the start.
     ids: OnceLock<TraceIds>,
     /// The server span, when spans are exported.
-    span: OnceLock<Box<dyn RequestSpan>>,
+    span: OnceLock<SpanContext>,
     /// The caller's `tracestate`, passed on.
     state: OnceLock<Box<str>>,
 }
@@ -43,13 +56,13 @@ impl RequestTrace {
         let _ = self.ids.set(ids);
     }
 
-    /// The server span, if a signal keeps one.
-    pub(crate) fn span(&self) -> Option<&dyn RequestSpan> {
-        self.span.get().map(|s| &**s)
+    /// The server span, if there is one.
+    pub(crate) fn span(&self) -> Option<&SpanContext> {
+        self.span.get()
     }
 
     /// Keeps the server span (once).
-    pub(crate) fn set_span(&self, span: Box<dyn RequestSpan>) {
+    pub(crate) fn set_span(&self, span: SpanContext) {
         let _ = self.span.set(span);
     }
 

@@ -7,6 +7,7 @@ mod builder;
 mod export;
 mod span;
 
+use std::cell::Cell;
 use std::sync::{OnceLock, RwLock};
 
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -30,8 +31,9 @@ const SERVICE_KEY: &str = "observe.service";
 #[derive(Debug)]
 pub(crate) struct Exporting {
     provider: SdkTracerProvider,
-    /// One tracer per instance, by service name.
-    tracers: RwLock<Vec<(String, SdkTracer)>>,
+    /// One tracer per service name, made once and kept for the life of
+    /// the process (like the provider): a request borrows it, no clone.
+    tracers: RwLock<Vec<&'static (String, SdkTracer)>>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, for every instance's resource.
     attributes: Vec<KeyValue>,
     export: export::Registrar,
@@ -52,40 +54,66 @@ pub(crate) fn is_exporting() -> bool {
 
 impl Exporting {
     /// The tracer of the instance that installed tracing.
-    pub(crate) fn installer_tracer(&self) -> SdkTracer {
-        let tracers = self.tracers.read().unwrap_or_else(|p| p.into_inner());
-        match tracers.first() {
-            Some((_, tracer)) => tracer.clone(),
-            None => opentelemetry::trace::TracerProvider::tracer(&self.provider, "observe"),
+    pub(crate) fn installer_tracer(&self) -> &'static SdkTracer {
+        let first = self
+            .tracers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .copied();
+        match first {
+            Some((_, tracer)) => tracer,
+            // Not reached: `init` makes the installer's tracer first.
+            None => &self.tracer_entry("observe").1,
         }
     }
 
     /// The tracer of `service`, made (and its resource registered with the
-    /// exporter) on first use.
-    pub(crate) fn tracer_for(&self, service: &Service) -> SdkTracer {
+    /// exporter) on first use. A thread remembers the last one it used, so
+    /// the common case takes no lock.
+    pub(crate) fn tracer_for(&self, service: &Service) -> &'static SdkTracer {
+        thread_local! {
+            static LAST: Cell<Option<&'static (String, SdkTracer)>> = const { Cell::new(None) };
+        }
+        if let Some(entry) = LAST.get()
+            && entry.0 == service.name
+        {
+            return &entry.1;
+        }
         let found = self
             .tracers
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|(name, _)| *name == service.name)
-            .map(|(_, tracer)| tracer.clone());
-        if let Some(tracer) = found {
-            return tracer;
-        }
+            .copied()
+            .find(|(name, _)| *name == service.name);
+        let entry = match found {
+            Some(entry) => entry,
+            None => {
+                self.export
+                    .register(service.name.clone(), resource(service, &self.attributes));
+                self.tracer_entry(&service.name)
+            }
+        };
+        LAST.set(Some(entry));
+        &entry.1
+    }
+
+    /// The entry for `name`, made once.
+    fn tracer_entry(&self, name: &str) -> &'static (String, SdkTracer) {
         let mut tracers = self.tracers.write().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, tracer)) = tracers.iter().find(|(name, _)| *name == service.name) {
-            return tracer.clone();
+        if let Some(entry) = tracers.iter().find(|(known, _)| known == name) {
+            return entry;
         }
-        self.export
-            .register(service.name.clone(), resource(service, &self.attributes));
         let scope = InstrumentationScope::builder("observe")
             .with_version(env!("CARGO_PKG_VERSION"))
-            .with_attributes([KeyValue::new(SERVICE_KEY, service.name.clone())])
+            .with_attributes([KeyValue::new(SERVICE_KEY, name.to_string())])
             .build();
         let tracer = opentelemetry::trace::TracerProvider::tracer_with_scope(&self.provider, scope);
-        tracers.push((service.name.clone(), tracer.clone()));
-        tracer
+        // One per service name in the process, like the provider itself.
+        let entry: &'static (String, SdkTracer) = Box::leak(Box::new((name.to_string(), tracer)));
+        tracers.push(entry);
+        entry
     }
 }
 

@@ -3,7 +3,6 @@
 //! span per dependency call, and the application's `tracing` spans as
 //! their children.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::future::Future;
 use std::str::FromStr;
@@ -19,30 +18,14 @@ use super::export::DISCARD;
 use super::exporting;
 use crate::base::ids::TraceIds;
 use crate::base::time::unix_now;
-use crate::context::{RequestContext, RequestSpan, with_current};
+use crate::context::{RequestContext, with_current};
 use crate::encoding::Exemplar;
 use crate::metrics::CallOutcome;
 use crate::signals::trace::propagate;
 
-/// A request's server span and its context.
-#[derive(Debug)]
-struct ServerSpan(OtelContext);
-
-impl RequestSpan for ServerSpan {
-    fn within(&self, f: &mut dyn FnMut()) {
-        let _attached = self.0.clone().attach();
-        f();
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// The request's server span context, if it has one.
 fn server_span(context: &RequestContext) -> Option<&OtelContext> {
-    let span = context.trace.span()?;
-    span.as_any().downcast_ref::<ServerSpan>().map(|s| &s.0)
+    context.trace.span()
 }
 
 /// Starts the request's trace from its headers: continues the caller's
@@ -86,16 +69,14 @@ pub(crate) fn start_request(
             KeyValue::new("http.request.method", context.method().to_string()),
             KeyValue::new("url.scheme", "http"),
         ])
-        .start_with_context(&tracer, &parent);
+        .start_with_context(tracer, &parent);
     let span_context = span.span_context().clone();
     context.trace.set_ids(TraceIds {
         trace_id: span_context.trace_id().to_bytes(),
         span_id: span_context.span_id().to_bytes(),
         sampled: span_context.is_sampled(),
     });
-    context
-        .trace
-        .set_span(Box::new(ServerSpan(parent.with_span(span))));
+    context.trace.set_span(parent.with_span(span));
 }
 
 /// Records the path on the server span (redacted by the request's
@@ -214,7 +195,7 @@ pub(crate) fn start_client_span(dependency: &str, operation: &str) -> Option<Cli
             KeyValue::new("peer.service", dependency.to_string()),
             KeyValue::new("observe.operation", operation.to_string()),
         ])
-        .start_with_context(&tracer, &parent);
+        .start_with_context(tracer, &parent);
     Some(ClientSpan(parent.with_span(span)))
 }
 
