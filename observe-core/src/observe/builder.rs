@@ -178,7 +178,7 @@ impl ObserveBuilder {
 
     /// The most distinct `http_route` values kept (default
     /// [`DEFAULT_MAX_ROUTES`]). Further routes are recorded as
-    /// [`labels::OVERFLOW_ROUTE`] and counted in
+    /// [`labels::OVERFLOW_ROUTE`](crate::labels::OVERFLOW_ROUTE) and counted in
     /// `observe_series_overflow_total{metric="http_server_request_duration_seconds"}`:
     /// a guard against a route classifier that leaks raw paths.
     pub fn max_routes(mut self, max: usize) -> Self {
