@@ -81,24 +81,16 @@ pub(crate) fn push_quoted_hex(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
-/// 64 bits that differ every call: a per-process random seed mixed with a
-/// counter (unique and unpredictable enough for ids, not for secrets).
+/// 64 unpredictable bits: a counter through SipHash keyed with the
+/// process's random keys (std's `RandomState`, seeded by the operating
+/// system). Without the key the next value cannot be told from the last,
+/// as W3C Trace Context asks of random trace ids; it costs one short hash.
 fn next_random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static SEED: OnceLock<u64> = OnceLock::new();
+    use std::hash::BuildHasher;
+    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = *SEED.get_or_init(|| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(u64::from(std::process::id()));
-        h.finish()
-    });
-    let mut z = seed
-        ^ COUNTER
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    let key = KEY.get_or_init(std::collections::hash_map::RandomState::new);
+    key.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A new trace id (never all zero).

@@ -10,6 +10,8 @@ pub(crate) mod ids;
 pub(crate) mod json;
 #[cfg(feature = "logging")]
 pub(crate) mod line;
+#[cfg(any(feature = "logging", feature = "errors"))]
+pub(crate) mod panic_hook;
 pub(crate) mod process_wide;
 pub(crate) mod queue;
 pub(crate) mod redact;

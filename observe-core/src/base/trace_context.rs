@@ -2,6 +2,8 @@
 //! send, strictly. A malformed header is ignored (a new trace starts),
 //! never an error.
 
+use std::borrow::Cow;
+
 use super::ids::hex;
 
 /// The longest `tracestate` passed on, in bytes (the W3C limit is 32
@@ -51,7 +53,8 @@ fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
 /// ```
 pub fn parse_traceparent(value: &[u8]) -> Option<Traceparent> {
     let value = value.trim_ascii();
-    if value.len() < 55 {
+    // A comma means several values folded into one header: invalid.
+    if value.len() < 55 || value.contains(&b',') {
         return None;
     }
     let version = decode::<1>(&value[0..2])?[0];
@@ -77,17 +80,111 @@ pub fn parse_traceparent(value: &[u8]) -> Option<Traceparent> {
     })
 }
 
-/// The `tracestate` to pass on: printable ASCII up to [`MAX_TRACESTATE`]
-/// bytes, else nothing.
-pub fn accept_tracestate(value: &[u8]) -> Option<&str> {
-    let value = value.trim_ascii();
-    if value.is_empty() || value.len() > MAX_TRACESTATE {
+/// The most members a `tracestate` may have (W3C Trace Context).
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// Members longer than this are the first dropped when the list must be
+/// cut to [`MAX_TRACESTATE`] (W3C Trace Context, section 3.3.1.1).
+const LONG_MEMBER: usize = 128;
+
+fn is_key_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+}
+
+/// `simple-key` or `tenant@system` of the W3C grammar.
+fn is_valid_key(key: &[u8]) -> bool {
+    let run = |part: &[u8], first_ok: fn(u8) -> bool, max: usize| {
+        !part.is_empty()
+            && part.len() <= max
+            && first_ok(part[0])
+            && part.iter().all(|b| is_key_char(*b))
+    };
+    match key.iter().position(|b| *b == b'@') {
+        None => run(key, |b| b.is_ascii_lowercase(), 256),
+        Some(at) => {
+            run(
+                &key[..at],
+                |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+                241,
+            ) && run(&key[at + 1..], |b| b.is_ascii_lowercase(), 14)
+        }
+    }
+}
+
+/// 1 to 256 printable ASCII characters but `,` and `=`, not ending in a
+/// space.
+fn is_valid_value(value: &[u8]) -> bool {
+    (1..=256).contains(&value.len())
+        && value.last() != Some(&b' ')
+        && value
+            .iter()
+            .all(|b| (0x20..=0x7e).contains(b) && *b != b',' && *b != b'=')
+}
+
+/// The `tracestate` to pass on, by the W3C Trace Context rules: the list
+/// (all header lines already joined with `,`) with whitespace around
+/// members trimmed and empty members skipped; a key seen twice keeps its
+/// first member. Any invalid member, or more than
+/// [`MAX_TRACESTATE_MEMBERS`], discards the whole list (`None`), as does
+/// an empty one. A list longer than [`MAX_TRACESTATE`] bytes loses members
+/// longer than 128 bytes first, then members from the end. Borrowed when
+/// the list is passed on as it came.
+///
+/// ```
+/// use observe_core::trace::accept_tracestate;
+/// assert_eq!(accept_tracestate(b"congo=t61rcWkgMzE").as_deref(), Some("congo=t61rcWkgMzE"));
+/// assert_eq!(accept_tracestate(b" foo=1 ,, bar@dd=2 ").as_deref(), Some("foo=1,bar@dd=2"));
+/// assert_eq!(accept_tracestate(b"foo=1,Bad=2"), None); // keys are lowercase
+/// ```
+pub fn accept_tracestate(value: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut members: Vec<&str> = Vec::new();
+    let mut changed = false;
+    for raw in text.split(',') {
+        let member = raw.trim_matches([' ', '\t']);
+        if member.len() != raw.len() {
+            changed = true;
+        }
+        if member.is_empty() {
+            changed = true;
+            continue;
+        }
+        let (key, member_value) = member.split_once('=')?;
+        if !is_valid_key(key.as_bytes()) || !is_valid_value(member_value.as_bytes()) {
+            return None;
+        }
+        if members
+            .iter()
+            .any(|m| m.split_once('=').is_some_and(|(k, _)| k == key))
+        {
+            changed = true;
+            continue;
+        }
+        members.push(member);
+        if members.len() > MAX_TRACESTATE_MEMBERS {
+            return None;
+        }
+    }
+    if members.is_empty() {
         return None;
     }
-    if !value.iter().all(|b| (0x20..=0x7e).contains(b)) {
-        return None;
+    let joined_len = |members: &[&str]| {
+        members.iter().map(|m| m.len()).sum::<usize>() + members.len().saturating_sub(1)
+    };
+    if joined_len(&members) > MAX_TRACESTATE {
+        changed = true;
+        members.retain(|m| m.len() <= LONG_MEMBER);
+        while joined_len(&members) > MAX_TRACESTATE {
+            members.pop();
+        }
+        if members.is_empty() {
+            return None;
+        }
     }
-    std::str::from_utf8(value).ok()
+    if !changed {
+        return Some(Cow::Borrowed(text));
+    }
+    Some(Cow::Owned(members.join(",")))
 }
 
 /// `00-{trace}-{span}-{flags}`.
@@ -118,9 +215,12 @@ mod tests {
         );
         let unsampled = GOOD.replace("-01", "-00");
         assert!(!parse_traceparent(unsampled.as_bytes()).unwrap().sampled);
-        // A later version may carry more fields.
+        // A later version may carry more fields; whitespace around is fine.
         let future = format!("{}-extra", GOOD.replacen("00", "cc", 1));
         assert!(parse_traceparent(future.as_bytes()).is_some());
+        assert!(parse_traceparent(format!(" \t{GOOD} ").as_bytes()).is_some());
+        // Two values folded into one header are no value at all.
+        assert!(parse_traceparent(format!("{future},{future}").as_bytes()).is_none());
         for bad in [
             "",
             "00",
@@ -139,14 +239,79 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_is_bounded_and_printable() {
-        assert_eq!(
-            accept_tracestate(b"congo=t61rcWkgMzE"),
-            Some("congo=t61rcWkgMzE")
+    fn tracestate_follows_the_w3c_rules() {
+        let ok = |input: &str, output: &str| {
+            assert_eq!(
+                accept_tracestate(input.as_bytes()).as_deref(),
+                Some(output),
+                "{input:?}"
+            );
+        };
+        let discarded = |input: &str| {
+            assert_eq!(accept_tracestate(input.as_bytes()), None, "{input:?}");
+        };
+        ok("congo=t61rcWkgMzE", "congo=t61rcWkgMzE");
+        ok(
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
         );
-        assert_eq!(accept_tracestate(&[b'a'; MAX_TRACESTATE + 1]), None);
-        assert_eq!(accept_tracestate(b"a=\r\nb"), None);
-        assert_eq!(accept_tracestate(b""), None);
+        ok("foo=1 , bar=2", "foo=1,bar=2");
+        ok("\tfoo=1,\t, ,bar=2 ", "foo=1,bar=2");
+        ok("foo=1,foo=2", "foo=1");
+        ok(
+            "fw529a3039@dt=CgWVaQ8JAoGnTEV2c3d1hdk",
+            "fw529a3039@dt=CgWVaQ8JAoGnTEV2c3d1hdk",
+        );
+        ok("0tenant@vendor=x", "0tenant@vendor=x");
+        ok("k*/_-=with space inside", "k*/_-=with space inside");
+        ok(
+            &format!("a={}", "v".repeat(256)),
+            &format!("a={}", "v".repeat(256)),
+        );
+        let max: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        ok(&max.join(","), &max.join(","));
+        for bad in [
+            "",
+            " , ",
+            "Foo=1",
+            "1foo=1",
+            "foo",
+            "foo=",
+            "=1",
+            "foo=1=2",
+            "foo=a\u{7f}",
+            "foo=a\r\nb",
+            "foo@=1",
+            "@foo=1",
+            "foo@Bar=1",
+            "foo@1bar=1",
+            "foo=1,bar",
+        ] {
+            discarded(bad);
+        }
+        discarded(&format!("a={}", "v".repeat(257)));
+        discarded(&format!("{}=1", "k".repeat(257)));
+        discarded(&format!("{}@v=1", "t".repeat(242)));
+        discarded(&format!("t@{}=1", "s".repeat(15)));
+        let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        discarded(&too_many.join(","));
+    }
+
+    #[test]
+    fn long_tracestate_loses_long_members_first_then_the_tail() {
+        let long = format!("long={}", "x".repeat(200));
+        let members: Vec<String> = (0..20)
+            .map(|i| format!("k{i:02}=vvvvvvvvvvvvvvvvvv"))
+            .collect();
+        let input = format!(
+            "{},{long},{}",
+            members[..10].join(","),
+            members[10..].join(",")
+        );
+        let kept = accept_tracestate(input.as_bytes()).expect("valid list");
+        assert!(kept.len() <= MAX_TRACESTATE, "{}", kept.len());
+        assert!(!kept.contains("long="), "{kept}");
+        assert!(kept.starts_with("k00="), "{kept}");
     }
 
     proptest! {
@@ -154,6 +319,12 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_traceparent(&bytes);
             let _ = accept_tracestate(&bytes);
+            if let Some(state) = accept_tracestate(&bytes) {
+                // What is passed on is itself a valid, normalized list.
+                let again = accept_tracestate(state.as_bytes());
+                prop_assert_eq!(again.as_deref(), Some(&*state));
+                prop_assert!(state.len() <= MAX_TRACESTATE);
+            }
         }
 
         #[test]

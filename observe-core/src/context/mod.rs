@@ -22,8 +22,11 @@ use crate::base::ids::{TraceIds, new_request_id};
 use crate::base::service::Service;
 use crate::metrics::{CacheResult, Families, RouteMetrics};
 
+mod call;
 mod details;
 mod trace;
+
+pub(crate) use call::{current_call, in_call};
 
 pub use crate::metrics::CallOutcome;
 pub use details::MAX_HEADERS;
@@ -65,6 +68,9 @@ pub struct CallRecord {
     pub duration: Duration,
     /// How it ended.
     pub outcome: CallOutcome,
+    /// The call's own span id: the parent id its outgoing `traceparent`
+    /// carried (the client span's, when spans are exported).
+    pub span_id: [u8; 8],
 }
 
 /// The dependency calls of one request.
@@ -191,6 +197,14 @@ impl RequestContext {
     /// sent a valid `traceparent`, else a new one.
     pub fn trace_ids(&self) -> TraceIds {
         *self.trace.ids()
+    }
+
+    /// The ids a log line written now belongs to: the dependency call in
+    /// progress on this thread, else the request itself.
+    pub(crate) fn current_ids(&self) -> TraceIds {
+        current_call()
+            .filter(|call| call.trace_id == self.trace.ids().trace_id)
+            .unwrap_or_else(|| self.trace_ids())
     }
 
     /// Sets the route once the framework knows it, if nothing read it yet.

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::context::{CallRecord, RequestContext};
+use crate::base::ids::{TraceIds, new_span_id};
+use crate::context::{CallRecord, RequestContext, in_call};
 use crate::metrics::{CallOutcome, Families};
 use crate::signals::trace::{self, ClientSpan};
 
@@ -55,6 +56,7 @@ impl Dependency {
         future: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let mut timer = self.start(operation);
+        let future = in_call(timer.ids, future);
         let result = trace::in_client_span(timer.span.as_ref(), future).await;
         timer.finish(if result.is_ok() {
             CallOutcome::Ok
@@ -68,17 +70,33 @@ impl Dependency {
     /// unless dropped before it finishes).
     pub async fn time<T>(&self, operation: &str, future: impl Future<Output = T>) -> T {
         let mut timer = self.start(operation);
+        let future = in_call(timer.ids, future);
         let value = trace::in_client_span(timer.span.as_ref(), future).await;
         timer.finish(CallOutcome::Ok);
         value
     }
 
     fn start(&self, operation: &str) -> CallTimer<'_> {
+        let context = RequestContext::current();
+        let span = trace::start_client_span(&self.name, operation);
+        // Inside a request the call has a span id of its own: the client
+        // span's when exported, else a fresh one in the request's trace.
+        let ids = context.as_ref().map(|context| {
+            let request = context.trace_ids();
+            span.as_ref().map_or(
+                TraceIds {
+                    span_id: new_span_id(),
+                    ..request
+                },
+                ClientSpan::ids,
+            )
+        });
         CallTimer {
             dependency: self,
             operation: self.families.app.names.intern(operation),
-            context: RequestContext::current(),
-            span: trace::start_client_span(&self.name, operation),
+            context,
+            span,
+            ids,
             started: Instant::now(),
             done: false,
         }
@@ -92,6 +110,8 @@ struct CallTimer<'a> {
     context: Option<Arc<RequestContext>>,
     /// The client span, current while the call runs, when exporting.
     span: Option<ClientSpan>,
+    /// The call's ids inside a request.
+    ids: Option<TraceIds>,
     started: Instant,
     done: bool,
 }
@@ -127,6 +147,7 @@ impl CallTimer<'_> {
                 operation: Arc::clone(&self.operation),
                 duration,
                 outcome,
+                span_id: self.ids.map_or([0; 8], |ids| ids.span_id),
             });
         }
     }

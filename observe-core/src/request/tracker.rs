@@ -126,6 +126,16 @@ fn errors_on() -> bool {
     false
 }
 
+#[cfg(feature = "logging")]
+fn panic_line_written() -> bool {
+    crate::base::panic_hook::writes_lines()
+}
+
+#[cfg(not(feature = "logging"))]
+fn panic_line_written() -> bool {
+    false
+}
+
 #[cfg(feature = "errors")]
 fn report_server_error(context: &RequestContext, route: &str, status: u16) {
     if let Some(errors) = crate::signals::errors::installed() {
@@ -225,14 +235,18 @@ impl RequestTracker {
         if self.recorded {
             return;
         }
-        // Inside the request's context, so the line carries its request id.
-        crate::context::enter(&self.context, || {
-            tracing::error!(
-                target: event::EVENT_TARGET,
-                route = &*self.route.name,
-                "request handler panicked"
-            );
-        });
+        // Observe's panic hook wrote the panic as a line already, with its
+        // message and location; else say it here, inside the request's
+        // context so the line carries its request id.
+        if !panic_line_written() {
+            crate::context::enter(&self.context, || {
+                tracing::error!(
+                    target: event::EVENT_TARGET,
+                    route = &*self.route.name,
+                    "request handler panicked"
+                );
+            });
+        }
         self.status = Some(500);
         self.record(Outcome::Panic);
     }

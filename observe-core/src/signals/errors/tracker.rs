@@ -205,12 +205,7 @@ impl Tracker {
     }
 }
 
-/// Installs the panic hook that reports panics to `tracker`, then calls
-/// the previous hook. Process-wide, like the hook itself.
+/// Reports panics to `tracker` from observe's process-wide panic hook.
 pub(super) fn install_panic_hook(tracker: &'static Tracker) {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        tracker.panic(info);
-        previous(info);
-    }));
+    crate::base::panic_hook::set_report(Box::new(move |info| tracker.panic(info)));
 }

@@ -63,6 +63,8 @@ pub(crate) fn write(
                 json::number(out, millis(call.duration));
                 json::own_key!(out, "outcome");
                 json::string(out, call.outcome.as_str());
+                json::own_key!(out, "span_id");
+                crate::base::ids::push_quoted_hex(out, &call.span_id);
                 out.push('}');
             }
             out.push_str("]}");

@@ -67,6 +67,7 @@ pub struct LoggingBuilder {
     writer: Option<Box<dyn Write + Send>>,
     spans: Option<SpansLayer>,
     errors: Option<ErrorLineHook>,
+    std_panic_output: bool,
 }
 
 impl std::fmt::Debug for LoggingBuilder {
@@ -97,6 +98,7 @@ impl LoggingBuilder {
             writer: None,
             spans,
             errors,
+            std_panic_output: false,
         }
     }
 
@@ -135,6 +137,15 @@ impl LoggingBuilder {
         self
     }
 
+    /// Keeps the standard panic hook's plain-text message on stderr beside
+    /// observe's panic line (default off: every panic is one line, for a
+    /// pipeline that parses stdout and stderr as JSON). For local runs in
+    /// the text format.
+    pub fn std_panic_output(mut self, on: bool) -> Self {
+        self.std_panic_output = on;
+        self
+    }
+
     /// Writes somewhere else than stdout (a file, a pipe in a test).
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.writer = Some(Box::new(writer));
@@ -142,7 +153,10 @@ impl LoggingBuilder {
     }
 
     /// Installs the process-wide `tracing` subscriber and `log` logger (once
-    /// per process) and starts the writer thread. Errors name the bad
+    /// per process), observe's panic hook (a panic becomes one ERROR line
+    /// under `observe::panic` with its message, `panic.location`,
+    /// `thread.name`, the request's ids and route, and a `backtrace` when
+    /// `RUST_BACKTRACE` asks for one) and starts the writer thread. Errors name the bad
     /// setting and what is accepted; a second call names the instance that
     /// installed logging first.
     pub fn init(self) -> Result<LogGuard, LoggingError> {
@@ -224,6 +238,12 @@ impl LoggingBuilder {
         // `log` filters before tracing-log sees a record: let everything
         // through and decide in the layer, where remapping applies.
         log::set_max_level(log::LevelFilter::Trace);
+        // Every panic becomes one line, whoever's thread it is on.
+        let line_sink = Arc::clone(&sink);
+        crate::base::panic_hook::set_line(
+            Box::new(move |info| super::panic::write(&line_sink, info)),
+            self.std_panic_output,
+        );
         let _ = SINK.set(sink);
         Ok(LogGuard { sender })
     }

@@ -185,7 +185,8 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         let mut line = String::with_capacity(256);
         let ids = request.as_deref().map(|r| LineRequest {
             request_id: r.request_id(),
-            trace: r.trace_ids(),
+            // Inside a dependency call, the call's span.
+            trace: r.current_ids(),
         });
         self.sink
             .begin(&mut line, level, *metadata.level(), &target, service, ids);

@@ -25,6 +25,7 @@
 
 mod builder;
 mod layer;
+mod panic;
 pub mod remap;
 mod sink;
 
@@ -34,6 +35,7 @@ pub use crate::base::line::LogFormat;
 pub use crate::base::redact::{REDACTED, Redactor, RedactorBuilder};
 pub use builder::{DEFAULT_BUFFER_LINES, LoggingBuilder, LoggingError};
 pub(crate) use layer::{ErrorLine, ErrorLineHook, SpansLayer};
+pub use panic::PANIC_TARGET;
 pub use remap::{Remap, RemapError, RemapTable};
 pub use sink::LogGuard;
 pub(crate) use sink::LogSink;

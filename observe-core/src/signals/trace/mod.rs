@@ -40,6 +40,6 @@ pub use with_reqwest::inject_reqwest;
 
 pub use crate::base::ids::TraceIds;
 pub use crate::base::trace_context::{
-    MAX_TRACESTATE, Traceparent, accept_tracestate, parse_traceparent,
+    MAX_TRACESTATE, MAX_TRACESTATE_MEMBERS, Traceparent, accept_tracestate, parse_traceparent,
 };
 pub use propagate::{inject, traceparent, tracestate};

@@ -12,16 +12,15 @@ use crate::context::{RequestContext, with_current};
 /// `tracestate` (all its lines, joined); the state is kept to pass on.
 /// `None`, and nothing kept, when the caller sent no valid trace.
 pub(crate) fn caller<'a>(
-    context: &RequestContext,
+    context: &'a RequestContext,
     traceparent: Option<&[u8]>,
-    tracestate: Option<&'a [u8]>,
+    tracestate: Option<&[u8]>,
 ) -> Option<(Traceparent, Option<&'a str>)> {
     let remote = traceparent.and_then(parse_traceparent)?;
-    let state = tracestate.and_then(accept_tracestate);
-    if let Some(state) = state {
-        context.trace.set_state(state);
+    if let Some(state) = tracestate.and_then(accept_tracestate) {
+        context.trace.set_state(&state);
     }
-    Some((remote, state))
+    Some((remote, context.trace.state()))
 }
 
 /// Continues the caller's trace without a tracer: the request keeps the
@@ -35,18 +34,13 @@ pub(crate) fn continue_untraced(context: &RequestContext, remote: &Traceparent) 
 }
 
 /// The `traceparent` to send on an outgoing call made now: the current
-/// dependency call's client span, else the request's span. `None` outside a
-/// request and outside any span.
+/// dependency call (its client span, or with nothing exported its own span
+/// id), else the request's span. `None` outside a request and outside any
+/// span.
 pub fn traceparent() -> Option<String> {
-    if let Some(ids) = super::current_span_ids() {
-        return Some(format_traceparent(&ids.trace_id, &ids.span_id, ids.sampled));
-    }
-    with_current(|c| {
-        c.map(|c| {
-            let ids = c.trace.ids();
-            format_traceparent(&ids.trace_id, &ids.span_id, ids.sampled)
-        })
-    })
+    let ids = super::current_span_ids()
+        .or_else(|| with_current(|c| c.map(RequestContext::current_ids)))?;
+    Some(format_traceparent(&ids.trace_id, &ids.span_id, ids.sampled))
 }
 
 /// The caller's `tracestate` to pass on, if any.

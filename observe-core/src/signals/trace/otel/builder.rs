@@ -199,7 +199,7 @@ impl TracingBuilder {
         };
         crate::base::tls::install_crypto_provider();
         let timeout = self.export_timeout;
-        let started = export::QueueProcessor::start(self.queue, move || {
+        let started = export::Queue::start(self.queue, move || {
             use opentelemetry_otlp::WithExportConfig;
             opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
@@ -208,27 +208,23 @@ impl TracingBuilder {
                 .build()
                 .map_err(|e| e.to_string())
         });
-        let (processor, registrar) = match started {
-            Ok(started) => started,
+        let queue = match started {
+            Ok(queue) => queue,
             Err(e) => {
                 process_wide::release(Installation::TracerProvider);
                 return Err(TracingError::Export(e));
             }
         };
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_sampler(sampler)
-            .with_resource(super::resource(&self.service, &attributes))
-            .build();
         let exporting = EXPORTING.get_or_init(|| Exporting {
-            provider: provider.clone(),
-            tracers: RwLock::default(),
+            instances: RwLock::default(),
+            queue,
+            sampler,
             attributes,
-            export: registrar,
         });
-        // The installing instance's tracer exists from the start: the span
-        // layer of logging uses it.
-        exporting.tracer_for(&self.service);
+        // The installing instance comes first: lines and spans outside any
+        // request speak for it. Its provider is the one the guard flushes;
+        // every instance's provider feeds the same queue.
+        let provider = exporting.instance_for(&self.service).provider().clone();
         Ok(TracingGuard {
             provider: Some(provider),
             timeout: self.shutdown_timeout,

@@ -1,22 +1,23 @@
 //! Finished spans go to one export thread through a bounded queue; the
 //! thread batches them and sends OTLP/HTTP. A dead or slow collector only
 //! fills the queue: further spans are dropped and counted, requests never
-//! wait.
+//! wait. Each instance has a provider of its own (its resource: its
+//! `service.name`); all of them feed this one queue, and the thread sends
+//! each instance's spans under its resource.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use opentelemetry::{Context as OtelContext, InstrumentationScope};
+use opentelemetry::Context as OtelContext;
 use opentelemetry_sdk::Resource;
-
-use super::SERVICE_KEY;
-use crate::base::queue::{Flushed, flush_through};
-use crate::metrics::signals::counters;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use crate::base::queue::{Flushed, flush_through};
+use crate::metrics::signals::counters;
 
 /// Spans sent per OTLP request at most.
 const MAX_BATCH: usize = 512;
@@ -28,36 +29,12 @@ const BATCH_DELAY: Duration = Duration::from_millis(500);
 /// excluded route, known only when it ends).
 pub(crate) const DISCARD: &str = "observe.discard";
 
-/// The resources of the instances, by service name, shared with the
-/// export thread.
-type Resources = Arc<RwLock<Vec<(String, Resource)>>>;
-
-/// Registers each instance's resource with the export thread.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Registrar {
-    resources: Resources,
-}
-
-impl Registrar {
-    /// Spans of `service` are exported under `resource` from now on.
-    pub(crate) fn register(&self, service: String, resource: Resource) {
-        let mut resources = self.resources.write().unwrap_or_else(|p| p.into_inner());
-        if !resources.iter().any(|(name, _)| *name == service) {
-            resources.push((service, resource));
-        }
-    }
-}
-
 enum Message {
-    Span(Box<SpanData>),
-    Resource(Resource),
+    /// A finished span of instance `.1`.
+    Span(Box<SpanData>, usize),
+    /// The resource of instance `.0`.
+    Resource(usize, Resource),
     Flush(SyncSender<()>),
-}
-
-/// The span processor installed by [`TracingBuilder::init`](super::TracingBuilder::init).
-#[derive(Debug)]
-pub(crate) struct QueueProcessor {
-    queue: SyncSender<Message>,
 }
 
 impl std::fmt::Debug for Message {
@@ -66,25 +43,30 @@ impl std::fmt::Debug for Message {
     }
 }
 
-impl QueueProcessor {
+/// The export thread's queue; [`Queue::processor`] makes the span
+/// processor of one instance's provider.
+#[derive(Debug, Clone)]
+pub(crate) struct Queue {
+    sender: SyncSender<Message>,
+}
+
+impl Queue {
     /// Starts the export thread; `make_exporter` runs on it (the OTLP
     /// exporter's blocking HTTP client must not be created inside an async
     /// runtime). Its error is returned here.
-    pub(crate) fn start<E, F>(queue: usize, make_exporter: F) -> Result<(Self, Registrar), String>
+    pub(crate) fn start<E, F>(queue: usize, make_exporter: F) -> Result<Self, String>
     where
         E: SpanExporter + 'static,
         F: FnOnce() -> Result<E, String> + Send + 'static,
     {
         let (sender, receiver) = sync_channel(queue);
         let (built, outcome) = sync_channel(1);
-        let registrar = Registrar::default();
-        let resources = Arc::clone(&registrar.resources);
         std::thread::Builder::new()
             .name("observe-traces".into())
             .spawn(move || match make_exporter() {
                 Ok(exporter) => {
                     let _ = built.send(Ok(()));
-                    run(exporter, &receiver, &resources);
+                    run(exporter, &receiver);
                 }
                 Err(e) => {
                     let _ = built.send(Err(e));
@@ -94,12 +76,30 @@ impl QueueProcessor {
         outcome
             .recv()
             .map_err(|_| "the export thread stopped".to_string())??;
-        Ok((Self { queue: sender }, registrar))
+        Ok(Self { sender })
     }
 
+    /// The span processor for instance `instance`'s provider.
+    pub(crate) fn processor(&self, instance: usize) -> InstanceProcessor {
+        InstanceProcessor {
+            sender: self.sender.clone(),
+            instance,
+        }
+    }
+}
+
+/// One instance's span processor: hands its spans, marked with the
+/// instance, to the shared export thread.
+#[derive(Debug)]
+pub(crate) struct InstanceProcessor {
+    sender: SyncSender<Message>,
+    instance: usize,
+}
+
+impl InstanceProcessor {
     fn flush(&self, timeout: Duration) -> OTelSdkResult {
         let deadline = Instant::now() + timeout;
-        match flush_through(&self.queue, Message::Flush, deadline) {
+        match flush_through(&self.sender, Message::Flush, deadline) {
             // A stopped export thread has nothing left to flush.
             Flushed::Done | Flushed::Gone => Ok(()),
             Flushed::TimedOut => Err(OTelSdkError::Timeout(timeout)),
@@ -107,7 +107,7 @@ impl QueueProcessor {
     }
 }
 
-impl SpanProcessor for QueueProcessor {
+impl SpanProcessor for InstanceProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &OtelContext) {}
 
     fn on_end(&self, span: SpanData) {
@@ -116,7 +116,8 @@ impl SpanProcessor for QueueProcessor {
         {
             return;
         }
-        if self.queue.try_send(Message::Span(Box::new(span))).is_err() {
+        let message = Message::Span(Box::new(span), self.instance);
+        if self.sender.try_send(message).is_err() {
             counters().spans.queue_full.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -130,40 +131,47 @@ impl SpanProcessor for QueueProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        let _ = self.queue.try_send(Message::Resource(resource.clone()));
+        // Blocking is fine here: it happens once, when the provider is built.
+        let _ = self
+            .sender
+            .send(Message::Resource(self.instance, resource.clone()));
     }
 }
 
-fn run<E: SpanExporter>(mut exporter: E, receiver: &Receiver<Message>, resources: &Resources) {
-    let mut batch: Vec<SpanData> = Vec::with_capacity(MAX_BATCH);
+fn run<E: SpanExporter>(mut exporter: E, receiver: &Receiver<Message>) {
+    let mut batch: Vec<(SpanData, usize)> = Vec::with_capacity(MAX_BATCH);
+    let mut resources: Vec<Resource> = Vec::new();
     let mut oldest: Option<Instant> = None;
-    // The provider's resource: for spans of no registered instance.
-    let mut default = Resource::builder_empty().build();
     loop {
         let wait = oldest.map_or(Duration::from_secs(3600), |t| {
             BATCH_DELAY.saturating_sub(t.elapsed())
         });
         match receiver.recv_timeout(wait) {
-            Ok(Message::Span(span)) => {
-                batch.push(*span);
+            Ok(Message::Span(span, instance)) => {
+                batch.push((*span, instance));
                 oldest.get_or_insert_with(Instant::now);
                 if batch.len() >= MAX_BATCH {
-                    export(&mut exporter, &mut batch, resources, &default);
+                    export(&mut exporter, &mut batch, &resources);
                     oldest = None;
                 }
             }
-            Ok(Message::Resource(resource)) => default = resource,
+            Ok(Message::Resource(instance, resource)) => {
+                if resources.len() <= instance {
+                    resources.resize_with(instance + 1, || Resource::builder_empty().build());
+                }
+                resources[instance] = resource;
+            }
             Ok(Message::Flush(ack)) => {
-                export(&mut exporter, &mut batch, resources, &default);
+                export(&mut exporter, &mut batch, &resources);
                 oldest = None;
                 let _ = ack.send(());
             }
             Err(RecvTimeoutError::Timeout) => {
-                export(&mut exporter, &mut batch, resources, &default);
+                export(&mut exporter, &mut batch, &resources);
                 oldest = None;
             }
             Err(RecvTimeoutError::Disconnected) => {
-                export(&mut exporter, &mut batch, resources, &default);
+                export(&mut exporter, &mut batch, &resources);
                 return;
             }
         }
@@ -174,31 +182,24 @@ fn run<E: SpanExporter>(mut exporter: E, receiver: &Receiver<Message>, resources
 /// instance's resource.
 fn export<E: SpanExporter>(
     exporter: &mut E,
-    batch: &mut Vec<SpanData>,
-    resources: &Resources,
-    default: &Resource,
+    batch: &mut Vec<(SpanData, usize)>,
+    resources: &[Resource],
 ) {
-    if batch.is_empty() {
-        return;
-    }
     let mut spans = std::mem::take(batch);
-    while !spans.is_empty() {
-        let service = instance_of(&spans[0]);
-        let (mut group, rest): (Vec<_>, Vec<_>) = spans
-            .into_iter()
-            .partition(|span| instance_of(span) == service);
-        spans = rest;
-        let resource = service.as_deref().and_then(|service| {
-            let resources = resources.read().unwrap_or_else(|p| p.into_inner());
-            resources
-                .iter()
-                .find(|(name, _)| name == service)
-                .map(|(_, resource)| resource.clone())
-        });
-        exporter.set_resource(resource.as_ref().unwrap_or(default));
-        for span in &mut group {
-            span.instrumentation_scope = clean_scope(&span.instrumentation_scope);
+    while let Some(&(_, instance)) = spans.first() {
+        // One instance (the usual case) needs no sorting out.
+        let group = if spans.iter().all(|(_, of)| *of == instance) {
+            std::mem::take(&mut spans)
+        } else {
+            let (group, rest): (Vec<_>, Vec<_>) =
+                spans.into_iter().partition(|(_, of)| *of == instance);
+            spans = rest;
+            group
+        };
+        if let Some(resource) = resources.get(instance) {
+            exporter.set_resource(resource);
         }
+        let group: Vec<SpanData> = group.into_iter().map(|(span, _)| span).collect();
         let count = group.len() as u64;
         let counters = &counters().spans;
         let counter = match block_on(exporter.export(group)) {
@@ -207,30 +208,6 @@ fn export<E: SpanExporter>(
         };
         counter.fetch_add(count, Ordering::Relaxed);
     }
-}
-
-/// The service whose tracer made `span`.
-fn instance_of(span: &SpanData) -> Option<String> {
-    span.instrumentation_scope
-        .attributes()
-        .find(|kv| kv.key.as_str() == SERVICE_KEY)
-        .map(|kv| kv.value.as_str().into_owned())
-}
-
-/// The scope without observe's routing attribute.
-fn clean_scope(scope: &InstrumentationScope) -> InstrumentationScope {
-    let mut clean = InstrumentationScope::builder(scope.name().to_owned());
-    if let Some(version) = scope.version() {
-        clean = clean.with_version(version.to_owned());
-    }
-    clean
-        .with_attributes(
-            scope
-                .attributes()
-                .filter(|kv| kv.key.as_str() != SERVICE_KEY)
-                .cloned(),
-        )
-        .build()
 }
 
 /// Runs a future to completion on this thread (the OTLP HTTP exporter's

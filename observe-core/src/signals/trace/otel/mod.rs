@@ -10,36 +10,42 @@ mod span;
 use std::cell::Cell;
 use std::sync::{OnceLock, RwLock};
 
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::base::service::Service;
 
 pub use builder::{DEFAULT_QUEUE, TracingBuilder, TracingError, TracingGuard};
+/// The sampler type [`TracingBuilder::sampler`] takes (OpenTelemetry's).
 pub use opentelemetry_sdk::trace::Sampler;
 pub(crate) use span::{
     ClientSpan, current_span_ids, exemplar, finish_request, in_client_span, record_path,
     start_client_span, start_request, subscriber_layer,
 };
 
-/// The scope attribute that tells the exporter whose span it is; removed
-/// before export.
-const SERVICE_KEY: &str = "observe.service";
+/// One instance's tracer: its provider (its resource), feeding the shared
+/// export queue.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    name: String,
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+}
 
 /// The installed export pipeline.
 #[derive(Debug)]
 pub(crate) struct Exporting {
-    provider: SdkTracerProvider,
-    /// One tracer per service name, made once and kept for the life of
-    /// the process (like the provider): a request borrows it, no clone.
-    tracers: RwLock<Vec<&'static (String, SdkTracer)>>,
+    /// One per service name, made once and kept for the life of the
+    /// process (like the pipeline): a request borrows its tracer.
+    instances: RwLock<Vec<&'static Instance>>,
+    queue: export::Queue,
+    sampler: Sampler,
     /// `OTEL_RESOURCE_ATTRIBUTES`, for every instance's resource.
     attributes: Vec<KeyValue>,
-    export: export::Registrar,
 }
 
-/// The process's tracer provider: one, like the export thread it feeds.
+/// The process's export pipeline: one, like the export thread it feeds.
 static EXPORTING: OnceLock<Exporting> = OnceLock::new();
 
 /// The pipeline, once [`TracingBuilder::init`] found an endpoint.
@@ -53,67 +59,74 @@ pub(crate) fn is_exporting() -> bool {
 }
 
 impl Exporting {
-    /// The tracer of the instance that installed tracing.
-    pub(crate) fn installer_tracer(&self) -> &'static SdkTracer {
-        let first = self
-            .tracers
+    /// The instance that installed tracing (made first, by `init`).
+    pub(crate) fn installer(&self) -> Option<&'static Instance> {
+        self.instances
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .first()
-            .copied();
-        match first {
-            Some((_, tracer)) => tracer,
-            // Not reached: `init` makes the installer's tracer first.
-            None => &self.tracer_entry("observe").1,
-        }
+            .copied()
     }
 
-    /// The tracer of `service`, made (and its resource registered with the
-    /// exporter) on first use. A thread remembers the last one it used, so
-    /// the common case takes no lock.
+    /// The tracer of `service`, made on first use. A thread remembers the
+    /// last one it used, so the common case takes no lock.
     pub(crate) fn tracer_for(&self, service: &Service) -> &'static SdkTracer {
+        &self.instance_for(service).tracer
+    }
+
+    pub(crate) fn instance_for(&self, service: &Service) -> &'static Instance {
         thread_local! {
-            static LAST: Cell<Option<&'static (String, SdkTracer)>> = const { Cell::new(None) };
+            static LAST: Cell<Option<&'static Instance>> = const { Cell::new(None) };
         }
-        if let Some(entry) = LAST.get()
-            && entry.0 == service.name
+        if let Some(instance) = LAST.get()
+            && instance.name == service.name
         {
-            return &entry.1;
+            return instance;
         }
         let found = self
-            .tracers
+            .instances
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .copied()
-            .find(|(name, _)| *name == service.name);
-        let entry = match found {
-            Some(entry) => entry,
-            None => {
-                self.export
-                    .register(service.name.clone(), resource(service, &self.attributes));
-                self.tracer_entry(&service.name)
-            }
-        };
-        LAST.set(Some(entry));
-        &entry.1
+            .find(|i| i.name == service.name);
+        let instance = found.unwrap_or_else(|| self.add(service));
+        LAST.set(Some(instance));
+        instance
     }
 
-    /// The entry for `name`, made once.
-    fn tracer_entry(&self, name: &str) -> &'static (String, SdkTracer) {
-        let mut tracers = self.tracers.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = tracers.iter().find(|(known, _)| known == name) {
-            return entry;
+    /// A provider for `service`, with its resource, on the shared queue.
+    fn add(&self, service: &Service) -> &'static Instance {
+        let mut instances = self.instances.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(instance) = instances.iter().find(|i| i.name == service.name) {
+            return instance;
         }
-        let scope = InstrumentationScope::builder("observe")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .with_attributes([KeyValue::new(SERVICE_KEY, name.to_string())])
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(self.queue.processor(instances.len()))
+            .with_sampler(self.sampler.clone())
+            .with_resource(resource(service, &self.attributes))
             .build();
-        let tracer = opentelemetry::trace::TracerProvider::tracer_with_scope(&self.provider, scope);
-        // One per service name in the process, like the provider itself.
-        let entry: &'static (String, SdkTracer) = Box::leak(Box::new((name.to_string(), tracer)));
-        tracers.push(entry);
-        entry
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "observe");
+        // One per service name in the process, like the pipeline itself.
+        let instance: &'static Instance = Box::leak(Box::new(Instance {
+            name: service.name.clone(),
+            provider,
+            tracer,
+        }));
+        instances.push(instance);
+        instance
+    }
+}
+
+impl Instance {
+    /// The instance's tracer.
+    pub(crate) fn tracer(&self) -> &SdkTracer {
+        &self.tracer
+    }
+
+    /// The instance's provider, to flush and shut down.
+    pub(crate) fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
     }
 }
 

@@ -156,6 +156,17 @@ pub(crate) fn current_span_ids() -> Option<TraceIds> {
 pub(crate) struct ClientSpan(OtelContext);
 
 impl ClientSpan {
+    /// The span's ids.
+    pub(crate) fn ids(&self) -> TraceIds {
+        let span = self.0.span();
+        let ids = span.span_context();
+        TraceIds {
+            trace_id: ids.trace_id().to_bytes(),
+            span_id: ids.span_id().to_bytes(),
+            sampled: ids.is_sampled(),
+        }
+    }
+
     /// The exemplar of the call's observation, when its trace is sampled.
     pub(crate) fn exemplar(&self, value: f64) -> Option<Exemplar> {
         let span = self.0.span();
@@ -239,8 +250,16 @@ impl opentelemetry::trace::Tracer for InstanceTracer {
         builder: opentelemetry::trace::SpanBuilder,
         parent_cx: &OtelContext,
     ) -> Self::Span {
-        let tracer = with_current(|c| c.map(|c| self.exporting.tracer_for(c.service())))
-            .unwrap_or_else(|| self.exporting.installer_tracer());
-        tracer.build_with_context(builder, parent_cx)
+        let instance = with_current(|c| c.map(|c| self.exporting.instance_for(c.service())))
+            .or_else(|| self.exporting.installer());
+        match instance {
+            Some(instance) => instance.tracer().build_with_context(builder, parent_cx),
+            // Not reached: `init` makes the installer's instance first.
+            None => opentelemetry::trace::TracerProvider::tracer(
+                &opentelemetry_sdk::trace::SdkTracerProvider::default(),
+                "observe",
+            )
+            .build_with_context(builder, parent_cx),
+        }
     }
 }
