@@ -251,3 +251,158 @@ fn a_second_setup_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("already"), "{err}");
 }
+
+/// What a handler does with a failure it handles itself: reports it with
+/// the `sentry` API, then answers 500. Planted secrets in the message.
+fn report_handled_failure() -> u16 {
+    sentry::capture_message(
+        "payment declined for alice@example.com token=SECRET-query",
+        sentry::Level::Error,
+    );
+    500
+}
+
+/// `GET /pay/{id}` (which reports) and `GET /fine` on each framework.
+async fn reporting_service(
+    framework: observe_tests::Framework,
+    observe: &Observe,
+) -> std::net::SocketAddr {
+    use observe_tests::Framework;
+    match framework {
+        Framework::Axum => {
+            let app = Router::new()
+                .route(
+                    "/pay/{id}",
+                    get(|| async { StatusCode::from_u16(report_handled_failure()).unwrap() }),
+                )
+                .layer(observe_axum::ObserveLayer::new(observe));
+            spawn_axum(app).await
+        }
+        Framework::Actix => {
+            use actix_web::{App, HttpResponse, HttpServer, web};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let observe = observe.clone();
+            std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    HttpServer::new(move || {
+                        App::new()
+                            .route(
+                                "/pay/{id}",
+                                web::get().to(|| async {
+                                    report_handled_failure();
+                                    HttpResponse::InternalServerError().finish()
+                                }),
+                            )
+                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                    })
+                    .workers(1)
+                    .disable_signals()
+                    .listen(listener)
+                    .unwrap()
+                    .run()
+                    .await
+                })
+            });
+            addr
+        }
+        Framework::Tower => {
+            // The example's hyper service, with its own route classifier,
+            // behind which a service that reports.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let service = tower::ServiceBuilder::new()
+                .layer(observe_tower::ObserveLayer::new(observe).route_fn(
+                    |req: &http::Request<hyper::body::Incoming>| {
+                        req.uri().path().starts_with("/pay/").then_some("/pay/{id}")
+                    },
+                ))
+                .service(tower::service_fn(|_req| async {
+                    let status = report_handled_failure();
+                    let mut response =
+                        http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+                    *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                    Ok::<_, std::convert::Infallible>(response)
+                }));
+            tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let service = hyper_util::service::TowerToHyperService::new(service.clone());
+                    tokio::spawn(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+            addr
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_the_handler_sends_carry_the_request() {
+    setup();
+    for framework in FRAMEWORKS {
+        let observe = Observe::builder()
+            .service_name("payments")
+            .service_version("2.0.1")
+            .build()
+            .unwrap();
+        let addr = reporting_service(framework, &observe).await;
+        let id = format!("{framework:?}-handled");
+        assert_eq!(hostile_get(addr, "/pay/7", &id).await, 500);
+        // One event: the handler's; the 500 it answered is not reported again.
+        let event = wait_for_event(&id).await;
+        assert!(event["tags"].get("observe.kind").is_none(), "{event:#}");
+        assert_eq!(
+            event["transaction"], "GET /pay/{id}",
+            "{framework:?}: {event:#}"
+        );
+        assert_eq!(event["tags"]["http.route"], "/pay/{id}");
+        assert_eq!(event["tags"]["http.request.method"], "GET");
+        assert_eq!(event["tags"]["trace_id"], TRACE, "{framework:?}");
+        assert_eq!(event["tags"]["span_id"].as_str().map(str::len), Some(16));
+        assert_eq!(event["tags"]["service.name"], "payments");
+        assert_eq!(event["server_name"], "payments");
+        assert_eq!(event["release"], "payments@2.0.1");
+        let request = &event["request"];
+        assert!(
+            request["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/pay/7")),
+            "{request:#}"
+        );
+        assert_eq!(
+            request["headers"]["authorization"], "[REDACTED]",
+            "{request:#}"
+        );
+        assert!(
+            request["headers"].get("x-forwarded-for").is_none(),
+            "{request:#}"
+        );
+        assert!(
+            event["message"]
+                .as_str()
+                .or_else(|| event["logentry"]["message"].as_str())
+                .is_some_and(|m| m.contains("payment declined")),
+            "{event:#}"
+        );
+    }
+    assert_no_secrets();
+    // The counters are process-wide: any instance renders them.
+    let text = Observe::builder()
+        .build()
+        .unwrap()
+        .render(observe_core::Format::Text);
+    let samples = parse_samples(&text);
+    assert!(
+        value(
+            &samples,
+            "observe_error_events_total",
+            &[("kind", "application")]
+        )
+        .is_some_and(|v| v >= 3.0),
+        "{text}"
+    );
+}

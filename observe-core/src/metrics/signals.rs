@@ -39,9 +39,11 @@ pub(crate) enum ErrorKind {
     Panic,
     ServerError,
     Log,
+    /// Sent by the application with the `sentry` API.
+    Application,
 }
 
-const KINDS: [&str; 3] = ["panic", "server_error", "log"];
+const KINDS: [&str; 4] = ["panic", "server_error", "log", "application"];
 
 /// Why an error event was not delivered; the `reason` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +63,7 @@ const DROP_REASONS: [&str; 4] = ["queue_full", "throttled", "rate_limited", "sen
 /// Error events captured by kind, dropped by reason, and sent.
 #[derive(Debug, Default)]
 pub(crate) struct ErrorCounters {
-    captured: [AtomicU64; 3],
+    captured: [AtomicU64; 4],
     dropped: [AtomicU64; 4],
     sent: AtomicU64,
 }
@@ -152,7 +154,7 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         out,
         format,
         "observe_error_events",
-        "Errors handed to the error tracker (panics, 5xx responses, ERROR lines), sent or not.",
+        "Errors handed to the error tracker (panics, 5xx responses, ERROR lines, events the application sent), sent or not.",
     );
     write_totals(
         out,

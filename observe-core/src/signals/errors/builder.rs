@@ -17,6 +17,34 @@ use crate::base::process_wide::{self, Installation};
 use crate::base::queue::{Flushed, flush_through};
 use crate::base::redact::Redactor;
 use crate::base::service::Service;
+use crate::context::RequestContext;
+use crate::metrics::signals::{ErrorKind, counters};
+
+/// An event the application captured with the `sentry` API: counted, and
+/// inside a request given the request's context (scrubbed with that
+/// instance's redactor) and marked, so the request's 5xx is not reported
+/// a second time. observe's own events pass through unchanged.
+fn application_event(
+    mut event: sentry::protocol::Event<'static>,
+    client_ip: bool,
+) -> sentry::protocol::Event<'static> {
+    if scrubbed_already() {
+        return event;
+    }
+    counters().errors.captured(ErrorKind::Application);
+    let Some(context) = RequestContext::current() else {
+        return event;
+    };
+    context.mark_error_reported();
+    event::with_request(&mut event, &context);
+    if TRACKER.get().is_some_and(|t| !t.release_fixed)
+        && let Some(release) = event::default_release(context.service())
+    {
+        event.release = Some(release.into());
+    }
+    // The client's before_send scrubs with the installer's redactor too.
+    scrub(event, &context.service().redactor, client_ip)
+}
 
 /// Why error tracking could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -298,6 +326,15 @@ impl ErrorsBuilder {
             }
         }));
         let client = sentry::init(options);
+        // Events the application sends itself with the `sentry` API carry
+        // their request too. An event processor on the main hub's scope
+        // (which every thread's hub starts from) runs as such an event is
+        // captured, on the handler's thread, inside the request: no
+        // per-request hub is bound, so requests without an error pay
+        // nothing.
+        sentry::Hub::main().configure_scope(move |scope| {
+            scope.add_event_processor(move |event| Some(application_event(event, client_ip)));
+        });
         install_panic_hook(tracker);
         tracing::info!(
             target: "observe::errors",

@@ -40,32 +40,48 @@ fn base(
     let Some(context) = context else {
         return (event, Cow::Borrowed("-"), Cow::Borrowed("-"));
     };
-    // The request's own instance speaks, whoever installed the client.
+    let (method, route) = with_request(&mut event, context);
+    (event, method.into(), route.into())
+}
+
+/// Adds what an event made inside `context`'s request says about it, where
+/// the event does not say it already: the service (the request's own
+/// instance, whoever installed the client), method, route, request id,
+/// trace and span ids, the transaction and the (unscrubbed) request.
+/// Returns the method and route.
+pub(crate) fn with_request(
+    event: &mut Event<'static>,
+    context: &RequestContext,
+) -> (String, String) {
     let service = context.service();
-    event.server_name = Some(service.name.clone().into());
-    event
-        .tags
-        .insert("service.name".into(), service.name.clone());
+    let tags = &mut event.tags;
+    let mut tag = |key: &str, value: String| {
+        tags.entry(key.to_string()).or_insert(value);
+    };
+    tag("service.name", service.name.clone());
     if let Some(version) = &service.version {
-        event.tags.insert("service.version".into(), version.clone());
+        tag("service.version", version.clone());
     }
     let method = context.method().to_string();
     let route = context.route().to_string();
+    tag("http.request.method", method.clone());
+    tag("http.route", route.clone());
+    tag("request_id", context.request_id().to_string());
+    let trace = context.current_ids();
+    tag("trace_id", trace.trace_id_hex());
+    tag("span_id", trace.span_id_hex());
     event
-        .tags
-        .insert("http.request.method".into(), method.clone());
-    event.tags.insert("http.route".into(), route.clone());
+        .server_name
+        .get_or_insert_with(|| service.name.clone().into());
     event
-        .tags
-        .insert("request_id".into(), context.request_id().to_string());
-    let trace = context.trace_ids();
-    event.tags.insert("trace_id".into(), trace.trace_id_hex());
-    event.tags.insert("span_id".into(), trace.span_id_hex());
-    event.transaction = Some(format!("{method} {route}"));
-    if let Some(details) = context.details() {
+        .transaction
+        .get_or_insert_with(|| format!("{method} {route}"));
+    if event.request.is_none()
+        && let Some(details) = context.details()
+    {
         event.request = Some(to_request(details, &method));
     }
-    (event, method.into(), route.into())
+    (method, route)
 }
 
 /// A 5xx response. One issue per method, route and status.
