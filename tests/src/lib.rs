@@ -57,8 +57,17 @@ pub const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::Actix, Frame
 /// Starts the example service of `framework` on `127.0.0.1:0`, recording
 /// into `observe`, with `/metrics`; returns its address.
 pub async fn start_example(framework: Framework, observe: &observe_core::Observe) -> SocketAddr {
+    start_example_with(framework, observe, example_shop(observe)).await
+}
+
+/// [`start_example`] serving `shop` (set up by the caller, e.g. with an
+/// upstream for `/relay/{id}`).
+pub async fn start_example_with(
+    framework: Framework,
+    observe: &observe_core::Observe,
+    shop: std::sync::Arc<observe_examples::shop::Shop>,
+) -> SocketAddr {
     let observe = observe.clone();
-    let shop = example_shop(&observe);
     match framework {
         Framework::Axum => spawn_axum(observe_examples::axum_app::app(&observe, shop)).await,
         Framework::Tower => {
