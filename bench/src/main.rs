@@ -13,7 +13,9 @@
 //! with `Router::layer`, which costs what axum's per-route layering costs
 //! any middleware, so `metrics` minus `noop` is observe's own share; and
 //! `errors` (`metrics` with error tracking on: what every request pays for
-//! the request details an error event may need; the DSN is a closed port).
+//! the request details an error event may need; the DSN is a closed port);
+//! `sampled` (`full` with tail sampling keeping a tenth of the fast
+//! successful requests' events).
 
 use axum::Json;
 use axum::Router;
@@ -51,7 +53,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|errors|logged|full|traced ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|errors|logged|full|traced|sampled ADDR (noop: axum only)"
     );
     std::process::exit(2)
 }
@@ -94,9 +96,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, framework, mode, addr] = args.as_slice() else {
         usage()
     };
-    let observe = Observe::builder().service_name("bench").build()?;
+    let mut builder = Observe::builder().service_name("bench");
+    if mode == "sampled" {
+        builder = builder.event_sampling(observe_core::EventSampling::keep_ratio(0.1));
+    }
+    let observe = builder.build()?;
     let sampler = match mode.as_str() {
-        "full" => Some(observe_core::trace::Sampler::AlwaysOff),
+        "full" | "sampled" => Some(observe_core::trace::Sampler::AlwaysOff),
         "traced" => Some(observe_core::trace::Sampler::AlwaysOn),
         _ => None,
     };
@@ -115,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").init()?),
         _ => None,
     };
-    let logged = matches!(mode.as_str(), "logged" | "full" | "traced");
+    let logged = matches!(mode.as_str(), "logged" | "full" | "traced" | "sampled");
     let _logs = match logged {
         true => Some(observe.logging().init()?),
         false => None,
@@ -123,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if framework == "actix" {
         let observed = match mode.as_str() {
             "bare" => false,
-            "metrics" | "errors" | "logged" | "full" | "traced" => true,
+            "metrics" | "errors" | "logged" | "full" | "traced" | "sampled" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -137,7 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
         ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
-        ("axum", "logged" | "full" | "traced") => Router::new()
+        ("axum", "logged" | "full" | "traced" | "sampled") => Router::new()
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),

@@ -87,6 +87,7 @@ pub mod slo;
 
 pub use base::process_wide::AlreadyInstalled;
 pub use base::redact::{REDACTED, Redactor, RedactorBuilder};
+pub use base::sampling::{DEFAULT_SLOW_EVENT, EventSampling};
 #[cfg(any(feature = "errors", feature = "tracing"))]
 pub use base::tls::install_crypto_provider;
 pub use context::{RequestContext, add_event_field, in_current_request};

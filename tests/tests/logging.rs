@@ -274,3 +274,96 @@ async fn secrets_never_reach_the_output_and_remaps_apply() {
     let count: f64 = warn.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 50.0, "{warn}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_sampling_keeps_every_failure_and_weights_the_rest() {
+    output();
+    for framework in FRAMEWORKS {
+        let observe = Observe::builder()
+            .service_name("sampled")
+            .exclude_route("/metrics")
+            .event_sampling(
+                observe_core::EventSampling::keep_ratio(0.1).slow_above(Duration::from_millis(300)),
+            )
+            .build()
+            .unwrap();
+        let addr = start_example(framework, &observe).await;
+        let c = client();
+        let prefix = format!("{framework}-sampled");
+        let send = |path: String, id: String| {
+            let c = c.clone();
+            async move {
+                c.get(format!("http://{addr}{path}"))
+                    .header("x-request-id", id)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        const FAST: usize = 200;
+        for i in 0..FAST {
+            assert_eq!(
+                send(format!("/users/{}", i % 50 + 1), format!("{prefix}-ok-{i}")).await,
+                200
+            );
+        }
+        for i in 0..5 {
+            assert_eq!(
+                send("/users/1000000".into(), format!("{prefix}-fail-{i}")).await,
+                500
+            );
+        }
+        assert_eq!(
+            send("/slow?ms=350".into(), format!("{prefix}-slow")).await,
+            200
+        );
+        // Every failure and the slow request, weight 1.
+        for id in (0..5)
+            .map(|i| format!("{prefix}-fail-{i}"))
+            .chain([format!("{prefix}-slow")])
+        {
+            let events = eventually(Duration::from_secs(10), &id, || async {
+                let events = events_for(&id);
+                (!events.is_empty()).then_some(events)
+            })
+            .await;
+            assert_eq!(events.len(), 1, "{id}");
+            assert_eq!(events[0]["event"]["sample_rate"], 1, "{id}");
+        }
+        // The fast successes: about a tenth kept, each standing for ten,
+        // so their weights add up to the requests sent (within one kept
+        // event per worker thread, each of which keeps its first).
+        let kept: Vec<Value> = lines()
+            .into_iter()
+            .filter(|l| {
+                l["target"] == "observe::request"
+                    && l["request_id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with(&format!("{prefix}-ok-")))
+            })
+            .collect();
+        assert!(
+            !kept.is_empty() && kept.len() < FAST / 4,
+            "{framework}: {} kept",
+            kept.len()
+        );
+        assert!(
+            kept.iter().all(|l| l["event"]["sample_rate"] == 10),
+            "{kept:#?}"
+        );
+        let weight = kept.len() * 10;
+        assert!(
+            weight.abs_diff(FAST) <= 10 * 4,
+            "{framework}: weights add up to {weight} for {FAST} requests"
+        );
+        // Metrics saw every request.
+        let text = observe.render(observe_core::Format::Text);
+        assert!(
+            text.contains(&format!(
+                "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{{id}}\"}} {FAST}"
+            )),
+            "{framework}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ pub(crate) mod panic_hook;
 pub(crate) mod process_wide;
 pub(crate) mod queue;
 pub(crate) mod redact;
+pub(crate) mod sampling;
 pub(crate) mod service;
 pub(crate) mod time;
 #[cfg(any(feature = "errors", feature = "tracing"))]

@@ -39,6 +39,8 @@ pub(crate) struct Families {
     pub(crate) registry: RwLock<Registry>,
     /// When the instance was built: the start of its own counts.
     pub(crate) created: f64,
+    /// Which of its requests keep their event line.
+    pub(crate) event_sampling: crate::base::sampling::EventSampling,
 }
 
 impl Families {

@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 
 use super::{Observe, Settings};
 use crate::base::redact::Redactor;
+use crate::base::sampling::EventSampling;
 use crate::base::service::Service;
 use crate::base::time::unix_now;
 use crate::encoding::escape_label_value;
@@ -78,6 +79,16 @@ pub enum BuildError {
     /// `series_limit` is zero.
     #[error("invalid series_limit 0: expected at least 1 (default {DEFAULT_SERIES_LIMIT})")]
     SeriesLimit,
+    /// A tail-sampling setting is out of range.
+    #[error("invalid {name}={value:?}: expected {expected}")]
+    EventSampling {
+        /// The variable (or builder method).
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
     /// The request id header is not a valid lowercase header name.
     #[error(
         "invalid request id header {0:?}: expected a header name of 1 to 64 lowercase letters, digits and '-' (e.g. \"x-request-id\")"
@@ -102,6 +113,7 @@ pub struct ObserveBuilder {
     redactor: Redactor,
     request_id_header: String,
     catch_panics: bool,
+    event_sampling: Option<EventSampling>,
 }
 
 impl Default for ObserveBuilder {
@@ -120,6 +132,7 @@ impl Default for ObserveBuilder {
             redactor: Redactor::default(),
             request_id_header: DEFAULT_REQUEST_ID_HEADER.to_string(),
             catch_panics: true,
+            event_sampling: None,
         }
     }
 }
@@ -234,6 +247,14 @@ impl ObserveBuilder {
         self
     }
 
+    /// Tail sampling of request events (default: every event kept; without
+    /// this call, `OBSERVE_EVENT_SAMPLE_RATIO` and `OBSERVE_EVENT_SLOW_MS`
+    /// set it). Metrics always see every request.
+    pub fn event_sampling(mut self, sampling: EventSampling) -> Self {
+        self.event_sampling = Some(sampling);
+        self
+    }
+
     /// Validates the settings and builds the [`Observe`].
     pub fn build(self) -> Result<Observe, BuildError> {
         check_buckets("duration", &self.duration_buckets)?;
@@ -257,6 +278,10 @@ impl ObserveBuilder {
         if !is_header_name(&self.request_id_header) {
             return Err(BuildError::RequestIdHeader(self.request_id_header));
         }
+        let event_sampling = match self.event_sampling {
+            Some(sampling) => sampling,
+            None => sampling_from_env()?,
+        };
         let mut const_labels = String::new();
         for (name, value) in &self.const_labels {
             if !is_valid_label_name(name) || RESERVED_LABELS.contains(&name.as_str()) {
@@ -301,6 +326,7 @@ impl ObserveBuilder {
             ),
             registry: RwLock::new(registry),
             created: unix_now(),
+            event_sampling,
         };
         Ok(Observe::new(
             families,
@@ -310,6 +336,38 @@ impl ObserveBuilder {
             },
         ))
     }
+}
+
+/// Tail sampling from `OBSERVE_EVENT_SAMPLE_RATIO` (0 < r ≤ 1) and
+/// `OBSERVE_EVENT_SLOW_MS`; every event when neither is set.
+fn sampling_from_env() -> Result<EventSampling, BuildError> {
+    let var = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let ratio = match var("OBSERVE_EVENT_SAMPLE_RATIO") {
+        None => return Ok(EventSampling::default()),
+        Some(text) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| *r > 0.0 && *r <= 1.0)
+            .ok_or(BuildError::EventSampling {
+                name: "OBSERVE_EVENT_SAMPLE_RATIO",
+                value: text,
+                expected: "a ratio greater than 0 and at most 1, e.g. 0.1",
+            })?,
+    };
+    let mut sampling = EventSampling::keep_ratio(ratio);
+    if let Some(text) = var("OBSERVE_EVENT_SLOW_MS") {
+        let ms = text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| BuildError::EventSampling {
+                name: "OBSERVE_EVENT_SLOW_MS",
+                value: text.clone(),
+                expected: "a whole number of milliseconds, e.g. 500",
+            })?;
+        sampling = sampling.slow_above(std::time::Duration::from_millis(ms));
+    }
+    Ok(sampling)
 }
 
 /// Whether `name` is a lowercase header token we accept for the request id.

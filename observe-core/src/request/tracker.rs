@@ -293,6 +293,11 @@ impl RequestTracker {
         if outcome == Outcome::Completed && status >= 500 {
             report_server_error(&self.context, &route.name, status);
         }
+        // Tail sampling decides before anything is formatted.
+        let sampling = &self.context.families.event_sampling;
+        let Some(sample_rate) = sampling.decide(error_type.is_some(), duration) else {
+            return;
+        };
         write_event(
             &self.context,
             &event::Finished {
@@ -303,6 +308,7 @@ impl RequestTracker {
                 duration,
                 request_body_bytes: self.request_body_size,
                 response_body_bytes: self.response_body_size,
+                sample_rate: sampling.is_on().then_some(sample_rate),
             },
         );
     }

@@ -38,6 +38,10 @@ pub(crate) fn write(
             }
             json::own_key!(out, "response_body_bytes");
             json::integer(out, finished.response_body_bytes);
+            if let Some(rate) = finished.sample_rate {
+                json::own_key!(out, "sample_rate");
+                json::integer(out, rate);
+            }
             if let Some(error) = &finished.error_type {
                 json::own_key!(out, "error_type");
                 json::string(out, error);
@@ -101,6 +105,9 @@ pub(crate) fn write(
             );
             if let Some(error) = &finished.error_type {
                 let _ = write!(out, " error_type={error}");
+            }
+            if let Some(rate) = finished.sample_rate {
+                let _ = write!(out, " sample_rate={rate}");
             }
             for (key, value) in context.fields() {
                 let _ = write!(out, " {key}={:?}", redactor.redact_field(&key, &value));

@@ -6,7 +6,7 @@
 //! `{"timestamp","level":"INFO","target":"observe::request","service",
 //! "request_id","message":"request finished","event":{"method","route",
 //! "status","duration_ms","request_body_bytes","response_body_bytes",
-//! "error_type"?,"dependencies":{"count","total_ms","calls":[{"dependency",
+//! "error_type"?,"sample_rate"?,"dependencies":{"count","total_ms","calls":[{"dependency",
 //! "operation","duration_ms","outcome"}]},"cache":{"hits","misses",
 //! "errors"},"fields":{...}}}`. No query string, no client address, no
 //! header: what the handler adds with
@@ -37,6 +37,8 @@ pub(crate) struct Finished<'a> {
     pub(crate) duration: Duration,
     pub(crate) request_body_bytes: Option<u64>,
     pub(crate) response_body_bytes: u64,
+    /// With tail sampling on: how many requests this event stands for.
+    pub(crate) sample_rate: Option<u32>,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -65,6 +67,7 @@ pub(crate) fn emit_through_tracing(context: &RequestContext, finished: &Finished
         duration_ms = millis(finished.duration),
         response_body_bytes = finished.response_body_bytes,
         error_type = finished.error_type.as_deref(),
+        sample_rate = finished.sample_rate,
         dependency_calls = calls.count,
         dependency_ms = millis(calls.total),
         cache_hits = cache.hits,
