@@ -63,6 +63,9 @@ for variant in $VARIANTS; do
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/$framework-$mode.callgrind"; fi
     per=$((total / REQUESTS))
     [ "$mode" = bare ] && bare[$framework]=$per
-    ratio=$(python3 -c "print(f'{$per / ${bare[$framework]}:.3f}')")
+    ratio=-
+    if [ -n "${bare[$framework]:-}" ]; then
+        ratio=$(python3 -c "print(f'{$per / ${bare[$framework]}:.3f}')")
+    fi
     printf '%-16s%16d%10s\n' "$framework/$mode" "$per" "$ratio"
 done

@@ -46,10 +46,35 @@ impl TraceIds {
     }
 }
 
-/// A fresh request id: 32 hex digits, made like a trace id (unique, not
-/// secret).
+/// A fresh request id: 32 hex digits, unique in the process and across
+/// processes (a per-process random seed mixed with a counter). Not secret:
+/// it is echoed to the caller, so it comes from a generator of its own and
+/// says nothing about the trace ids to come.
 pub(crate) fn new_request_id() -> Box<str> {
-    hex(&new_trace_id()).into_boxed_str()
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&unique().to_be_bytes());
+    id[8..].copy_from_slice(&unique().to_be_bytes());
+    hex(&id).into_boxed_str()
+}
+
+/// 64 bits that differ every call: a random seed mixed with a counter
+/// (SplitMix64's finaliser), a few instructions. Unique, not unpredictable.
+fn unique() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(u64::from(std::process::id()));
+        h.finish()
+    });
+    let mut z = seed
+        ^ COUNTER
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
