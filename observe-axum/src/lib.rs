@@ -41,7 +41,9 @@
 mod endpoint;
 mod layer;
 mod route;
+mod shutdown;
 
 pub use endpoint::{metrics_response, metrics_router};
 pub use layer::ObserveLayer;
 pub use route::MatchedPathRoute;
+pub use shutdown::{DEFAULT_DRAIN_TIMEOUT, Shutdown, ShutdownError, shutdown_signal};
