@@ -9,6 +9,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use observe_core::Observe;
 use observe_tower::ObserveLayer;
@@ -43,22 +44,49 @@ pub async fn serve(
     observe: Observe,
     shop: Arc<Shop>,
 ) -> std::io::Result<()> {
+    serve_until(listener, observe, shop, std::future::pending()).await
+}
+
+/// Like [`serve`] until `shutdown` completes; then stops accepting, lets
+/// each open connection finish the request it is serving, and returns once
+/// every connection closed. Bound the wait with a deadline (e.g.
+/// `observe_axum::Shutdown::drain`): this waits as long as requests take.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    observe: Observe,
+    shop: Arc<Shop>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let layer =
         ObserveLayer::new(&observe).route_fn(|req: &Request<Incoming>| route_of(req.uri().path()));
     let service = ServiceBuilder::new()
         .layer(layer)
         .service_fn(move |req| handle(observe.clone(), Arc::clone(&shop), req));
+    // Tracks every connection, so shutdown can tell each to finish.
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted?.0,
+            () = &mut shutdown => break,
+        };
         let service = TowerToHyperService::new(service.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
         tokio::spawn(async move {
             // A connection error (client reset, bad request line) ends that
             // connection only; hyper answers malformed requests itself.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = connection.await;
         });
     }
+    // Closing the listener refuses new connections at once, so a load
+    // balancer moves on instead of queueing them here.
+    drop(listener);
+    // Idle keep-alive connections close now; busy ones after the response
+    // they are writing (with `connection: close`).
+    connections.shutdown().await;
+    Ok(())
 }
 
 type Answer = Result<Response<Full<Bytes>>, Infallible>;

@@ -20,8 +20,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-#[tokio::main]
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
@@ -32,14 +31,38 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
-    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
-    // guard flushes what is queued when main returns.
+    // SIGTERM (every deploy) or Ctrl-C: stop accepting, give requests in
+    // flight SHUTDOWN_TIMEOUT seconds (default 25) to finish. Read first, so
+    // a bad value stops start-up.
+    let shutdown =
+        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
-    let _traces = observe.tracing().init()?;
-    let _logs = observe.logging().init()?;
+    let traces = observe.tracing().init()?;
+    let logs = observe.logging().init()?;
     // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
-    let _errors = observe.errors().init()?;
+    let errors = observe.errors().init()?;
+
+    // The runtime is ours rather than `#[tokio::main]`'s so it can be shut
+    // down before the guards below flush.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime.block_on(serve(observe, shutdown));
+    // Requests abandoned at the drain timeout are still tasks: dropping
+    // them records each as cancelled, while logging still runs.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Flush in this order: a failed Sentry or OTLP send logs a line, so
+    // logging goes last.
+    drop(errors);
+    drop(traces);
+    drop(logs);
+    served
+}
+
+async fn serve(
+    observe: Observe,
+    shutdown: observe_axum::Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     // GET /relay/{id} asks another instance: a trace across two processes.
     if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
@@ -51,6 +74,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
             tracing::info!(address = %listener.local_addr()?, "serving /metrics");
             let metrics = observe_axum::metrics_router::<()>(&observe);
+            // No shutdown signal: scrapes go on while the service drains,
+            // until the runtime stops.
             tokio::spawn(async move { axum::serve(listener, metrics).await });
             axum_app::app_without_metrics(&observe, shop)
         }
@@ -59,10 +84,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal());
+    // Until every request finished, or the drain timeout passed (a WARN
+    // line says how many were abandoned; still a clean exit: the stop was
+    // asked for, and the orchestrator would SIGKILL us soon anyway).
+    shutdown.drain(server).await?;
     Ok(())
 }
