@@ -21,8 +21,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-#[actix_web::main]
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
@@ -33,14 +32,35 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .exclude_route("/health")
         .exclude_route("/metrics")
         .build()?;
-    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal); the
-    // guard flushes what is queued when main returns.
+    // SIGTERM (every deploy) or Ctrl-C: stop accepting, give requests in
+    // flight SHUTDOWN_TIMEOUT seconds (default 25) to finish. Read first, so
+    // a bad value stops start-up. (observe_axum's Shutdown needs only
+    // tokio, which actix-web runs on, not axum.)
+    let shutdown =
+        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+    // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
-    let _traces = observe.tracing().init()?;
-    let _logs = observe.logging().init()?;
+    let traces = observe.tracing().init()?;
+    let logs = observe.logging().init()?;
     // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
-    let _errors = observe.errors().init()?;
+    let errors = observe.errors().init()?;
+
+    // The system is ours rather than `#[actix_web::main]`'s so it is gone,
+    // and every request with it, before the guards below flush.
+    let served = actix_web::rt::System::new().block_on(serve(observe, shutdown));
+    // Flush in this order: a failed Sentry or OTLP send logs a line, so
+    // logging goes last.
+    drop(errors);
+    drop(traces);
+    drop(logs);
+    served
+}
+
+async fn serve(
+    observe: Observe,
+    shutdown: observe_axum::Shutdown,
+) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     // GET /relay/{id} asks another instance: a trace across two processes.
     if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
@@ -55,6 +75,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 App::new().service(observe_actix::metrics_service(&observe))
             })
             .workers(1)
+            // Stopped below, after the service drained.
+            .disable_signals()
             .bind(addr)?;
             tracing::info!(address = %server.addrs()[0], "serving /metrics");
             Some(server.run())
@@ -78,16 +100,45 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Stop a request whose client hung up, as hyper does, instead of running
     // its handler to the end for nobody; observe records it as cancelled.
     .h1_allow_half_closed(false)
+    // Our signals, not actix-web's: its SIGINT drops requests in flight,
+    // and a server stopping on its own signal stops the whole System 300 ms
+    // later, with the other server's requests.
+    .disable_signals()
+    // The deadline below stops the workers; actix-web's own drain timeout
+    // (checked once a second) is a backstop, one second later.
+    .shutdown_timeout(shutdown.timeout().as_secs().saturating_add(1))
     .bind(listen_addr())?;
     tracing::info!(address = %server.addrs()[0], "listening");
+    let server = server.run();
+
+    let app = server.handle();
+    let metrics = metrics_server.as_ref().map(|server| server.handle());
+    let stopping = shutdown.clone();
+    actix_web::rt::spawn(async move {
+        stopping.signal().await;
+        // Graceful: stop accepting, let requests in flight finish.
+        app.stop(true).await;
+        // /metrics last, so scrapes go on while the service drains.
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
+    });
+    // At the drain timeout: say how many requests are abandoned, then stop
+    // the workers' arbiters, which drops them (recorded as cancelled).
+    let deadline = shutdown.clone();
+    actix_web::rt::spawn(async move {
+        deadline.deadline().await;
+        deadline.warn_abandoned();
+        actix_web::rt::System::current().stop();
+    });
+
     match metrics_server {
-        // Both run until Ctrl-C, which actix turns into a graceful stop.
         Some(metrics) => {
-            let (app, metrics) = tokio::join!(server.run(), metrics);
+            let (app, metrics) = tokio::join!(server, metrics);
             app?;
             metrics?;
         }
-        None => server.run().await?,
+        None => server.await?,
     }
     Ok(())
 }
