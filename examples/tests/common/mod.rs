@@ -18,6 +18,9 @@ pub(crate) struct Service {
     pub(crate) addr: String,
     /// The line saying whether error tracking is on.
     pub(crate) errors_line: Value,
+    /// The address of the separate `/metrics` listener, when
+    /// `OBSERVE_METRICS_ADDR` asked for one.
+    pub(crate) metrics_addr: Option<String>,
 }
 
 impl Drop for Service {
@@ -38,6 +41,8 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
         .env_remove("SENTRY_DSN")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("SHOP_UPSTREAM")
+        .env_remove("OBSERVE_METRICS_ADDR")
+        .env_remove("SHUTDOWN_TIMEOUT")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -57,17 +62,26 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
         lines,
         addr: String::new(),
         errors_line: Value::Null,
+        metrics_addr: None,
     };
-    // Error tracking is set up before the listener: its INFO line (when
-    // RUST_LOG lets it through) comes first.
-    let mut listening =
-        service.next_json(|l| l["target"] == "observe::errors" || l["message"] == "listening");
-    if listening["target"] == "observe::errors" {
-        service.errors_line = listening;
-        listening = service.next_json(|l| l["message"] == "listening");
+    // Error tracking is set up before the listeners: its INFO line (when
+    // RUST_LOG lets it through) comes first, then the /metrics listener's.
+    loop {
+        let line = service.next_json(|l| {
+            l["target"] == "observe::errors"
+                || l["message"] == "serving /metrics"
+                || l["message"] == "listening"
+        });
+        let address = line["fields"]["address"].as_str().map(str::to_string);
+        match line["message"].as_str() {
+            Some("listening") => {
+                service.addr = address.unwrap();
+                return service;
+            }
+            Some("serving /metrics") => service.metrics_addr = address,
+            _ => service.errors_line = line,
+        }
     }
-    service.addr = listening["fields"]["address"].as_str().unwrap().to_string();
-    service
 }
 
 impl Service {
@@ -102,6 +116,50 @@ impl Service {
     /// The service's process id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the process `signal` (`TERM`, `INT`) with `kill`, as an
+    /// orchestrator would.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// How the process exited, if it did within `within`.
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every JSON line not read yet, up to the end of stdout: call once the
+    /// process exited.
+    pub(crate) fn remaining_json(&self) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => lines.push(
+                    serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+                ),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("stdout still open after the process exited")
+                }
+            }
+        }
     }
 
     /// `GET path` with an `x-request-id`; returns the status.
