@@ -53,7 +53,7 @@
 //! | `http_server_request_body_size_bytes` | histogram | same |
 //! | `http_server_response_body_size_bytes` | histogram | same |
 //! | `http_server_active_requests` | gauge | `http_request_method` |
-//! | `target_info` | info | `service_name`, `service_version` |
+//! | `target_info` | info | `service_name`, `service_version`, `git_commit`, the resource attributes (`deployment_track`, ...) |
 //!
 //! Label values are bounded by construction: see [`labels`].
 //!

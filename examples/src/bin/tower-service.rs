@@ -23,6 +23,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
+        // OTEL_RESOURCE_ATTRIBUTES wins (service.version=1.5.0,
+        // deployment.track=canary): a deploy tool labels a canary without
+        // a rebuild; the judge tells the two apart through target_info.
+        .resource_attributes_from_env()
         // Set by build.rs from `git rev-parse`; OBSERVE_GIT_COMMIT at run
         // time wins when the build had no git checkout.
         .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())

@@ -1,8 +1,8 @@
 //! The bottom layer: primitives every other layer may use and that use
 //! nothing of observe's own. Ids and W3C trace context, the bounded-queue
 //! flush handshake, JSON and time formatting, the line opening, the
-//! redactor, the service identity, and the record of what is installed
-//! process-wide.
+//! redactor, the service identity and its resource attributes, and the
+//! record of what is installed process-wide.
 
 pub(crate) mod hash;
 pub(crate) mod ids;
@@ -15,6 +15,7 @@ pub(crate) mod panic_hook;
 pub(crate) mod process_wide;
 pub(crate) mod queue;
 pub(crate) mod redact;
+pub(crate) mod resource;
 pub(crate) mod sampling;
 pub(crate) mod service;
 pub(crate) mod time;

@@ -13,6 +13,10 @@ pub(crate) struct Service {
     pub(crate) version: Option<String>,
     /// The git commit the service was built from, when known.
     pub(crate) git_commit: Option<String>,
+    /// The other resource attributes (`deployment.track`, ...), by their
+    /// OpenTelemetry keys, in the order given; never `service.name` or
+    /// `service.version`, which are the fields above.
+    pub(crate) attributes: Vec<(String, String)>,
     /// What every value this instance sends out goes through.
     pub(crate) redactor: Redactor,
 }

@@ -83,7 +83,7 @@ impl Families {
     }
 
     /// `target_info` carries the resource attributes, as the OpenTelemetry
-    /// Prometheus exporters do.
+    /// Prometheus exporters do: `deployment.track` as `deployment_track`.
     fn render_target_info(&self, out: &mut String, format: Format) {
         header(
             out,
@@ -106,6 +106,14 @@ impl Families {
         if let Some(commit) = &service.git_commit {
             out.push_str(",git_commit=\"");
             escape_label_value(out, commit);
+            out.push('"');
+        }
+        // The builder checked every key becomes a distinct, valid label.
+        for (key, value) in &service.attributes {
+            out.push(',');
+            out.extend(key.chars().map(|c| if c == '.' { '_' } else { c }));
+            out.push_str("=\"");
+            escape_label_value(out, value);
             out.push('"');
         }
         out.push_str(&self.const_labels);

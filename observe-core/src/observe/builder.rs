@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 
 use super::{Observe, Settings};
 use crate::base::redact::Redactor;
+use crate::base::resource;
 use crate::base::sampling::EventSampling;
 use crate::base::service::Service;
 use crate::base::time::unix_now;
@@ -19,6 +20,8 @@ use crate::metrics::labels::{
 use crate::metrics::{
     AppMetrics, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Families, HttpMetrics,
 };
+
+mod identity;
 
 /// Label names observe sets itself; a constant label may not reuse them.
 const RESERVED_LABELS: [&str; 11] = [
@@ -94,6 +97,19 @@ pub enum BuildError {
         "invalid request id header {0:?}: expected a header name of 1 to 64 lowercase letters, digits and '-' (e.g. \"x-request-id\")"
     )]
     RequestIdHeader(String),
+    /// A resource attribute cannot become a `target_info` label: malformed,
+    /// a key a label cannot hold, or one that would collide with a label
+    /// `target_info` already has.
+    #[error("invalid resource attribute {entry:?} in {from}: {reason}; expected {accepted}", accepted = resource::ACCEPTED)]
+    ResourceAttribute {
+        /// Where it came from: `OTEL_RESOURCE_ATTRIBUTES` or
+        /// `ObserveBuilder::resource_attribute`.
+        from: &'static str,
+        /// The entry as written.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Builds an [`Observe`]. Zero configuration is production-safe: bounded
@@ -114,6 +130,8 @@ pub struct ObserveBuilder {
     request_id_header: String,
     catch_panics: bool,
     event_sampling: Option<EventSampling>,
+    resource_attributes: Vec<(String, String)>,
+    resource_attributes_from_env: bool,
 }
 
 impl Default for ObserveBuilder {
@@ -133,6 +151,8 @@ impl Default for ObserveBuilder {
             request_id_header: DEFAULT_REQUEST_ID_HEADER.to_string(),
             catch_panics: true,
             event_sampling: None,
+            resource_attributes: Vec::new(),
+            resource_attributes_from_env: false,
         }
     }
 }
@@ -256,7 +276,7 @@ impl ObserveBuilder {
     }
 
     /// Validates the settings and builds the [`Observe`].
-    pub fn build(self) -> Result<Observe, BuildError> {
+    pub fn build(mut self) -> Result<Observe, BuildError> {
         check_buckets("duration", &self.duration_buckets)?;
         check_buckets("size", &self.size_buckets)?;
         if self.extra_methods.len() > MAX_EXTRA_METHODS {
@@ -291,10 +311,13 @@ impl ObserveBuilder {
             escape_label_value(&mut const_labels, value);
             const_labels.push('"');
         }
-        let service_name = self
-            .service_name
-            .or_else(|| std::env::var("OTEL_SERVICE_NAME").ok())
-            .unwrap_or_else(|| "unknown_service".to_string());
+        let variable = self
+            .resource_attributes_from_env
+            .then(|| std::env::var(resource::VARIABLE).ok())
+            .flatten();
+        let identity =
+            self.identity(variable.as_deref(), std::env::var("OTEL_SERVICE_NAME").ok())?;
+        let service_name = identity.name;
         if service_name.is_empty() {
             return Err(BuildError::ServiceName);
         }
@@ -311,8 +334,9 @@ impl ObserveBuilder {
         let families = Families {
             service: Service {
                 name: service_name,
-                version: self.service_version,
+                version: identity.version,
                 git_commit,
+                attributes: identity.attributes,
                 redactor: self.redactor,
             },
             const_labels,

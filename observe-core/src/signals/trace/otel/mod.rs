@@ -132,8 +132,15 @@ impl Instance {
 
 /// The resource an instance's spans are exported under.
 fn resource(service: &Service, attributes: &[KeyValue]) -> Resource {
+    // The builder's attributes, then the variable's: the later wins.
     let mut resource = Resource::builder()
         .with_service_name(service.name.clone())
+        .with_attributes(
+            service
+                .attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
         .with_attributes(attributes.iter().cloned());
     if let Some(version) = &service.version {
         resource = resource.with_attribute(KeyValue::new("service.version", version.clone()));
