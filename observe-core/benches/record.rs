@@ -1,6 +1,6 @@
 //! In-process costs of observe-core: recording one request, rendering
-//! `/metrics` with about 10,000 series, and recording while a scrape
-//! renders (it must not wait for it).
+//! `/metrics` with about 10,000 series, recording while a scrape renders
+//! (it must not wait for it), and two threads recording into one series.
 
 #![allow(missing_docs)]
 
@@ -111,5 +111,59 @@ fn app_metrics(c: &mut Criterion) {
     drop(tracker);
 }
 
-criterion_group!(benches, record, render, record_while_rendering, app_metrics);
+/// One series recorded by one thread, then by two at once: what sharing a
+/// series' atomics between cores costs per request (each thread records
+/// `iters` requests; the time is per request and thread).
+fn contention(c: &mut Criterion) {
+    use std::time::{Duration, Instant};
+    let observe = Observe::builder().build().expect("default settings");
+    let record = |observe: &Observe, n: u64| {
+        for _ in 0..n {
+            let mut t = observe.start_request("GET", Some("/users/{id}"));
+            t.response(200);
+            t.add_response_body_bytes(24);
+            t.finish();
+        }
+    };
+    let mut group = c.benchmark_group("same_series");
+    group.bench_function("one_thread", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            record(&observe, iters);
+            start.elapsed()
+        })
+    });
+    group.bench_function("two_threads", |b| {
+        b.iter_custom(|iters| {
+            let barrier = std::sync::Barrier::new(2);
+            let took: Vec<Duration> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            let start = Instant::now();
+                            record(&observe, iters);
+                            start.elapsed()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("recorder"))
+                    .collect()
+            });
+            took.into_iter().max().unwrap_or_default()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    record,
+    render,
+    record_while_rendering,
+    app_metrics,
+    contention
+);
 criterion_main!(benches);
