@@ -20,7 +20,7 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
 fi
 cargo build --release --locked -q -p observe-bench
-server=target/release/bench-server
+server=${CARGO_TARGET_DIR:-target}/release/bench-server
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
