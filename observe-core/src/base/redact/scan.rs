@@ -1,9 +1,402 @@
-//! The scanners behind [`Redactor::redact_value`](super::Redactor::redact_value):
-//! each walks the value once and reports the byte ranges to replace.
+//! The one pass behind [`Redactor::redact_value`](super::Redactor::redact_value).
+//!
+//! A table gives each byte a class; most bytes (letters, spaces) have none
+//! and cost one lookup. A byte with a class starts the checks that can
+//! begin there (`:` a URL userinfo or a `key: value` pair, `_` a `ghp_`
+//! token, a digit a card number, ...). Each check reads a bounded stretch
+//! unless it matches, and those that read far remember where they stopped
+//! so no stretch is read twice: the pass stays linear.
 
 use std::ops::Range;
 
-use super::REDACTED;
+use super::keys::{KeyClass, classify, is_number};
+use super::{Settings, pii, prose, tokens};
+
+/// Byte classes: which checks a byte can start.
+const NONE: u8 = 0;
+const COLON: u8 = 1;
+const EQUALS: u8 = 2;
+const AT: u8 = 3;
+/// `b` or `B`: `Bearer`, `Basic`.
+const SCHEME: u8 = 4;
+/// `J`, the third byte of a JWT's `eyJ`.
+const JOT: u8 = 5;
+const DIGIT: u8 = 6;
+const PLUS: u8 = 7;
+const DASH: u8 = 8;
+/// `_` and `.`, inside token prefixes.
+const PUNCT: u8 = 9;
+/// `A` and `S`, which start AWS, Google and Twilio keys.
+const UPPER: u8 = 10;
+/// `w`, `c`, `k` (either case): inside `password`, `secret`, `token`, `key`.
+const PROSE: u8 = 11;
+/// Control characters and the lead bytes of NEL, LS and PS.
+const UNSAFE: u8 = 12;
+
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut t = [NONE; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = UNSAFE;
+        c += 1;
+    }
+    t[b'\t' as usize] = NONE;
+    t[0x7f] = UNSAFE;
+    t[0xc2] = UNSAFE;
+    t[0xe2] = UNSAFE;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = DIGIT;
+        d += 1;
+    }
+    t[b':' as usize] = COLON;
+    t[b'=' as usize] = EQUALS;
+    t[b'@' as usize] = AT;
+    t[b'b' as usize] = SCHEME;
+    t[b'B' as usize] = SCHEME;
+    t[b'J' as usize] = JOT;
+    t[b'+' as usize] = PLUS;
+    t[b'-' as usize] = DASH;
+    t[b'_' as usize] = PUNCT;
+    t[b'.' as usize] = PUNCT;
+    t[b'A' as usize] = UPPER;
+    t[b'S' as usize] = UPPER;
+    let prose = b"wWcCkK";
+    let mut k = 0;
+    while k < prose.len() {
+        t[prose[k] as usize] = PROSE;
+        k += 1;
+    }
+    t
+}
+
+/// What the pass found: the ranges to replace (possibly overlapping), and
+/// whether there are characters to neutralise.
+pub(super) struct Found {
+    pub(super) spans: Vec<Range<usize>>,
+    pub(super) unsafe_chars: bool,
+}
+
+/// The state of one pass: each `*_next` is where a check may start again
+/// after a match (or a long read) it made.
+struct Pass<'a> {
+    settings: &'a Settings,
+    s: &'a str,
+    b: &'a [u8],
+    out: Vec<Range<usize>>,
+    unsafe_chars: bool,
+    ends: ValueEnds,
+    userinfo_next: usize,
+    /// The last URL userinfo: an `@` inside it ends it, not an email.
+    userinfo: Option<Range<usize>>,
+    schemes_next: usize,
+    jwt_next: usize,
+    cards_next: usize,
+    tokens_next: usize,
+    pem_next: usize,
+}
+
+pub(super) fn scan(settings: &Settings, s: &str) -> Found {
+    let b = s.as_bytes();
+    let mut pass = Pass {
+        settings,
+        s,
+        b,
+        out: Vec::new(),
+        unsafe_chars: false,
+        ends: ValueEnds::default(),
+        userinfo_next: 0,
+        userinfo: None,
+        schemes_next: 0,
+        jwt_next: 0,
+        cards_next: 0,
+        tokens_next: 0,
+        pem_next: 0,
+    };
+    let mut i = 0;
+    while i < b.len() {
+        match CLASS[usize::from(b[i])] {
+            NONE => {}
+            COLON => {
+                pass.userinfo_at(i);
+                pass.pair_at(i);
+            }
+            EQUALS => pass.pair_at(i),
+            AT => pass.email_at(i),
+            SCHEME => pass.scheme_at(i),
+            JOT => pass.jwt_at(i),
+            DIGIT => {
+                // The whole run of digits is handled here.
+                i = pass.digits_at(i);
+                continue;
+            }
+            PLUS => {
+                if settings.phones
+                    && let Some(span) = pii::phone_at(b, i)
+                {
+                    pass.out.push(span);
+                }
+            }
+            DASH => {
+                pass.pem_at(i);
+                pass.token_at(i, tokens::at_punct);
+            }
+            PUNCT => pass.token_at(i, tokens::at_punct),
+            UPPER => pass.token_at(i, tokens::at_upper),
+            PROSE => {
+                if let Some(span) = prose::at(b, i, &mut pass.ends) {
+                    pass.out.push(span);
+                }
+            }
+            _ => pass.unsafe_chars |= is_unsafe_at(b, i),
+        }
+        i += 1;
+    }
+    Found {
+        spans: pass.out,
+        unsafe_chars: pass.unsafe_chars,
+    }
+}
+
+impl Pass<'_> {
+    /// `scheme://user:pass@host`: the userinfo between `://` and the last
+    /// `@` of the authority.
+    fn userinfo_at(&mut self, i: usize) {
+        let b = self.b;
+        if i < self.userinfo_next || b.get(i + 1..i + 3) != Some(b"//") {
+            return;
+        }
+        let start = i + 3;
+        let mut j = start;
+        let mut at = None;
+        while j < b.len()
+            && !matches!(b[j], b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'`')
+            && !b[j].is_ascii_whitespace()
+        {
+            if b[j] == b'@' {
+                at = Some(j);
+            }
+            j += 1;
+        }
+        if let Some(at) = at
+            && at > start
+        {
+            self.out.push(start..at);
+            self.userinfo = Some(start..at);
+        }
+        // The authority may end at the `:` of the next `://`.
+        self.userinfo_next = j.saturating_sub(1).max(i + 1);
+    }
+
+    /// `local@domain.tld`: local part `[A-Za-z0-9._%+-]+`, a domain of at
+    /// least two labels, the last all letters and at least 2 long. An `@`
+    /// that ends a URL userinfo is not an email.
+    fn email_at(&mut self, at: usize) {
+        let b = self.b;
+        if !self.settings.emails
+            || self
+                .userinfo
+                .as_ref()
+                .is_some_and(|r| r.start <= at && at <= r.end)
+        {
+            return;
+        }
+        let mut start = at;
+        while start > 0 && is_email_local(b[start - 1]) {
+            start -= 1;
+        }
+        if start == at {
+            return;
+        }
+        let mut j = at + 1;
+        let mut labels = 0;
+        let mut end = None;
+        loop {
+            let label = j;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-') {
+                j += 1;
+            }
+            if j == label {
+                break;
+            }
+            labels += 1;
+            if labels >= 2 && j - label >= 2 && b[label..j].iter().all(u8::is_ascii_alphabetic) {
+                end = Some(j);
+            }
+            if j + 1 < b.len() && b[j] == b'.' {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if let Some(end) = end {
+            self.out.push(start..end);
+        }
+    }
+
+    /// `Bearer <token>` and `Basic <creds>` anywhere in the text.
+    fn scheme_at(&mut self, i: usize) {
+        if i < self.schemes_next {
+            return;
+        }
+        if let Some(token) = scheme_token(self.b, i) {
+            // Resume at the token, not after it: a token may end with another
+            // scheme (`xBearer abc`), whose own token lies further on.
+            self.schemes_next = token.start;
+            self.out.push(token);
+        }
+    }
+
+    /// JWTs (and JWEs): `eyJ...` followed by at least two more dot-separated
+    /// base64url segments, each at least 4 characters. `j` is at the `J`.
+    fn jwt_at(&mut self, j: usize) {
+        const MIN: usize = 4;
+        let b = self.b;
+        let Some(i) = j.checked_sub(2) else { return };
+        if &b[i..j] != b"ey" || i < self.jwt_next || (i > 0 && is_base64url(b[i - 1])) {
+            return;
+        }
+        // Resume after the segments already read on a mismatch: a JWT cannot
+        // start inside them (its own segments would have matched here).
+        let mut end = base64url_run(b, i);
+        let mut segments = 1;
+        let mut ok = end - i >= MIN;
+        while ok && segments < 3 && b.get(end) == Some(&b'.') {
+            let next = base64url_run(b, end + 1);
+            ok = next - (end + 1) >= MIN;
+            end = next;
+            segments += 1;
+        }
+        if ok && segments == 3 {
+            // Further segments (a JWE has five) belong to the token too.
+            while b.get(end) == Some(&b'.') {
+                let next = base64url_run(b, end + 1);
+                if next == end + 1 {
+                    break;
+                }
+                end = next;
+            }
+            self.out.push(i..end);
+        }
+        self.jwt_next = end.max(i + 1);
+    }
+
+    /// A run of digits from `i`: card numbers, SSNs and IBANs start at one.
+    /// Returns the end of the run.
+    fn digits_at(&mut self, i: usize) -> usize {
+        let b = self.b;
+        let settings = self.settings;
+        if i == 0 || !b[i - 1].is_ascii_digit() {
+            if settings.ssns
+                && let Some(span) = pii::ssn_at(b, i)
+            {
+                self.out.push(span);
+            }
+            if settings.ibans
+                && let Some(span) = pii::iban_at(b, i)
+            {
+                self.out.push(span);
+            }
+        }
+        if settings.cards && i >= self.cards_next {
+            self.cards_next = pii::cards_at(b, i, &mut self.out);
+        }
+        let mut end = i + 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        end
+    }
+
+    /// A token shape starting around `i`; a match is skipped over.
+    fn token_at(&mut self, i: usize, at: fn(&[u8], usize) -> Option<Range<usize>>) {
+        if i < self.tokens_next {
+            return;
+        }
+        if let Some(span) = at(self.b, i) {
+            self.tokens_next = span.end;
+            self.out.push(span);
+        }
+    }
+
+    fn pem_at(&mut self, i: usize) {
+        if i < self.pem_next {
+            return;
+        }
+        if let Some(span) = tokens::pem_at(self.b, i) {
+            self.pem_next = span.end;
+            self.tokens_next = self.tokens_next.max(span.end);
+            self.out.push(span);
+        }
+    }
+
+    /// A `key=value` or `key: value` pair (also `"key": "value"`, escaped
+    /// `\"key\": \"value\"` and URL query parameters) at the separator `i`,
+    /// whose key is sensitive.
+    ///
+    /// Every separator is looked at, also those inside a value already
+    /// redacted: `password=api_key: abc` hides a second pair whose value
+    /// reaches past the first one's.
+    fn pair_at(&mut self, i: usize) {
+        let b = self.b;
+        let sep = b[i];
+        if sep == b':' && b.get(i + 1..i + 3) == Some(b"//") {
+            return; // `scheme://`: the userinfo check's business
+        }
+        // Back over `key`, `key `, `"key"`, `\"key\"`: separators are none of
+        // these bytes, so successive back-scans never overlap.
+        let mut key_end = i;
+        while key_end > 0 && matches!(b[key_end - 1], b' ' | b'\t') {
+            key_end -= 1;
+        }
+        if key_end > 0 && is_quote(b[key_end - 1]) {
+            key_end -= 1;
+            if key_end > 0 && b[key_end - 1] == b'\\' {
+                key_end -= 1;
+            }
+        }
+        let mut key_start = key_end;
+        while key_start > 0 && is_key_byte(b[key_start - 1]) {
+            key_start -= 1;
+        }
+        let Some(key) = self.s.get(key_start..key_end).filter(|k| !k.is_empty()) else {
+            return;
+        };
+        let class = match classify(self.settings, key) {
+            KeyClass::Plain if sep == b'=' && is_query_secret(b, key_start, key) => {
+                KeyClass::Sensitive
+            }
+            class => class,
+        };
+        if class == KeyClass::Plain || (sep == b':' && is_host_port(b, key_start, i)) {
+            return;
+        }
+        let span = self.ends.value(b, i + 1);
+        // `{"tokens_used": 1532}`: the closing bracket is not the value's.
+        let value = &b[span.clone()];
+        let number = value
+            .iter()
+            .rposition(|c| !matches!(c, b'}' | b']' | b')'))
+            .is_some_and(|last| is_number(&value[..=last]));
+        if span.is_empty() || (class == KeyClass::Count && number) {
+            return;
+        }
+        self.out.push(span);
+    }
+}
+
+/// Query and form parameters that carry a secret under a short name, only
+/// as `?name=`, `&name=`, `#name=` or at the start of the value: OAuth's
+/// `code`, a shared access signature's `sig`, a signed URL's `signature`.
+/// The word `code` in prose is not one.
+fn is_query_secret(b: &[u8], key_start: usize, key: &str) -> bool {
+    (key_start == 0 || matches!(b[key_start - 1], b'?' | b'&' | b'#'))
+        && ["code", "sig", "signature", "x-amz-signature"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+}
 
 /// Bytes a key may be made of inside free text (`user[password]`,
 /// `x-api-key`, `db.password`).
@@ -17,7 +410,7 @@ pub(super) fn is_quote(c: u8) -> bool {
 
 /// `//auth-service:8080/` or `@auth.example.com:443`: a host and port in a
 /// URL authority, not a `key: value` pair.
-pub(super) fn is_host_port(b: &[u8], key_start: usize, colon: usize) -> bool {
+fn is_host_port(b: &[u8], key_start: usize, colon: usize) -> bool {
     let in_authority = (key_start >= 1 && b[key_start - 1] == b'@')
         || (key_start >= 2 && &b[key_start - 2..key_start] == b"//");
     if !in_authority {
@@ -43,6 +436,8 @@ pub(super) struct ValueEnds {
     unquoted: Option<Range<usize>>,
     double: Option<Range<usize>>,
     single: Option<Range<usize>>,
+    /// `\"...\"`: a quoted string inside a quoted string.
+    escaped: Option<Range<usize>>,
 }
 
 impl ValueEnds {
@@ -52,6 +447,15 @@ impl ValueEnds {
         let mut j = start;
         while j < len && matches!(b[j], b' ' | b'\t') {
             j += 1;
+        }
+        if j + 1 < len && b[j] == b'\\' && is_quote(b[j + 1]) {
+            let open = j + 2;
+            let close = match &self.escaped {
+                Some(last) if last.start < open && open <= last.end => last.end,
+                _ => escaped_close(b, open, b[j + 1]),
+            };
+            self.escaped = Some(open..close);
+            return open..close;
         }
         if j < len && is_quote(b[j]) {
             let quote = b[j];
@@ -100,6 +504,28 @@ impl ValueEnds {
     }
 }
 
+/// Where a string opened by `\"` (or `\'`) at `open` closes: at the `\"`
+/// that is not itself escaped once the outer string's escapes are undone
+/// (`\\\"` is an escaped quote inside), or at a line end.
+fn escaped_close(b: &[u8], open: usize, quote: u8) -> usize {
+    let mut k = open;
+    let mut escaped = false;
+    while k < b.len() {
+        let (c, width) = match b[k] {
+            b'\\' if k + 1 < b.len() => (b[k + 1], 2),
+            // A line end, or the outer string's own closing quote.
+            c if c == b'\n' || c == b'\r' || c == quote => return k,
+            c => (c, 1),
+        };
+        if width == 2 && c == quote && !escaped {
+            return k;
+        }
+        escaped = c == b'\\' && width == 2 && !escaped;
+        k += width;
+    }
+    b.len()
+}
+
 /// Where an unquoted value ends.
 pub(super) fn is_value_end(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"' | b'\'')
@@ -142,285 +568,29 @@ pub(super) fn starts_with_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
         .is_some_and(|h| h.eq_ignore_ascii_case(needle))
 }
 
-/// `Bearer <token>` and `Basic <creds>` anywhere in the text.
-pub(super) fn scan_schemes(b: &[u8], out: &mut Vec<Range<usize>>) {
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] | 0x20 == b'b'
-            && let Some(token) = scheme_token(b, i)
-        {
-            // Resume at the token, not after it: a token may end with another
-            // scheme (`xBearer abc`), whose own token lies further on.
-            i = token.start;
-            out.push(token);
-            continue;
-        }
-        i += 1;
-    }
-}
-
-pub(super) fn is_base64url(c: u8) -> bool {
+fn is_base64url(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
 }
 
 /// The end of the base64url run starting at `i`.
-pub(super) fn base64url_run(b: &[u8], mut i: usize) -> usize {
+fn base64url_run(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && is_base64url(b[i]) {
         i += 1;
     }
     i
 }
 
-/// JWTs (and JWEs): `eyJ...` followed by at least two more dot-separated
-/// base64url segments, each at least 4 characters.
-pub(super) fn scan_jwts(b: &[u8], out: &mut Vec<Range<usize>>) {
-    const MIN: usize = 4;
-    let mut i = 0;
-    while i + 3 <= b.len() {
-        if &b[i..i + 3] != b"eyJ" || (i > 0 && is_base64url(b[i - 1])) {
-            i += 1;
-            continue;
-        }
-        // Resume after the segments already read on a mismatch: a JWT cannot
-        // start inside them (its own segments would have matched here).
-        let mut end = base64url_run(b, i);
-        let mut segments = 1;
-        let mut ok = end - i >= MIN;
-        while ok && segments < 3 && b.get(end) == Some(&b'.') {
-            let next = base64url_run(b, end + 1);
-            ok = next - (end + 1) >= MIN;
-            end = next;
-            segments += 1;
-        }
-        if ok && segments == 3 {
-            // Further segments (a JWE has five) belong to the token too.
-            while b.get(end) == Some(&b'.') {
-                let next = base64url_run(b, end + 1);
-                if next == end + 1 {
-                    break;
-                }
-                end = next;
-            }
-            out.push(i..end);
-        }
-        i = end.max(i + 1);
-    }
-}
-
-/// `scheme://user:pass@host`: the userinfo between `://` and the last `@`
-/// of the authority.
-pub(super) fn scan_userinfo(b: &[u8], out: &mut Vec<Range<usize>>) {
-    let len = b.len();
-    let mut i = 0;
-    while i + 3 <= len {
-        if &b[i..i + 3] != b"://" {
-            i += 1;
-            continue;
-        }
-        let start = i + 3;
-        let mut j = start;
-        let mut at = None;
-        while j < len
-            && !matches!(b[j], b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'`')
-            && !b[j].is_ascii_whitespace()
-        {
-            if b[j] == b'@' {
-                at = Some(j);
-            }
-            j += 1;
-        }
-        if let Some(at) = at
-            && at > start
-        {
-            out.push(start..at);
-        }
-        // The authority may end at the `:` of the next `://`.
-        i = j.saturating_sub(1).max(i + 1);
-    }
-}
-
-pub(super) fn is_email_local(c: u8) -> bool {
+fn is_email_local(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')
 }
 
-/// `local@domain.tld`: local part `[A-Za-z0-9._%+-]+`, a domain of at least
-/// two labels, the last all letters and at least 2 long. An `@` that ends a
-/// URL userinfo (sorted in `userinfo`) is not an email.
-pub(super) fn scan_emails(b: &[u8], userinfo: &[Range<usize>], out: &mut Vec<Range<usize>>) {
-    let len = b.len();
-    let mut url = 0;
-    for at in 0..len {
-        if b[at] != b'@' {
-            continue;
-        }
-        while url < userinfo.len() && userinfo[url].end < at {
-            url += 1;
-        }
-        if userinfo
-            .get(url)
-            .is_some_and(|r| r.start <= at && at <= r.end)
-        {
-            continue;
-        }
-        let mut start = at;
-        while start > 0 && is_email_local(b[start - 1]) {
-            start -= 1;
-        }
-        if start == at {
-            continue;
-        }
-        let mut j = at + 1;
-        let mut labels = 0;
-        let mut end = None;
-        loop {
-            let label = j;
-            while j < len && (b[j].is_ascii_alphanumeric() || b[j] == b'-') {
-                j += 1;
-            }
-            if j == label {
-                break;
-            }
-            labels += 1;
-            if labels >= 2 && j - label >= 2 && b[label..j].iter().all(u8::is_ascii_alphabetic) {
-                end = Some(j);
-            }
-            if j + 1 < len && b[j] == b'.' {
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        if let Some(end) = end {
-            out.push(start..end);
-        }
-    }
-}
-
-/// Card numbers: 13 to 19 digits in groups separated by single spaces or
-/// dashes, passing the Luhn check. Every window of whole groups inside a
-/// longer run (`2024-01-15 4111 1111 1111 1111`) is tried.
-pub(super) fn scan_cards(b: &[u8], out: &mut Vec<Range<usize>>) {
-    const MIN: usize = 13;
-    const MAX: usize = 19;
-    let len = b.len();
-    // The start of the group after the one ending at `end`, if any.
-    let next_group = |end: usize| -> Option<usize> {
-        (end + 1 < len && matches!(b[end], b' ' | b'-') && b[end + 1].is_ascii_digit())
-            .then_some(end + 1)
-    };
-    let mut i = 0;
-    while i < len {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let mut group = i;
-        loop {
-            // Windows starting at `group`: at most MAX digits are read.
-            let mut digits = [0u8; MAX];
-            let mut n = 0;
-            let mut j = group;
-            'window: loop {
-                while j < len && b[j].is_ascii_digit() {
-                    match digits.get_mut(n) {
-                        Some(d) => *d = b[j] - b'0',
-                        None => break 'window,
-                    }
-                    n += 1;
-                    j += 1;
-                }
-                if n >= MIN && luhn(&digits[..n]) {
-                    out.push(group..j);
-                }
-                match next_group(j) {
-                    Some(next) => j = next,
-                    None => break,
-                }
-            }
-            let mut end = group;
-            while end < len && b[end].is_ascii_digit() {
-                end += 1;
-            }
-            match next_group(end) {
-                Some(next) => group = next,
-                None => {
-                    i = end;
-                    break;
-                }
-            }
-        }
-    }
-}
-
-pub(super) fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(k, &d)| {
-            let d = u32::from(d);
-            match k % 2 {
-                0 => d,
-                _ if d * 2 > 9 => d * 2 - 9,
-                _ => d * 2,
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
-/// Characters that could start a new line in a log viewer: ASCII control
+/// Whether the byte at `i`, one the class table calls unsafe, starts a
+/// character that could start a new line in a log viewer: ASCII control
 /// characters except tab, and the Unicode line breaks NEL, LS and PS.
-pub(super) fn is_unsafe_char(c: char) -> bool {
-    (c.is_ascii_control() && c != '\t') || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
-}
-
-pub(super) fn has_unsafe_chars(s: &str) -> bool {
-    // Byte pre-check: 0xC2 and 0xE2 lead the UTF-8 of NEL, LS and PS.
-    s.bytes()
-        .any(|c| (c < 0x20 && c != b'\t') || c == 0x7f || c == 0xc2 || c == 0xe2)
-        && s.chars().any(is_unsafe_char)
-}
-
-/// Appends `seg` with unsafe characters replaced by a space.
-pub(super) fn push_clean(out: &mut String, seg: &str) {
-    let mut last = 0;
-    for (idx, c) in seg.char_indices() {
-        if is_unsafe_char(c) {
-            out.push_str(&seg[last..idx]);
-            out.push(' ');
-            last = idx + c.len_utf8();
-        }
+fn is_unsafe_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0xc2 => b.get(i + 1) == Some(&0x85),
+        0xe2 => matches!(b.get(i + 1..i + 3), Some([0x80, 0xa8 | 0xa9])),
+        _ => true,
     }
-    out.push_str(&seg[last..]);
-}
-
-/// The value with the (possibly overlapping) spans replaced by one
-/// [`REDACTED`] per merged span.
-pub(super) fn rewrite(value: &str, mut spans: Vec<Range<usize>>) -> String {
-    spans.sort_unstable_by_key(|r| (r.start, r.end));
-    let mut out = String::with_capacity(value.len() + REDACTED.len());
-    let mut pos = 0;
-    let mut k = 0;
-    while k < spans.len() {
-        let mut span = spans[k].clone();
-        k += 1;
-        while k < spans.len() && spans[k].start <= span.end {
-            span.end = span.end.max(spans[k].end);
-            k += 1;
-        }
-        // Spans start and end at ASCII bytes, so `get` succeeds; if it ever
-        // did not, fail closed.
-        match value.get(pos..span.start) {
-            Some(seg) => push_clean(&mut out, seg),
-            None => out.push_str(REDACTED),
-        }
-        out.push_str(REDACTED);
-        pos = span.end.max(pos);
-    }
-    match value.get(pos..) {
-        Some(seg) => push_clean(&mut out, seg),
-        None => out.push_str(REDACTED),
-    }
-    out
 }
