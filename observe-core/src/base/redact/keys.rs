@@ -25,14 +25,17 @@ pub(super) fn classify(settings: &Settings, key: &str) -> KeyClass {
         if norm.is_empty()
             || settings
                 .allow
-                .binary_search_by(|a| a.as_str().cmp(norm))
+                .binary_search_by(|a| a.as_bytes().cmp(norm))
                 .is_ok()
         {
             return None;
         }
         Some(
-            has_default_fragment(norm.as_bytes())
-                || settings.deny.iter().any(|f| norm.contains(f.as_str())),
+            has_default_fragment(norm)
+                || settings
+                    .deny
+                    .iter()
+                    .any(|f| norm.windows(f.len()).any(|w| w == f.as_bytes())),
         )
     });
     let Some(fragment) = fragment else {
@@ -126,81 +129,81 @@ struct Words {
     count: bool,
 }
 
-/// Words that make `address` a network or email address, not a postal one.
-const NOT_POSTAL: [&str; 18] = [
-    "ip",
-    "ipv4",
-    "ipv6",
-    "mac",
-    "remote",
-    "client",
-    "peer",
-    "server",
-    "local",
-    "host",
-    "socket",
-    "bind",
-    "listen",
-    "network",
-    "destination",
-    "source",
-    "email",
-    "mail",
-];
+/// What one word of a key can mean, as bit flags.
+mod word {
+    /// Personal data by itself: `ssn`, `dob`, `iban`, ...
+    pub(super) const PERSONAL: u16 = 1;
+    /// `address`, `addresses`, `street`.
+    pub(super) const ADDRESS: u16 = 1 << 1;
+    /// Makes an address a network or email one: `ip`, `client`, `email`, ...
+    pub(super) const NOT_POSTAL: u16 = 1 << 2;
+    /// Personal data when an id word follows: `tax`, `taxpayer`, `national`.
+    pub(super) const ID_OF: u16 = 1 << 3;
+    /// `id`, `number`, `no`, `identifier`.
+    pub(super) const ID: u16 = 1 << 4;
+    /// `mobile`.
+    pub(super) const MOBILE: u16 = 1 << 5;
+    /// `number`, `no`, `num` after `mobile`.
+    pub(super) const MOBILE_NUMBER: u16 = 1 << 6;
+    /// Names a count as the last word: `used`, `limit`, `total`, ...
+    pub(super) const COUNT_LAST: u16 = 1 << 7;
+    /// Names a count as the first word: `max`, `min`, `num`, `total`.
+    pub(super) const COUNT_FIRST: u16 = 1 << 8;
+    /// Starts a yes/no name: `is`, `has`.
+    pub(super) const YES_NO: u16 = 1 << 9;
+}
 
-/// Last words that name a count, a size or a limit.
-const COUNT_LAST: [&str; 10] = [
-    "used",
-    "limit",
-    "total",
-    "remaining",
-    "length",
-    "len",
-    "size",
-    "quota",
-    "max",
-    "min",
-];
-
-/// First words that name a count, a size or a limit.
-const COUNT_FIRST: [&str; 4] = ["max", "min", "num", "total"];
+/// The flags of one word, compared lowercased in one `match`.
+fn word_flags(w: &str) -> u16 {
+    use word::*;
+    let mut buf = [0u8; 12];
+    let Some(dst) = buf.get_mut(..w.len()) else {
+        return 0; // longer than any word below
+    };
+    dst.copy_from_slice(w.as_bytes());
+    dst.make_ascii_lowercase();
+    match &*dst {
+        b"ssn" | b"dob" | b"iban" | b"cvv" | b"cvc" | b"taxid" | b"nationalid" => PERSONAL,
+        b"address" | b"addresses" | b"street" => ADDRESS,
+        b"ip" | b"ipv4" | b"ipv6" | b"mac" | b"remote" | b"client" | b"peer" | b"server"
+        | b"local" | b"host" | b"socket" | b"bind" | b"listen" | b"network" | b"destination"
+        | b"source" | b"email" | b"mail" => NOT_POSTAL,
+        b"tax" | b"taxpayer" | b"national" => ID_OF,
+        b"id" | b"identifier" => ID,
+        b"number" | b"no" => ID | MOBILE_NUMBER,
+        b"num" => MOBILE_NUMBER | COUNT_FIRST,
+        b"mobile" => MOBILE,
+        b"used" | b"limit" | b"remaining" | b"length" | b"len" | b"size" | b"quota" => COUNT_LAST,
+        b"total" | b"max" | b"min" => COUNT_LAST | COUNT_FIRST,
+        b"is" | b"has" => YES_NO,
+        _ => 0,
+    }
+}
 
 impl Words {
     fn of(key: &str) -> Self {
-        let is = |w: &str, set: &[&str]| set.iter().any(|s| w.eq_ignore_ascii_case(s));
-        let mut first = None;
-        let mut prev: Option<&str> = None;
-        let mut last = None;
-        let (mut personal, mut address, mut not_postal) = (false, false, false);
+        use word::*;
+        let (mut first, mut prev, mut last) = (None, 0, 0);
+        let mut all = 0;
+        let mut personal = false;
         for w in words(key) {
-            first.get_or_insert(w);
-            personal |= is(
-                w,
-                &["ssn", "dob", "iban", "cvv", "cvc", "taxid", "nationalid"],
-            );
-            address |= is(w, &["address", "addresses", "street"]);
-            not_postal |= is(w, &NOT_POSTAL);
-            if let Some(p) = prev {
-                // `tax_id`, `national_id_number`, `mobile_no`.
-                personal |= is(p, &["tax", "taxpayer", "national"])
-                    && is(w, &["id", "number", "no", "identifier"]);
-                personal |= p.eq_ignore_ascii_case("mobile") && is(w, &["number", "no", "num"]);
-            }
-            prev = Some(w);
-            last = Some(w);
+            let flags = word_flags(w);
+            first.get_or_insert(flags);
+            all |= flags;
+            // `tax_id`, `national_id_number`, `mobile_no`.
+            personal |= (prev & ID_OF != 0 && flags & ID != 0)
+                || (prev & MOBILE != 0 && flags & MOBILE_NUMBER != 0);
+            prev = flags;
+            last = flags;
         }
-        let (Some(first), Some(last)) = (first, last) else {
-            return Self {
-                personal: false,
-                count: false,
-            };
-        };
+        let first = first.unwrap_or(0);
         // `mobile`, `user.mobile`, but not `is_mobile` (a yes/no).
-        personal |= last.eq_ignore_ascii_case("mobile") && !is(first, &["is", "has"]);
-        personal |= address && !not_postal;
+        personal |= last & MOBILE != 0 && first & YES_NO == 0;
+        personal |= all & PERSONAL != 0;
+        personal |= all & ADDRESS != 0 && all & NOT_POSTAL == 0;
         Self {
             personal,
-            count: is(last, &COUNT_LAST) || is(first, &COUNT_FIRST),
+            count: last & COUNT_LAST != 0 || first & COUNT_FIRST != 0,
         }
     }
 }
@@ -246,8 +249,9 @@ pub(super) fn normalised(key: &str) -> impl Iterator<Item = char> + '_ {
         .flat_map(char::to_lowercase)
 }
 
-/// Calls `f` with the normalised key, on the stack when it is short.
-fn with_normalised<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
+/// Calls `f` with the normalised key's bytes, on the stack when it is
+/// short.
+fn with_normalised<R>(key: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; KEY_BUF];
     let mut len = 0;
     if key.is_ascii() {
@@ -258,7 +262,7 @@ fn with_normalised<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
             }
             match buf.get_mut(len) {
                 Some(dst) => *dst = c.to_ascii_lowercase(),
-                None => return f(&normalised(key).collect::<String>()),
+                None => return f(normalised(key).collect::<String>().as_bytes()),
             }
             len += 1;
         }
@@ -270,15 +274,11 @@ fn with_normalised<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
                     c.encode_utf8(dst);
                     len += n;
                 }
-                None => return f(&normalised(key).collect::<String>()),
+                None => return f(normalised(key).collect::<String>().as_bytes()),
             }
         }
     }
-    match std::str::from_utf8(&buf[..len]) {
-        Ok(norm) => f(norm),
-        // Whole chars were written, so this does not happen; stay correct anyway.
-        Err(_) => f(&normalised(key).collect::<String>()),
-    }
+    f(&buf[..len])
 }
 
 /// `1532`, `-3`, `0.25`: a plain decimal number.

@@ -116,9 +116,13 @@ pub(super) fn scan(settings: &Settings, s: &str) -> Found {
         pem_next: 0,
     };
     let mut i = 0;
-    while i < b.len() {
+    loop {
+        // Most bytes start nothing: skip them in a tight loop.
+        match b[i..].iter().position(|&c| CLASS[usize::from(c)] != NONE) {
+            Some(skip) => i += skip,
+            None => break,
+        }
         match CLASS[usize::from(b[i])] {
-            NONE => {}
             COLON => {
                 pass.userinfo_at(i);
                 pass.pair_at(i);
@@ -300,12 +304,19 @@ impl Pass<'_> {
                 self.out.push(span);
             }
         }
-        if settings.cards && i >= self.cards_next {
-            self.cards_next = pii::cards_at(b, i, &mut self.out);
-        }
         let mut end = i + 1;
         while end < b.len() && b[end].is_ascii_digit() {
             end += 1;
+        }
+        if settings.cards && i >= self.cards_next {
+            // A lone number of another length is no card: skip the windows.
+            let grouped =
+                end + 1 < b.len() && matches!(b[end], b' ' | b'-') && b[end + 1].is_ascii_digit();
+            self.cards_next = if grouped || (13..=19).contains(&(end - i)) {
+                pii::cards_at(b, i, &mut self.out)
+            } else {
+                end
+            };
         }
         end
     }

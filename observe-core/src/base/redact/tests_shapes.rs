@@ -73,6 +73,28 @@ fn token_shapes() {
 }
 
 #[test]
+fn every_prefix_family() {
+    for token in [
+        "shpat_0123456789abcdef0123456789abcdef",
+        "shpss_0123456789abcdef0123456789abcdef",
+        "doo_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "gldt-AbCdEfGhIjKlMnOpQrSt",
+        "glrt-AbCdEfGhIjKlMnOpQrSt",
+        "xoxe-1-AbCdEfGhIjKlMnOpQrSt",
+        "xoxs-1234567890-AbCdEf",
+        "rk_live_51H8aBcDeFgHiJkLmNoPqRsTuVw",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "AGE-SECRET-KEY-1QQPQZZ9QPGL7EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE0",
+        "A3TXIOSFODNN7EXAMPLE",
+        "ABIAIOSFODNN7EXAMPLE",
+        "ACCAIOSFODNN7EXAMPLE",
+        "pypi-AgENdGVzdC5weXBpLm9yZwIkYWJjZGVmZ2gtaWprbC1tbm9wLXFyc3QtdXZ3eHl6MDEyMzQ1AAIqWzM",
+    ] {
+        assert_eq!(r(&format!("t {token} t")), "t [REDACTED] t", "{token}");
+    }
+}
+
+#[test]
 fn near_misses_of_token_shapes_are_left_alone() {
     assert_clean(&[
         // Publishable Stripe keys are public; `AC` Twilio sids are ids.
@@ -474,4 +496,50 @@ fn default_fragments_are_the_documented_ones() {
             "{fragment}"
         );
     }
+}
+
+#[test]
+fn pathological_inputs_of_the_new_checks_stay_linear() {
+    let redactor = Redactor::default();
+    let started = std::time::Instant::now();
+    for unit in [
+        "sk-",
+        "sk-a",
+        "ghp_",
+        "ghp_a",
+        "glpat-",
+        "xoxb-a-",
+        "SG.",
+        "SGa.",
+        "AKIA",
+        "AIza",
+        "SK",
+        "pypi-AgEIcHlwaS5vcmc",
+        "hooks.slack.com/services/",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----x-----END ",
+        "-----",
+        "+1 ",
+        "+1-",
+        "+1 (2",
+        "123-45-",
+        "DE89 ",
+        "DE89",
+        "password is ",
+        "the token is \"",
+        "api key: ",
+        "secret key = \\\"",
+        "\\\"",
+        "\\\\\\\"",
+        "tokens_used=",
+        "?code=",
+        "a_b_c_d_e_f_g_h_",
+    ] {
+        let input = unit.repeat(200_000 / unit.len());
+        let out = redactor.redact_value(&input);
+        assert!(!out.contains('\n'), "{unit}");
+    }
+    // Linear passes over 6 MB take well under a second even unoptimised;
+    // a quadratic one would take minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }

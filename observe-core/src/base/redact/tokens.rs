@@ -67,6 +67,32 @@ fn at_boundary(b: &[u8], i: usize) -> bool {
 /// `ghp_`, `glpat-`, `SG.`, ... The prefix head is the alphanumeric run
 /// before `p`, at most 7 bytes, at a word boundary.
 pub(super) fn at_punct(b: &[u8], p: usize) -> Option<Range<usize>> {
+    // Every prefix head ends in one of these bytes: most `-`, `_` and `.`
+    // (`eu-west-1`, `12.99`) are rejected here.
+    if p == 0
+        || !matches!(
+            b[p - 1],
+            b'p' | b'o'
+                | b'u'
+                | b's'
+                | b'r'
+                | b'b'
+                | b'm'
+                | b'k'
+                | b'c'
+                | b'f'
+                | b't'
+                | b'a'
+                | b'e'
+                | b'i'
+                | b'X'
+                | b'E'
+                | b'G'
+                | b'9'
+        )
+    {
+        return None;
+    }
     let mut s = p;
     while s > 0 && p - s < 7 && b[s - 1].is_ascii_alphanumeric() {
         s -= 1;
@@ -142,10 +168,18 @@ pub(super) fn at_punct(b: &[u8], p: usize) -> Option<Range<usize>> {
 /// a 16-long alphanumeric stretch with a digit or an uppercase letter.
 /// Kebab-case names (`sk-learn-pipeline`) do neither.
 fn openai_body(b: &[u8], i: usize) -> Option<usize> {
-    let end = body_min(b, i, Body::Url, 20)?;
+    // Judge the first 64 bytes, and only read on past them on a match:
+    // `sk-sk-sk-...` must not be read to its end at every `-`.
+    let mut seen = i;
+    while seen < b.len() && seen - i < 64 && Body::Url.has(b[seen]) {
+        seen += 1;
+    }
+    if seen - i < 20 {
+        return None;
+    }
     let (mut upper, mut lower, mut digit) = (false, false, false);
     let (mut stretch, mut mixed, mut long) = (0, false, false);
-    for &c in &b[i..end.min(i + 64)] {
+    for &c in &b[i..seen] {
         upper |= c.is_ascii_uppercase();
         lower |= c.is_ascii_lowercase();
         digit |= c.is_ascii_digit();
@@ -157,7 +191,7 @@ fn openai_body(b: &[u8], i: usize) -> Option<usize> {
             (stretch, mixed) = (0, false);
         }
     }
-    (long || (upper && lower && digit)).then_some(end)
+    (long || (upper && lower && digit)).then(|| run(b, seen, Body::Url))
 }
 
 /// `hooks.slack.com/services/T.../B.../...` from just after `hooks`: the
