@@ -63,7 +63,8 @@
 //! - [`errors`]: `observe.errors().init()`, Sentry;
 //! - [`trace`]: `observe.tracing().init()`, OpenTelemetry spans, W3C trace
 //!   context, exemplars;
-//! - [`slo`]: Prometheus rules and a Grafana dashboard from code;
+//! - [`slo`]: Prometheus rules, a Grafana dashboard and the canary
+//!   [`Judge`](slo::Judge) from code;
 //! - [`Cache`], [`Dependency`], [`Gauge`], [`CounterFamily`], [`StateSet`]
 //!   and [`context`]: application metrics recorded per route.
 

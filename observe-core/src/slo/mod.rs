@@ -14,6 +14,10 @@
 //! `service_version`) whose error ratio over 10 minutes is at least twice
 //! the best version's and above 1%.
 //!
+//! [`Judge`] gives a deploy its verdict from the same SLOs: continue, wait
+//! or roll back a canary, from both sides' counts, with the method its
+//! documentation states.
+//!
 //! Both windows must burn: the long one proves the problem is real, the
 //! short one that it is still happening, so an alert resets soon after a
 //! fix. `for: 2m` on pages rides over a single bad scrape; tickets need none.
@@ -29,6 +33,12 @@
 //! ```
 
 mod dashboard;
+mod judge;
+
+pub use judge::{
+    Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
+    Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
+};
 
 use std::fmt::Write;
 
@@ -206,13 +216,16 @@ impl Slos {
         self
     }
 
+    /// Every SLO is valid for these buckets.
+    fn check(&self) -> Result<(), SloError> {
+        self.slos.iter().try_for_each(|slo| slo.check(&self.bounds))
+    }
+
     /// The rule file (YAML) for Prometheus: recording rules, burn-rate
     /// alerts per SLO, and the alerts every observe service gets (ERROR log
     /// lines, a target that stopped reporting).
     pub fn prometheus_rules(&self) -> Result<String, SloError> {
-        for slo in &self.slos {
-            slo.check(&self.bounds)?;
-        }
+        self.check()?;
         let service = &self.service;
         let mut out = String::from("groups:\n");
         for slo in &self.slos {
