@@ -82,7 +82,7 @@ async fn serve(
             // Stopped below, after the service drained.
             .disable_signals()
             .bind(addr)?;
-            tracing::info!(address = %server.addrs()[0], "serving /metrics");
+            tracing::info!(server.address = %server.addrs()[0], "serving /metrics");
             Some(server.run())
         }
         None => None,
@@ -112,7 +112,7 @@ async fn serve(
     // (checked once a second) is a backstop, one second later.
     .shutdown_timeout(shutdown.timeout().as_secs().saturating_add(1))
     .bind(listen_addr())?;
-    tracing::info!(address = %server.addrs()[0], "listening");
+    tracing::info!(server.address = %server.addrs()[0], "listening");
     let server = server.run();
 
     let app = server.handle();

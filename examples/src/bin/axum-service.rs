@@ -76,7 +76,7 @@ async fn serve(
     let app = match std::env::var("OBSERVE_METRICS_ADDR") {
         Ok(metrics_addr) => {
             let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
-            tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+            tracing::info!(server.address = %listener.local_addr()?, "serving /metrics");
             let metrics = observe_axum::metrics_router::<()>(&observe);
             // No shutdown signal: scrapes go on while the service drains,
             // until the runtime stops.
@@ -87,7 +87,7 @@ async fn serve(
     };
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    tracing::info!(server.address = %listener.local_addr()?, "listening");
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal());
     // Until every request finished, or the drain timeout passed (a WARN
     // line says how many were abandoned; still a clean exit: the stop was

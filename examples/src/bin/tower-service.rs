@@ -73,7 +73,7 @@ async fn serve(
         shop.set_upstream(&observe, &upstream)?;
     }
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    tracing::info!(server.address = %listener.local_addr()?, "listening");
     let server = tower_app::serve_until(listener, observe, shop, shutdown.signal());
     // Until every connection closed, or the drain timeout passed (a WARN
     // line says how many requests were abandoned; still a clean exit: the
