@@ -89,7 +89,10 @@ fn the_dashboard_queries_what_the_service_exposes() {
         let line: serde_json::Value =
             serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
         if line["message"] == "listening" {
-            break line["fields"]["server.address"].as_str().unwrap().to_string();
+            break line["fields"]["server.address"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
     };
     let get = |path: &str| {

@@ -71,7 +71,10 @@ fn check(binary: &str) {
         let value = json(&line, "stdout");
         seen.push(value.clone());
         if value["message"] == "listening" {
-            break value["fields"]["server.address"].as_str().unwrap().to_string();
+            break value["fields"]["server.address"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
     };
     assert!(get(&addr, "/panic", "panic-1").contains(" 500"), "{binary}");

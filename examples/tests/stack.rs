@@ -104,7 +104,10 @@ fn prometheus_scrapes_the_example_and_evaluates_its_rules() {
         let line: serde_json::Value =
             serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
         if line["message"] == "listening" {
-            break line["fields"]["server.address"].as_str().unwrap().to_string();
+            break line["fields"]["server.address"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
     };
     // Keep draining the service's log lines so its stdout never fills.

@@ -72,7 +72,9 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
                 || l["message"] == "serving /metrics"
                 || l["message"] == "listening"
         });
-        let address = line["fields"]["server.address"].as_str().map(str::to_string);
+        let address = line["fields"]["server.address"]
+            .as_str()
+            .map(str::to_string);
         match line["message"].as_str() {
             Some("listening") => {
                 service.addr = address.unwrap();

@@ -223,7 +223,7 @@ impl Redactor {
     /// );
     /// assert_eq!(
     ///     redactor.redact_value("the password is hunter2, the token is invalid"),
-    ///     "the password is [REDACTED] the token is invalid"
+    ///     "the password is [REDACTED], the token is invalid"
     /// );
     /// assert_eq!(
     ///     redactor.redact_value("call +44 20 7946 0958 or pay DE89 3704 0044 0532 0130 00"),

@@ -116,12 +116,9 @@ pub(super) fn scan(settings: &Settings, s: &str) -> Found {
         pem_next: 0,
     };
     let mut i = 0;
-    loop {
-        // Most bytes start nothing: skip them in a tight loop.
-        match b[i..].iter().position(|&c| CLASS[usize::from(c)] != NONE) {
-            Some(skip) => i += skip,
-            None => break,
-        }
+    // Most bytes start nothing: skip them in a tight loop.
+    while let Some(skip) = b[i..].iter().position(|&c| CLASS[usize::from(c)] != NONE) {
+        i += skip;
         match CLASS[usize::from(b[i])] {
             COLON => {
                 pass.userinfo_at(i);
