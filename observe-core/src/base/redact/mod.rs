@@ -372,7 +372,10 @@ mod scan;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_pii;
+#[cfg(test)]
 mod tests_props;
 #[cfg(test)]
 mod tests_shapes;
 mod tokens;
+mod values;

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::scan::{ValueEnds, is_quote, starts_with_ignore_case};
+use super::values::{ValueEnds, is_quote, starts_with_ignore_case};
 
 /// A keyword around the trigger byte `i` (`w`, `c` or `k`, either case)
 /// and the value it announces.
