@@ -3,11 +3,14 @@
 //!
 //! Redaction has two layers: a field whose *name* is sensitive (`password`,
 //! `authorization`, `set-cookie`, ...) is replaced whole by
-//! [`REDACTED`]; any other value, including free-text
-//! messages, is scanned for secrets (bearer tokens, JWTs, URL credentials,
-//! `key=value` pairs with a sensitive key, emails, card numbers) and has
-//! control characters replaced so it cannot forge a new log line. The
-//! default [`Redactor`] is on and production-safe.
+//! [`REDACTED`], as is one that names personal data (phone, ssn, iban,
+//! a postal address, ...); any other value, including free-text messages,
+//! is scanned for secrets (token shapes of the major clouds and SaaS, PEM
+//! private keys, bearer tokens, JWTs, URL credentials, `key=value` pairs
+//! with a sensitive key, secrets stated in prose) and personal data
+//! (emails, cards, phone numbers, SSNs, IBANs), and has control
+//! characters replaced so it cannot forge a new log line. The default
+//! [`Redactor`] is on and production-safe; see its docs for the rules.
 //!
 //! [`Observe::logging`](crate::Observe::logging) sets up the service's
 //! logging in one call: JSON lines on stdout through a bounded queue that
