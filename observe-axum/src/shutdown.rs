@@ -9,7 +9,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
-use observe_core::{Format, Observe};
+use observe_core::Observe;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -20,9 +20,6 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// The target of the lines logged here.
 const TARGET: &str = "observe::shutdown";
-
-/// The metric whose samples count the requests in flight.
-const ACTIVE: &str = "http_server_active_requests";
 
 /// Why a shutdown setting was refused.
 #[derive(Debug, thiserror::Error)]
@@ -248,22 +245,9 @@ fn parse_seconds(value: &str) -> Option<Option<Duration>> {
     value.parse().ok().map(|s| Some(Duration::from_secs(s)))
 }
 
-/// Requests in flight, as `http_server_active_requests` counts them (every
-/// method, excluded routes included). Read from the rendered metrics:
-/// observe-core has no accessor for the gauge, and this runs once.
+/// Requests in flight, as `http_server_active_requests` counts them.
 fn in_flight(observe: &Observe) -> u64 {
-    active_requests(&observe.render(Format::Text))
-}
-
-fn active_requests(text: &str) -> u64 {
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(ACTIVE)
-                .is_some_and(|rest| rest.starts_with(['{', ' ']))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value.max(0.0) as u64)
-        .sum()
+    observe.requests_in_flight()
 }
 
 /// The first of SIGTERM and SIGINT; its name.
@@ -423,15 +407,5 @@ mod tests {
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         server.await.unwrap().unwrap();
         assert_eq!(in_flight(&observe), 0);
-    }
-
-    #[test]
-    fn every_method_and_label_set_is_summed() {
-        let text = "# TYPE http_server_active_requests gauge\n\
-            http_server_active_requests{http_request_method=\"GET\"} 2\n\
-            http_server_active_requests{http_request_method=\"POST\",env=\"x\"} 1\n\
-            http_server_active_requests_other 7\n\
-            http_server_request_duration_seconds_count 9\n";
-        assert_eq!(active_requests(text), 3);
     }
 }

@@ -100,6 +100,14 @@ impl ActiveRequests {
         self.by_method[usize::from(method)].fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Requests in flight, every method together.
+    pub(crate) fn total(&self) -> u64 {
+        self.by_method
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed).max(0).unsigned_abs())
+            .sum()
+    }
+
     pub(crate) fn snapshot(&self) -> Vec<(u8, i64)> {
         let seen = self.seen.load(Ordering::Relaxed);
         (0..self.by_method.len())

@@ -77,6 +77,13 @@ impl Observe {
         self.settings.catch_panics
     }
 
+    /// Requests in flight now (`http_server_active_requests`, every method
+    /// together, excluded routes included): what a graceful shutdown
+    /// waits for.
+    pub fn requests_in_flight(&self) -> u64 {
+        self.families.http.shared.active.total()
+    }
+
     /// Gives access to the prometheus-client [`Registry`] that is rendered
     /// after observe's own families in `/metrics`, for the service's own
     /// metrics. Constant labels of the builder apply to them too.
