@@ -24,7 +24,8 @@
 //! # Features
 //! `logging` (JSON lines through tracing-subscriber), `errors` (Sentry)
 //! and `tracing` (OpenTelemetry spans over OTLP/HTTP) are on by default;
-//! `reqwest` adds [`trace::inject_reqwest`]. With `default-features =
+//! `reqwest` adds [`trace::inject_reqwest`], `judge` the canary judge's
+//! Prometheus client (`slo::PrometheusApi`). With `default-features =
 //! false` what remains is the HTTP and application metrics, the
 //! exposition, the request context and W3C trace-context propagation.
 //!
@@ -89,7 +90,7 @@ pub mod slo;
 pub use base::process_wide::AlreadyInstalled;
 pub use base::redact::{REDACTED, Redactor, RedactorBuilder};
 pub use base::sampling::{DEFAULT_SLOW_EVENT, EventSampling};
-#[cfg(any(feature = "errors", feature = "tracing"))]
+#[cfg(any(feature = "errors", feature = "tracing", feature = "judge"))]
 pub use base::tls::install_crypto_provider;
 pub use context::{RequestContext, add_event_field, in_current_request};
 pub use encoding::{Format, Scrape, negotiate};

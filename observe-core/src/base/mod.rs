@@ -19,6 +19,6 @@ pub(crate) mod resource;
 pub(crate) mod sampling;
 pub(crate) mod service;
 pub(crate) mod time;
-#[cfg(any(feature = "errors", feature = "tracing"))]
+#[cfg(any(feature = "errors", feature = "tracing", feature = "judge"))]
 pub(crate) mod tls;
 pub(crate) mod trace_context;

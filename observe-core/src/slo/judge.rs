@@ -394,7 +394,8 @@ impl Judge {
         let sides = format!("canary {} {what} vs baseline {}", percent(rc), percent(rb));
         let significant = p_value < alpha;
         let matters = rc - rb > tolerance;
-        let test = format!("z = {z:.2}, p = {p_value:.2e}");
+        let test = format!("z = {z:.2}, p = {}", significant_digits(p_value));
+        let alpha = significant_digits(alpha);
         let tolerance = points(tolerance);
         (judged.verdict, judged.reason) = match (significant, matters) {
             (true, true) => (
@@ -473,6 +474,24 @@ fn erfc(x: f64) -> f64 {
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Three significant digits, trailing zeros dropped: 0.0025, 0.000125,
+/// 1.23e-9.
+fn significant_digits(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    if x.abs() < 1e-6 {
+        return format!("{x:.2e}");
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).clamp(0, 17) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 fn whole(n: f64) -> String {

@@ -34,11 +34,19 @@
 
 mod dashboard;
 mod judge;
+#[cfg(feature = "judge")]
+mod prometheus;
+mod query;
+mod rollout;
 
 pub use judge::{
     Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
     Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
 };
+#[cfg(feature = "judge")]
+pub use prometheus::{Comparison, PrometheusApi, QueryError, UnknownSide};
+pub use query::{Side, SideQueries, duration_seconds, is_duration};
+pub use rollout::{Analysis, RolloutError};
 
 use std::fmt::Write;
 
@@ -127,6 +135,16 @@ impl Slo {
     pub fn route(mut self, route: &str) -> Self {
         self.route = Some(route.to_string());
         self
+    }
+
+    /// The SLO's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The objective, e.g. 0.999.
+    pub fn objective(&self) -> f64 {
+        self.objective
     }
 
     /// The SLO window in days (default 30), for the budget-remaining rule.

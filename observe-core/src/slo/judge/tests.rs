@@ -228,3 +228,11 @@ fn bad_settings_name_the_value() {
     let err = Judge::new().min_requests(0).judge(&slos, |_| (None, None));
     assert!(err.unwrap_err().to_string().contains("requests 0"));
 }
+
+#[test]
+fn reasons_round_to_three_digits() {
+    assert_eq!(significant_digits(0.0025000000000000022), "0.0025");
+    assert_eq!(significant_digits(0.000125), "0.000125");
+    assert_eq!(significant_digits(0.5000000150000002), "0.5");
+    assert_eq!(significant_digits(1.234e-9), "1.23e-9");
+}
