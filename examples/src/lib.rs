@@ -7,9 +7,11 @@
 //! - [`actix_app`]: the actix-web service (`--bin actix-service`).
 //! - [`tower_app`]: a hyper 1 service with observe's tower layer and a route
 //!   classifier closure, no router (`--bin tower-service`).
+//! - [`deploy`]: the `judge` and `analysis` subcommands every binary has.
 
 pub mod actix_app;
 pub mod axum_app;
+pub mod deploy;
 pub mod shop;
 pub mod tower_app;
 
@@ -46,7 +48,7 @@ pub fn print_artifacts() -> Option<Result<(), Box<dyn std::error::Error>>> {
         }
         other => {
             return Some(Err(format!(
-                "unknown argument {other:?}: expected no argument (serve), rules or dashboard"
+                "unknown argument {other:?}: expected no argument (serve), rules, dashboard, judge or analysis"
             )
             .into()));
         }

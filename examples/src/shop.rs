@@ -4,6 +4,7 @@
 //! cache, dependency and state series.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -32,9 +33,10 @@ pub enum LookupError {
 #[derive(Debug)]
 pub struct DatabaseError;
 
-/// A few milliseconds of simulated database time; ids from 1,000,000 fail.
-async fn select_user(id: u64) -> Result<Option<User>, DatabaseError> {
-    tokio::time::sleep(Duration::from_millis(2 + id % 4)).await;
+/// A few milliseconds of simulated database time (plus `delay`); ids from
+/// 1,000,000 fail.
+async fn select_user(id: u64, delay: Duration) -> Result<Option<User>, DatabaseError> {
+    tokio::time::sleep(Duration::from_millis(2 + id % 4) + delay).await;
     match id {
         0 => Ok(None),
         1_000_000.. => Err(DatabaseError),
@@ -68,6 +70,55 @@ impl CheckoutV2 {
     }
 }
 
+/// Demo knobs that make an instance a bad canary on purpose:
+/// `SHOP_FAULT_RATE` (the share of `GET /users/{id}` answering 500) and
+/// `SHOP_DB_DELAY_MS` (added to every database call).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    /// Share of user lookups that fail, 0 to 1.
+    pub fault_rate: f64,
+    /// Added database latency.
+    pub db_delay: Duration,
+}
+
+impl Faults {
+    /// Reads `SHOP_FAULT_RATE` and `SHOP_DB_DELAY_MS`; unset is none.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let fault_rate = match var("SHOP_FAULT_RATE") {
+            None => 0.0,
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    format!(
+                        "invalid SHOP_FAULT_RATE={text:?}: expected a share from 0 to 1, e.g. 0.2"
+                    )
+                })?,
+        };
+        let db_delay = match var("SHOP_DB_DELAY_MS") {
+            None => Duration::ZERO,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= MAX_SLOW_MS)
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    format!(
+                        "invalid SHOP_DB_DELAY_MS={text:?}: expected whole milliseconds from 0 to {MAX_SLOW_MS}, e.g. 300"
+                    )
+                })?,
+        };
+        Ok(Self {
+            fault_rate,
+            db_delay,
+        })
+    }
+}
+
 /// The most users kept in the cache.
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -79,6 +130,9 @@ pub struct Shop {
     database: Dependency,
     checkout: StateSet<CheckoutV2>,
     upstream: OnceLock<Upstream>,
+    faults: OnceLock<Faults>,
+    /// User lookups so far, to spread injected faults evenly.
+    lookups: AtomicU64,
 }
 
 /// Another instance `GET /relay/{id}` asks for the user: the second hop of
@@ -126,6 +180,8 @@ impl Shop {
             database: observe.dependency("postgres"),
             checkout,
             upstream: OnceLock::new(),
+            faults: OnceLock::new(),
+            lookups: AtomicU64::new(0),
         }))
     }
 
@@ -177,14 +233,38 @@ impl Shop {
         }
     }
 
+    /// Injects `faults` (once; later calls are ignored).
+    pub fn inject(&self, faults: Faults) {
+        let _ = self.faults.set(faults);
+    }
+
+    /// Whether this lookup fails by injection: exactly `fault_rate` of
+    /// them, spread evenly (lookup n fails when floor(n * rate) steps up).
+    fn injected_fault(&self) -> bool {
+        let rate = self.faults.get().map_or(0.0, |f| f.fault_rate);
+        if rate <= 0.0 {
+            return false;
+        }
+        let n = self.lookups.fetch_add(1, Ordering::Relaxed) as f64;
+        ((n + 1.0) * rate).floor() > (n * rate).floor()
+    }
+
     /// Looks a user up in the cache, then in the database.
     pub async fn find_user(&self, id: u64) -> Result<User, LookupError> {
+        if self.injected_fault() {
+            return Err(LookupError::Database);
+        }
         if let Some(user) = self.cached(id) {
             self.cache.hit();
             return Ok(user);
         }
         self.cache.miss();
-        match self.database.call("select_user", select_user(id)).await {
+        let delay = self.faults.get().map_or(Duration::ZERO, |f| f.db_delay);
+        match self
+            .database
+            .call("select_user", select_user(id, delay))
+            .await
+        {
             Ok(Some(user)) => {
                 let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
                 if users.len() < CACHE_CAPACITY {

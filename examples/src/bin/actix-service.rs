@@ -10,6 +10,13 @@ use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{actix_app, listen_addr};
 
 fn main() -> std::process::ExitCode {
+    // `judge` and `analysis`: deploy feedback from the same SLOs; the
+    // exit code gates a pipeline (0 continue, 1 roll back, 3 wait, 2 error).
+    if let Some(code) =
+        observe_examples::deploy::command("actix-service", &observe_examples::slos())
+    {
+        return code;
+    }
     // `rules` and `dashboard` print what Prometheus and Grafana need, only.
     // A bad setting stops the service with its message, not a Debug dump.
     match observe_examples::print_artifacts().unwrap_or_else(run) {
@@ -66,6 +73,8 @@ async fn serve(
     shutdown: observe_axum::Shutdown,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
+    // Demo knobs that make a bad canary (SHOP_FAULT_RATE, SHOP_DB_DELAY_MS).
+    shop.inject(observe_examples::shop::Faults::from_env()?);
     // GET /relay/{id} asks another instance: a trace across two processes.
     if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
         shop.set_upstream(&observe, &upstream)?;
