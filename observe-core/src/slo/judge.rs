@@ -499,11 +499,7 @@ fn whole(n: f64) -> String {
 }
 
 fn percent(ratio: f64) -> String {
-    let value = ratio * 100.0;
-    // Enough digits to tell 99.5% from 99.95%.
-    let text = format!("{value:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
+    format!("{}%", significant_digits(ratio * 100.0))
 }
 
 fn points(ratio: f64) -> String {

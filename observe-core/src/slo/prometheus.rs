@@ -117,7 +117,7 @@ impl PrometheusApi {
             .build()
             .map_err(|e| QueryError::Unreachable {
                 url: url.to_string(),
-                error: e.to_string(),
+                error: chain(&e),
             })?;
         Ok(Self {
             base: url.trim_end_matches('/').to_string(),
@@ -139,12 +139,12 @@ impl PrometheusApi {
             .send()
             .map_err(|e| QueryError::Unreachable {
                 url: url.clone(),
-                error: e.to_string(),
+                error: chain(&e),
             })?;
         let status = response.status();
         let body = response.text().map_err(|e| QueryError::Unreachable {
             url: url.clone(),
-            error: e.to_string(),
+            error: chain(&e),
         })?;
         let json: Value = serde_json::from_str(&body).map_err(|_| {
             refused(format!(
@@ -276,6 +276,22 @@ impl PrometheusApi {
         let mut counted = counted.into_iter();
         Ok(judge.judge(slos, |_| counted.next().unwrap_or((None, None)))?)
     }
+}
+
+/// An error and its causes, without the request's URL (already named):
+/// "error sending request: ... Connection refused".
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `application/x-www-form-urlencoded` for a query parameter.
