@@ -156,6 +156,7 @@ pub struct Judge {
     min_requests: f64,
     confidence: f64,
     tolerance: f64,
+    names: [&'static str; 2],
 }
 
 /// Default for [`Judge::min_requests`].
@@ -171,6 +172,7 @@ impl Default for Judge {
             min_requests: DEFAULT_MIN_REQUESTS as f64,
             confidence: DEFAULT_CONFIDENCE,
             tolerance: DEFAULT_TOLERANCE,
+            names: ["baseline", "canary"],
         }
     }
 }
@@ -271,6 +273,13 @@ impl Judge {
         self
     }
 
+    /// What the reasons call the two sides (default `baseline` and
+    /// `canary`; `before` and `after` for a change).
+    pub fn side_names(mut self, baseline: &'static str, canary: &'static str) -> Self {
+        self.names = [baseline, canary];
+        self
+    }
+
     /// The configured minimum of requests a side.
     pub fn min_requests_value(&self) -> f64 {
         self.min_requests
@@ -364,19 +373,21 @@ impl Judge {
                 return judged;
             }
             (None, Some(_)) => {
-                judged.reason = "no series for the baseline in the window".to_string();
+                judged.reason = format!("no series for the {} in the window", self.names[0]);
                 return judged;
             }
             (Some(_), None) => {
-                judged.reason = "no series for the canary in the window".to_string();
+                judged.reason = format!("no series for the {} in the window", self.names[1]);
                 return judged;
             }
             (Some(b), Some(c)) => (b, c),
         };
         if b.requests < self.min_requests || c.requests < self.min_requests {
             judged.reason = format!(
-                "too few requests: baseline {}, canary {}; at least {} a side are needed",
+                "too few requests: {} {}, {} {}; at least {} a side are needed",
+                self.names[0],
                 whole(b.requests),
+                self.names[1],
                 whole(c.requests),
                 whole(self.min_requests)
             );
@@ -391,7 +402,12 @@ impl Judge {
             Indicator::Availability => "5xx".to_string(),
             Indicator::Latency { threshold_seconds } => format!("slower than {threshold_seconds}s"),
         };
-        let sides = format!("canary {} {what} vs baseline {}", percent(rc), percent(rb));
+        let [baseline_name, canary_name] = self.names;
+        let sides = format!(
+            "{canary_name} {} {what} vs {baseline_name} {}",
+            percent(rc),
+            percent(rb)
+        );
         let significant = p_value < alpha;
         let matters = rc - rb > tolerance;
         let test = format!("z = {z:.2}, p = {}", significant_digits(p_value));

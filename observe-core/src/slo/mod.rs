@@ -32,6 +32,8 @@
 //! assert!(rules.contains("alert: SloErrorBudgetBurn"));
 //! ```
 
+#[cfg(feature = "judge")]
+mod change;
 mod dashboard;
 mod judge;
 #[cfg(feature = "judge")]
@@ -39,12 +41,14 @@ mod prometheus;
 mod query;
 mod rollout;
 
+#[cfg(feature = "judge")]
+pub use change::{ChangeJudgement, format_rfc3339, parse_rfc3339};
 pub use judge::{
     Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
     Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
 };
 #[cfg(feature = "judge")]
-pub use prometheus::{Comparison, PrometheusApi, QueryError, UnknownSide};
+pub use prometheus::{Comparison, Points, PrometheusApi, QueryError, UnknownSide};
 pub use query::{Side, SideQueries, duration_seconds, is_duration};
 pub use rollout::{Analysis, RolloutError};
 

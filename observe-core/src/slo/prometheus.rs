@@ -51,6 +51,23 @@ pub enum QueryError {
         /// The status and the API's error, or what could not be read.
         error: String,
     },
+    /// The change to judge is not in the past.
+    #[error("the change at {0} is not in the past: expected a time before now")]
+    NotYet(String),
+    /// A StateSet with no series, or no change, in the lookback.
+    #[error(
+        "no change of {metric}{{job={job:?}}} in the last {lookback} ({series} series seen): expected the name of a StateSet of this service that changed state"
+    )]
+    NoChange {
+        /// The StateSet's metric name.
+        metric: String,
+        /// The job.
+        job: String,
+        /// How far back it looked.
+        lookback: String,
+        /// How many series of it there were (0: none at all).
+        series: usize,
+    },
     /// One side names no instance.
     #[error(
         "no target_info series with {}={:?} for the {} (job {:?}, last {}); values seen: {}",
@@ -75,6 +92,9 @@ pub struct UnknownSide {
     /// The values that exist, comma-separated, or `none`.
     pub seen: String,
 }
+
+/// A range query's points of one series: `(Unix seconds, value)`.
+pub type Points = Vec<(f64, f64)>;
 
 /// Which two sides to compare, and over which window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,28 +145,115 @@ impl PrometheusApi {
         })
     }
 
-    /// The samples of an instant query: each series' labels and value.
+    /// The samples of an instant query at the current time: each series'
+    /// labels and value.
     pub fn query(&self, promql: &str) -> Result<Vec<(Value, f64)>, QueryError> {
-        let url = format!("{}/api/v1/query", self.base);
-        let refused = |error: String| QueryError::Refused {
+        self.query_at(promql, None)
+    }
+
+    /// The samples of an instant query evaluated at `time` (Unix seconds;
+    /// `None`: now).
+    pub fn query_at(
+        &self,
+        promql: &str,
+        time: Option<f64>,
+    ) -> Result<Vec<(Value, f64)>, QueryError> {
+        let mut parameters = format!("query={}", form_encode(promql));
+        if let Some(time) = time {
+            parameters.push_str(&format!("&time={time:.3}"));
+        }
+        let (data, refused) = self.get("query", promql, &parameters)?;
+        let number = |value: &Value| value.as_str().and_then(|v| v.parse::<f64>().ok());
+        match data["resultType"].as_str() {
+            Some("vector") => data["result"]
+                .as_array()
+                .ok_or_else(|| refused("a vector without results".to_string()))?
+                .iter()
+                .map(|sample| {
+                    let value = number(&sample["value"][1])
+                        .ok_or_else(|| refused(format!("a sample without a value: {sample}")))?;
+                    Ok((sample["metric"].clone(), value))
+                })
+                .collect(),
+            Some("scalar") => {
+                let value = number(&data["result"][1])
+                    .ok_or_else(|| refused("a scalar without a value".to_string()))?;
+                Ok(vec![(Value::Null, value)])
+            }
+            other => Err(refused(format!("an unexpected result type {other:?}"))),
+        }
+    }
+
+    /// A range query from `start` to `end` (Unix seconds) every `step`
+    /// seconds: each series' labels and `(time, value)` points.
+    pub fn query_range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Result<Vec<(Value, Points)>, QueryError> {
+        let parameters = format!(
+            "query={}&start={start:.3}&end={end:.3}&step={step:.3}",
+            form_encode(promql)
+        );
+        let (data, refused) = self.get("query_range", promql, &parameters)?;
+        if data["resultType"] != "matrix" {
+            return Err(refused(format!(
+                "an unexpected result type {}",
+                data["resultType"]
+            )));
+        }
+        let series = data["result"]
+            .as_array()
+            .ok_or_else(|| refused("a matrix without results".to_string()))?;
+        series
+            .iter()
+            .map(|series| {
+                let points = series["values"]
+                    .as_array()
+                    .ok_or_else(|| refused(format!("a series without values: {series}")))?
+                    .iter()
+                    .filter_map(|point| {
+                        let time = point[0].as_f64()?;
+                        let value = point[1].as_str()?.parse::<f64>().ok()?;
+                        Some((time, value))
+                    })
+                    .collect();
+                Ok((series["metric"].clone(), points))
+            })
+            .collect()
+    }
+
+    /// `GET /api/v1/{endpoint}?{parameters}`: the response's `data`, and a
+    /// maker of errors naming the query.
+    fn get<'q>(
+        &self,
+        endpoint: &str,
+        promql: &'q str,
+        parameters: &str,
+    ) -> Result<(Value, impl Fn(String) -> QueryError + 'q), QueryError> {
+        let url = format!("{}/api/v1/{endpoint}", self.base);
+        let refused = {
+            let url = url.clone();
+            move |error: String| QueryError::Refused {
+                url: url.clone(),
+                query: promql.to_string(),
+                error,
+            }
+        };
+        let unreachable = |e: reqwest::Error| QueryError::Unreachable {
             url: url.clone(),
-            query: promql.to_string(),
-            error,
+            error: chain(&e),
         };
         let response = self
             .client
-            .get(format!("{url}?query={}", form_encode(promql)))
+            .get(format!("{url}?{parameters}"))
             .send()
-            .map_err(|e| QueryError::Unreachable {
-                url: url.clone(),
-                error: chain(&e),
-            })?;
+            .map_err(unreachable)?;
         let status = response.status();
-        let body = response.text().map_err(|e| QueryError::Unreachable {
-            url: url.clone(),
-            error: chain(&e),
-        })?;
-        let json: Value = serde_json::from_str(&body).map_err(|_| {
+        let body = response.text().map_err(unreachable)?;
+        let mut json: Value = serde_json::from_str(&body).map_err(|_| {
             refused(format!(
                 "{status}, and the body is not a Prometheus API response: {}",
                 body.chars().take(200).collect::<String>()
@@ -158,35 +265,13 @@ impl PrometheusApi {
                 json["error"].as_str().unwrap_or("no error message")
             )));
         }
-        let data = &json["data"];
-        match data["resultType"].as_str() {
-            Some("vector") => data["result"]
-                .as_array()
-                .ok_or_else(|| refused("a vector without results".to_string()))?
-                .iter()
-                .map(|sample| {
-                    let value = sample["value"][1]
-                        .as_str()
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .ok_or_else(|| refused(format!("a sample without a value: {sample}")))?;
-                    Ok((sample["metric"].clone(), value))
-                })
-                .collect(),
-            Some("scalar") => {
-                let value = data["result"][1]
-                    .as_str()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .ok_or_else(|| refused("a scalar without a value".to_string()))?;
-                Ok(vec![(Value::Null, value)])
-            }
-            other => Err(refused(format!("an unexpected result type {other:?}"))),
-        }
+        Ok((json["data"].take(), refused))
     }
 
     /// The sum of an instant query's values; `None` when it has none (or
     /// only non-finite ones).
-    fn total(&self, promql: &str) -> Result<Option<f64>, QueryError> {
-        let samples = self.query(promql)?;
+    fn total(&self, promql: &str, time: Option<f64>) -> Result<Option<f64>, QueryError> {
+        let samples = self.query_at(promql, time)?;
         let finite: Vec<f64> = samples
             .into_iter()
             .map(|(_, v)| v)
@@ -196,18 +281,19 @@ impl PrometheusApi {
     }
 
     /// One side's counts of `slo`; `None` when a series is missing.
-    fn counts(
+    pub(super) fn counts(
         &self,
         slos: &Slos,
         slo: &Slo,
         side: Side<'_>,
         window: &str,
+        time: Option<f64>,
     ) -> Result<Option<Counts>, QueryError> {
         let queries = slos.side_queries(slo, side, window);
-        let Some(requests) = self.total(&queries.requests)? else {
+        let Some(requests) = self.total(&queries.requests, time)? else {
             return Ok(None);
         };
-        let counted = self.total(&queries.counted)?;
+        let counted = self.total(&queries.counted, time)?;
         Ok(match (queries.counts_bad, counted) {
             (true, bad) => Some(Counts::new(requests, bad.unwrap_or(0.0))),
             (false, Some(good)) => Some(Counts::new(requests, requests - good)),
@@ -269,8 +355,14 @@ impl PrometheusApi {
                 value,
             };
             counted.push((
-                self.counts(slos, slo, side(comparison.baseline), comparison.window)?,
-                self.counts(slos, slo, side(comparison.canary), comparison.window)?,
+                self.counts(
+                    slos,
+                    slo,
+                    side(comparison.baseline),
+                    comparison.window,
+                    None,
+                )?,
+                self.counts(slos, slo, side(comparison.canary), comparison.window, None)?,
             ));
         }
         let mut counted = counted.into_iter();

@@ -8,7 +8,7 @@ use super::judge::{Judge, critical_z};
 use super::{Indicator, Slo, Slos};
 
 /// The instances of one side: those whose `target_info` has `label` equal
-/// to `value`.
+/// to `value`; [`Side::ALL`] (an empty label) is every instance of the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Side<'a> {
     /// A `target_info` label, e.g. `service_version`.
@@ -16,6 +16,14 @@ pub struct Side<'a> {
     /// Its value for this side. Escaped for PromQL, unless it is a rollout
     /// tool's placeholder (`{{args.canary}}`), which is written as is.
     pub value: &'a str,
+}
+
+impl Side<'static> {
+    /// Every instance of the job: to compare a window with an earlier one.
+    pub const ALL: Side<'static> = Side {
+        label: "",
+        value: "",
+    };
 }
 
 /// What to ask for one side of one SLO.
@@ -123,11 +131,15 @@ impl Slos {
     /// matches, summed.
     pub fn side_queries(&self, slo: &Slo, side: Side<'_>, window: &str) -> SideQueries {
         let job = quoted(&self.service);
-        let join = format!(
-            " * on (job, instance) group_left () target_info{{job=\"{job}\",{}=\"{}\"}}",
-            side.label,
-            quoted(side.value)
-        );
+        let join = if side.label.is_empty() {
+            format!(" * on (job, instance) group_left () target_info{{job=\"{job}\"}}")
+        } else {
+            format!(
+                " * on (job, instance) group_left () target_info{{job=\"{job}\",{}=\"{}\"}}",
+                side.label,
+                quoted(side.value)
+            )
+        };
         let selector = slo.selector(&self.service);
         let sum = |metric: &str, extra: &str| {
             format!("sum(increase({metric}{{{selector}{extra}}}[{window}]){join})")
@@ -245,5 +257,10 @@ mod tests {
         };
         let q = slos.side_queries(&slos.slos()[0], placeholder, "10m");
         assert!(q.requests.contains("service_version=\"{{args.canary}}\""));
+        let q = slos.side_queries(&slos.slos()[0], Side::ALL, "10m");
+        assert!(
+            q.requests
+                .ends_with("group_left () target_info{job=\"shop\"})")
+        );
     }
 }
