@@ -5,7 +5,10 @@
 //!   asks Prometheus (or anything answering its query API) for both sides'
 //!   counts and judges each SLO: JSON on stdout, a summary on stderr, and
 //!   the exit code a pipeline gates on: 0 continue, 1 roll back, 3 wait,
-//!   2 usage error or Prometheus unreachable.
+//!   2 usage error or Prometheus unreachable. `--after TIME` (RFC 3339)
+//!   instead compares the window after a change with the one before it,
+//!   on every instance; `--flag NAME [--lookback D]` finds that time as a
+//!   StateSet's last change in Prometheus.
 //! - `analysis --for argo|flagger [--label L] [--window D] [--prometheus URL]
 //!   [--min-requests N] [--confidence C] [--tolerance T]` prints the
 //!   rollout tool's templates, whose queries give the same verdicts.
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use observe_core::slo::{
     Analysis, Comparison, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge,
-    PrometheusApi, QueryError, Slos, Verdict, is_duration,
+    PrometheusApi, QueryError, Slos, Verdict, format_rfc3339, is_duration, parse_rfc3339,
 };
 
 /// How long one query to Prometheus may take.
@@ -172,12 +175,29 @@ fn usage(binary: &str, mode: &str, message: &str) -> u8 {
     USAGE
 }
 
+/// What `judge` compares.
+enum Mode {
+    /// Two sides told apart by a `target_info` label.
+    Sides {
+        label: String,
+        baseline: String,
+        canary: String,
+    },
+    /// The window after a change against the one before it.
+    After(f64),
+    /// The same, at a StateSet's last change.
+    Flag { name: String, lookback: String },
+}
+
 fn judge(binary: &str, slos: &Slos, args: &[String]) -> u8 {
-    const ACCEPTED: [&str; 8] = [
+    const ACCEPTED: [&str; 11] = [
         "prometheus",
         "baseline",
         "canary",
         "label",
+        "after",
+        "flag",
+        "lookback",
         "window",
         "min-requests",
         "confidence",
@@ -185,67 +205,73 @@ fn judge(binary: &str, slos: &Slos, args: &[String]) -> u8 {
     ];
     let parsed = Flags::parse(args, &ACCEPTED).and_then(|flags| {
         let prometheus = flags.required("prometheus", "http://127.0.0.1:9090")?;
-        let baseline = flags.required("baseline", "1.4.2")?;
-        let canary = flags.required("canary", "1.5.0")?;
-        let label = flags.label()?;
+        let mode = mode(&flags)?;
         let window = flags.window()?;
         let judge = flags.judge()?;
         let api = PrometheusApi::new(prometheus, QUERY_TIMEOUT)
             .map_err(|e| format!("--prometheus: {e}"))?;
-        Ok((
-            api,
-            judge,
-            prometheus.to_string(),
-            label.to_string(),
-            baseline.to_string(),
-            canary.to_string(),
-            window.to_string(),
-        ))
+        Ok((api, judge, prometheus.to_string(), mode, window.to_string()))
     });
-    let (api, judge, prometheus, label, baseline, canary, window) = match parsed {
+    let (api, judge, prometheus, mode, window) = match parsed {
         Ok(parsed) => parsed,
         Err(message) => return usage(binary, "judge", &message),
     };
-    let comparison = Comparison {
-        label: &label,
-        baseline: &baseline,
-        canary: &canary,
-        window: &window,
+    let mut meta = serde_json::json!({
+        "service": slos.service(),
+        "prometheus": prometheus,
+        "window": window,
+        "min_requests": judge.min_requests_value(),
+        "confidence": judge.confidence_value(),
+        "tolerance": judge.tolerance_value(),
+    });
+    let judged = match &mode {
+        Mode::Sides {
+            label,
+            baseline,
+            canary,
+        } => {
+            let comparison = Comparison {
+                label,
+                baseline,
+                canary,
+                window: &window,
+            };
+            meta["label"] = label.as_str().into();
+            meta["baseline"] = baseline.as_str().into();
+            meta["canary"] = canary.as_str().into();
+            api.judge(&judge, slos, &comparison).map(|judgement| {
+                let title = format!(
+                    "the canary {label}={canary:?} against the baseline {baseline:?}, last {window}"
+                );
+                (judgement, title)
+            })
+        }
+        Mode::After(at) => judge_change(&api, &judge, slos, *at, &window, &mut meta),
+        Mode::Flag { name, lookback } => api.last_change(slos, name, lookback).and_then(|at| {
+            meta["flag"] = name.as_str().into();
+            judge_change(&api, &judge, slos, at, &window, &mut meta)
+        }),
     };
-    let judgement = match api.judge(&judge, slos, &comparison) {
-        Ok(judgement) => judgement,
+    let (judgement, title) = match judged {
+        Ok(judged) => judged,
         Err(error) => {
-            let message = match &error {
-                QueryError::UnknownSide(unknown) => format!("--{}: {error}", unknown.side),
+            let message = match (&error, &mode) {
+                (QueryError::UnknownSide(unknown), _) => format!("--{}: {error}", unknown.side),
+                (QueryError::NoChange { .. }, Mode::Flag { .. }) => format!("--flag: {error}"),
+                (QueryError::NotYet(_), _) => format!("--after: {error}"),
                 _ => error.to_string(),
             };
             return usage(binary, "judge", &message);
         }
     };
     let mut json = judgement.to_json();
-    if let Some(object) = json.as_object_mut() {
-        let meta = serde_json::json!({
-            "service": slos.service(),
-            "prometheus": prometheus,
-            "label": label,
-            "baseline": baseline,
-            "canary": canary,
-            "window": window,
-            "min_requests": judge.min_requests_value(),
-            "confidence": judge.confidence_value(),
-            "tolerance": judge.tolerance_value(),
-        });
-        if let Some(meta) = meta.as_object() {
-            object.extend(meta.clone());
-        }
+    if let (Some(object), Some(meta)) = (json.as_object_mut(), meta.as_object()) {
+        object.extend(meta.clone());
     }
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{json}");
     let _ = stdout.flush();
-    eprintln!(
-        "{binary} judge: {} for the canary {label}={canary:?} against the baseline {baseline:?}, last {window}",
-        judgement.verdict
-    );
+    eprintln!("{binary} judge: {} for {title}", judgement.verdict);
     for slo in &judgement.slos {
         eprintln!("  {:<8} {}: {}", slo.verdict.as_str(), slo.slo, slo.reason);
     }
@@ -254,6 +280,77 @@ fn judge(binary: &str, slos: &Slos, args: &[String]) -> u8 {
         Verdict::Rollback => 1,
         Verdict::Wait => 3,
     }
+}
+
+/// `--baseline` and `--canary`, or `--after`, or `--flag`: exactly one.
+fn mode(flags: &Flags) -> Result<Mode, String> {
+    let sides = flags.get("baseline").is_some() || flags.get("canary").is_some();
+    let chosen = [
+        sides,
+        flags.get("after").is_some(),
+        flags.get("flag").is_some(),
+    ];
+    if chosen.iter().filter(|c| **c).count() != 1 {
+        return Err(
+            "expected --baseline and --canary (two sides), or --after TIME, or --flag NAME (a change)"
+                .to_string(),
+        );
+    }
+    if !sides && flags.get("label").is_some() {
+        return Err(
+            "--label goes with --baseline and --canary, not with --after or --flag".to_string(),
+        );
+    }
+    if flags.get("lookback").is_some() && flags.get("flag").is_none() {
+        return Err("--lookback goes with --flag".to_string());
+    }
+    if sides {
+        return Ok(Mode::Sides {
+            label: flags.label()?.to_string(),
+            baseline: flags.required("baseline", "1.4.2")?.to_string(),
+            canary: flags.required("canary", "1.5.0")?.to_string(),
+        });
+    }
+    if let Some(text) = flags.get("after") {
+        return parse_rfc3339(text).map(Mode::After).ok_or_else(|| {
+            format!("--after {text:?}: expected an RFC 3339 time such as 2026-12-01T09:30:00Z")
+        });
+    }
+    let name = flags.required("flag", "shop_checkout_v2")?.to_string();
+    let lookback = flags.get("lookback").unwrap_or("1d");
+    if !is_duration(lookback) {
+        return Err(format!(
+            "--lookback {lookback:?}: expected a Prometheus duration such as 1h or 1d"
+        ));
+    }
+    Ok(Mode::Flag {
+        name,
+        lookback: lookback.to_string(),
+    })
+}
+
+/// The change at `at`: its judgement and the summary's title; the windows
+/// go into `meta`.
+fn judge_change(
+    api: &PrometheusApi,
+    judge: &Judge,
+    slos: &Slos,
+    at: f64,
+    window: &str,
+    meta: &mut serde_json::Value,
+) -> Result<(observe_core::slo::Judgement, String), QueryError> {
+    let judged = api.judge_change(judge, slos, at, window)?;
+    let (before, after) = (at - judged.seconds, at + judged.seconds);
+    meta["after"] = format_rfc3339(at).into();
+    meta["before_window"] = serde_json::json!([format_rfc3339(before), format_rfc3339(at)]);
+    meta["after_window"] = serde_json::json!([format_rfc3339(at), format_rfc3339(after)]);
+    let title = format!(
+        "the {}s after the change at {} against the {}s before it",
+        judged.seconds,
+        format_rfc3339(at),
+        judged.seconds
+    );
+    Ok((judged.judgement, title))
 }
 
 fn analysis(binary: &str, slos: &Slos, args: &[String]) -> u8 {

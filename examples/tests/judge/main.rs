@@ -16,67 +16,24 @@
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod change;
+#[path = "../common/mod.rs"]
 mod common;
+mod parts;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use observe_core::slo::PrometheusApi;
+use parts::{
+    Backend, Killed, available, drive, eventually, get, prometheus, verdict, victoria_metrics,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_axum-service");
 
 /// The judge's window: the whole test's traffic falls inside it.
 const WINDOW: &str = "2m";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Whether `tool` can run; a skip notice when it cannot, a failure when
-/// `OBSERVE_REQUIRE_TOOLS=1`.
-fn available(tool: &str, version_flag: &str, package: &str) -> bool {
-    if Command::new(tool)
-        .arg(version_flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-    {
-        return true;
-    }
-    let required = std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{tool} is required (OBSERVE_REQUIRE_TOOLS=1): apt-get install {package}"
-    );
-    eprintln!("SKIP: {tool} not available (apt-get install {package})");
-    false
-}
-
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// One instance of the example and the traffic it gets.
 struct Instance {
@@ -100,42 +57,6 @@ fn instances() -> Vec<Instance> {
     ]
 }
 
-/// `count` lookups of distinct users (cache misses, so the database's
-/// delay applies) from 32 threads, spread over several scrapes as real
-/// traffic is: a series first seen in the window counts from its first
-/// scrape (as `increase()` does), so traffic that all fell between two
-/// scrapes would hide its first errors.
-fn drive(addr: &str, offset: u64, count: u64) {
-    let threads = 32;
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            scope.spawn(move || {
-                let mut i = t;
-                while i < count {
-                    get(addr, &format!("/users/{}", 1 + offset + i));
-                    i += threads;
-                    // Load shape, not a wait: ~200 requests a second.
-                    std::thread::sleep(Duration::from_millis(150));
-                }
-            });
-        }
-    });
-}
-
-/// `GET path`; the status.
-fn get(addr: &str, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
-}
-
 /// `axum-service judge ...` against `url`, comparing `canary` with the
 /// baseline.
 fn judge(url: &str, canary: &str) -> Output {
@@ -155,69 +76,6 @@ fn judge(url: &str, canary: &str) -> Output {
         ])
         .output()
         .unwrap()
-}
-
-fn verdict(output: &Output) -> (i32, Value, String) {
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    eprint!("{stderr}");
-    let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (output.status.code().unwrap(), json, stderr)
-}
-
-/// A Prometheus-compatible server scraping `targets` as `job="shop"`
-/// every second; returns it and its base URL.
-type Backend = fn(&std::path::Path, &[String]) -> (Killed, String);
-
-fn scrape_config(dir: &std::path::Path, targets: &[String]) -> std::path::PathBuf {
-    let targets = targets
-        .iter()
-        .map(|t| format!("\"{t}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let path = dir.join("scrape.yml");
-    std::fs::write(
-        &path,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shop\n    scrape_interval: 1s\n    static_configs:\n      - targets: [{targets}]\n"
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn prometheus(dir: &std::path::Path, targets: &[String]) -> (Killed, String) {
-    let config = scrape_config(dir, targets);
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={listen}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Killed(child), format!("http://{listen}"))
-}
-
-fn victoria_metrics(dir: &std::path::Path, targets: &[String]) -> (Killed, String) {
-    let config = scrape_config(dir, targets);
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new("victoria-metrics")
-        .arg(format!("-promscrape.config={}", config.display()))
-        .arg(format!("-storageDataPath={}", dir.join("data").display()))
-        .arg(format!("-httpListenAddr={listen}"))
-        // By default the last 30 s are hidden from queries, and responses
-        // cached: a test judges data seconds old.
-        .arg("-search.latencyOffset=1s")
-        .arg("-search.disableCache")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Killed(child), format!("http://{listen}"))
 }
 
 /// Starts the instances and `backend`, drives the traffic, waits until the
