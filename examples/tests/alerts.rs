@@ -1,0 +1,246 @@
+//! The alert path end to end, with real parts only: the axum example
+//! serving 30% errors, Debian's `prometheus` evaluating the generated
+//! rules, Debian's `prometheus-alertmanager` routing with
+//! `examples/stack/alertmanager.yml`, and a webhook receiver on loopback
+//! (this test): `SloErrorBudgetBurn` arrives at the `page` receiver with
+//! `severity="page"`, the slow-burn one at `ticket`.
+
+// Test scaffolding: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn available(tool: &str, package: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        let required = std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{tool} is required (OBSERVE_REQUIRE_TOOLS=1): apt-get install {package}"
+        );
+        eprintln!("SKIP: {tool} not available (apt-get install {package})");
+    }
+    found
+}
+
+/// `GET path`, answer ignored.
+fn get(addr: &str, path: &str) {
+    if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+        let _ = write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        );
+        let _ = stream.read_to_end(&mut Vec::new());
+    }
+}
+
+/// A webhook receiver: every POST's path and JSON body, answered 200.
+fn webhook() -> (String, Receiver<(String, Value)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (sender, received) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if sender.send((path, json)).is_err() {
+                break;
+            }
+        }
+    });
+    (addr, received)
+}
+
+#[test]
+fn a_burning_error_budget_pages_through_alertmanager() {
+    if !available("prometheus", "prometheus")
+        || !available("prometheus-alertmanager", "prometheus-alertmanager")
+    {
+        return;
+    }
+    let started = Instant::now();
+    let bin = env!("CARGO_BIN_EXE_axum-service");
+    let dir = std::env::temp_dir().join(format!("observe-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // The generated rules, with the pages' `for: 2m` shortened to 5s: the
+    // hold is the rules' business (promtool tests it); this test is about
+    // the delivery.
+    let rules = Command::new(bin).arg("rules").output().unwrap().stdout;
+    let rules = String::from_utf8(rules).unwrap();
+    assert!(rules.contains("for: 2m"), "{rules}");
+    std::fs::write(dir.join("rules.yml"), rules.replace("for: 2m", "for: 5s")).unwrap();
+
+    // The stack's routing, its webhooks pointed at this test.
+    let (hook, received) = webhook();
+    let routing = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/stack/alertmanager.yml"
+    ))
+    .unwrap();
+    assert!(routing.contains("127.0.0.1:9099"), "{routing}");
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        routing.replace("127.0.0.1:9099", &hook),
+    )
+    .unwrap();
+    let alertmanager = format!("127.0.0.1:{}", free_port());
+    let _alertmanager = Killed(
+        Command::new("prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                dir.join("alertmanager").display()
+            ))
+            .arg(format!("--web.listen-address={alertmanager}"))
+            // One instance, no gossip port to collide with.
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let service = common::start(bin, &[]);
+    let app = service.addr.clone();
+    let prometheus = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{alertmanager}\"]\nscrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: [\"{app}\"]\n"
+        ),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={prometheus}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // 30% errors until the page arrives: ids from 1,000,000 fail.
+    let stop = AtomicBool::new(false);
+    let mut page = None;
+    let mut ticket = None;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let path = if i % 10 < 3 {
+                    "/users/1000000"
+                } else {
+                    "/users/1"
+                };
+                get(&app, path);
+                i += 1;
+                // Load shape, not a wait: ~100 requests a second.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(150);
+        while page.is_none() || ticket.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok((path, body)) = received.recv_timeout(left) else {
+                break;
+            };
+            for alert in body["alerts"].as_array().into_iter().flatten() {
+                if alert["labels"]["alertname"] != "SloErrorBudgetBurn"
+                    || alert["status"] != "firing"
+                {
+                    continue;
+                }
+                let severity = alert["labels"]["severity"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                match severity.as_str() {
+                    "page" => page = Some((path.clone(), alert.clone())),
+                    "ticket" => ticket = Some((path.clone(), alert.clone())),
+                    _ => {}
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let (path, alert) = page.expect("SloErrorBudgetBurn with severity=page at the webhook");
+    assert_eq!(path, "/page", "{alert}");
+    assert_eq!(alert["labels"]["slo"], "shop-availability", "{alert}");
+    assert_eq!(alert["labels"]["service"], "shop", "{alert}");
+    let (path, alert) = ticket.expect("the slow-burn SloErrorBudgetBurn with severity=ticket");
+    assert_eq!(path, "/ticket", "{alert}");
+    eprintln!("alert path end to end: {:.1?}", started.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+}
