@@ -34,16 +34,19 @@
 //! would see no route at all.
 //!
 //! Features: `logging`, `errors` and `tracing` (default on) turn on
-//! observe-core's signals of the same names; `reqwest` adds
+//! observe-core's signals of the same names; `shutdown` (default on) adds
+//! [`shutdown_signal`] and [`Shutdown`]; `reqwest` adds
 //! `observe_core::trace::inject_reqwest`. With `default-features = false`
 //! the crate records HTTP metrics only.
 
 mod endpoint;
 mod layer;
 mod route;
+#[cfg(feature = "shutdown")]
 mod shutdown;
 
 pub use endpoint::{metrics_response, metrics_router};
 pub use layer::ObserveLayer;
 pub use route::MatchedPathRoute;
+#[cfg(feature = "shutdown")]
 pub use shutdown::{DEFAULT_DRAIN_TIMEOUT, Shutdown, ShutdownError, shutdown_signal};
