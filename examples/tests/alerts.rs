@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Killed, free_port};
+use common::{Killed, available, free_port};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -20,24 +20,6 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn available(tool: &str, package: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        let required = std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "{tool} is required (OBSERVE_REQUIRE_TOOLS=1): apt-get install {package}"
-        );
-        eprintln!("SKIP: {tool} not available (apt-get install {package})");
-    }
-    found
-}
 
 /// `GET path`, answer ignored.
 fn get(addr: &str, path: &str) {
@@ -97,8 +79,12 @@ fn webhook() -> (String, Receiver<(String, Value)>) {
 
 #[test]
 fn a_burning_error_budget_pages_through_alertmanager() {
-    if !available("prometheus", "prometheus")
-        || !available("prometheus-alertmanager", "prometheus-alertmanager")
+    if !available("prometheus", "--version", "prometheus")
+        || !available(
+            "prometheus-alertmanager",
+            "--version",
+            "prometheus-alertmanager",
+        )
     {
         return;
     }

@@ -204,3 +204,24 @@ pub(crate) fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Whether `tool` runs (`tool version_flag`); a skip notice when it does
+/// not, a failure when `OBSERVE_REQUIRE_TOOLS=1`.
+pub(crate) fn available(tool: &str, version_flag: &str, package: &str) -> bool {
+    if Command::new(tool)
+        .arg(version_flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+    {
+        return true;
+    }
+    let required = std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{tool} is required (OBSERVE_REQUIRE_TOOLS=1): apt-get install {package}"
+    );
+    eprintln!("SKIP: {tool} not available (apt-get install {package})");
+    false
+}

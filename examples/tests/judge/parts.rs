@@ -1,48 +1,12 @@
 //! The real parts the judge's tests start: Prometheus-compatible servers
 //! scraping loopback targets, traffic, and the processes' clean-up.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub(crate) struct Killed(pub(crate) Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Whether `tool` can run; a skip notice when it cannot, a failure when
-/// `OBSERVE_REQUIRE_TOOLS=1`.
-pub(crate) fn available(tool: &str, version_flag: &str, package: &str) -> bool {
-    if Command::new(tool)
-        .arg(version_flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-    {
-        return true;
-    }
-    let required = std::env::var("OBSERVE_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{tool} is required (OBSERVE_REQUIRE_TOOLS=1): apt-get install {package}"
-    );
-    eprintln!("SKIP: {tool} not available (apt-get install {package})");
-    false
-}
+pub(crate) use crate::common::{Killed, available, free_port};
 
 pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(90);
