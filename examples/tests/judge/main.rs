@@ -152,8 +152,10 @@ fn judges_every_canary(url: &str) {
     assert_eq!(availability["verdict"], "rollback", "{json}");
     let ratio = availability["canary"]["ratio"].as_f64().unwrap();
     // 20% failed; those before the first scrape of the 5xx series are
-    // not counted.
-    assert!((0.1..=0.2).contains(&ratio), "{json}");
+    // not counted, and `increase()` extrapolates the 5xx and the total
+    // series each to the window's edges on its own, so the ratio may land
+    // a little above the true 20% (0.20004 was seen).
+    assert!((0.1..=0.25).contains(&ratio), "{json}");
     assert!(availability["z"].as_f64().unwrap() > 10.0, "{json}");
 
     let (code, json, stderr) = verdict(&judge(url, "canary-slow"));
