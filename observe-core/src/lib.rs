@@ -19,7 +19,9 @@
 //! 5. `signals`: [`logging`], [`errors`], [`trace`], [`event`] (none uses
 //!    another);
 //! 6. `request`: the recorder, the only caller of every signal per request;
-//! 7. the [`Observe`] facade and its builder, which wire the signals.
+//! 7. the [`Observe`] facade and its builder, which wire the signals;
+//! 8. [`console`]: the admin listener's endpoints (health, the runtime log
+//!    level, the status page), which the framework crates serve.
 //!
 //! # Features
 //! `logging` (JSON lines through tracing-subscriber), `errors` (Sentry)
@@ -79,6 +81,7 @@
 )]
 
 mod base;
+pub mod console;
 pub mod context;
 mod encoding;
 mod metrics;
@@ -110,6 +113,7 @@ pub use request::{
 #[cfg(feature = "errors")]
 pub use signals::errors;
 pub use signals::event;
+pub use signals::health;
 #[cfg(feature = "logging")]
 pub use signals::logging;
 pub use signals::trace;

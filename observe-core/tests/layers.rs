@@ -17,9 +17,10 @@ const LAYERS: &[&[&str]] = &[
     &["signals"],
     &["request"],
     &["observe"],
+    &["console"],
 ];
 
-const SIGNALS: &[&str] = &["errors", "event", "logging", "trace"];
+const SIGNALS: &[&str] = &["errors", "event", "health", "logging", "trace"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

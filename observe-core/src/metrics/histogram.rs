@@ -55,6 +55,14 @@ impl Histogram {
         }
     }
 
+    /// Adds this histogram's per-bucket (non-cumulative) counts into `out`,
+    /// which has one slot per bucket, `+Inf` last.
+    pub(crate) fn add_counts(&self, out: &mut [u64]) {
+        for (slot, bucket) in out.iter_mut().zip(self.buckets.iter()) {
+            *slot += bucket.load(Ordering::Relaxed);
+        }
+    }
+
     /// A copy for rendering; `unit` converts the integer sum (1e-9 for
     /// nanoseconds to seconds).
     pub(crate) fn snapshot(&self, unit: f64) -> HistogramSnapshot {

@@ -5,6 +5,7 @@
 //! through `crate::encoding`.
 
 pub(crate) mod app;
+pub(crate) mod console;
 pub(crate) mod guard;
 pub(crate) mod histogram;
 pub(crate) mod http;
@@ -41,6 +42,9 @@ pub(crate) struct Families {
     pub(crate) created: f64,
     /// Which of its requests keep their event line.
     pub(crate) event_sampling: crate::base::sampling::EventSampling,
+    /// The operator console's windows and request lists, once an admin
+    /// listener is set up.
+    pub(crate) console: std::sync::OnceLock<console::Console>,
 }
 
 impl Families {
@@ -63,6 +67,9 @@ impl Families {
         );
         process::render(&mut out, format, const_labels);
         signals::render(&mut out, format, const_labels);
+        if let Some(console) = self.console.get() {
+            console.render(&mut out, format, const_labels, self.created);
+        }
         self.http.render_active(&mut out, format, const_labels);
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail; the encoders only propagate

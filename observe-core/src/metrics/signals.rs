@@ -19,12 +19,18 @@ pub(crate) const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"]
 pub(crate) struct LogCounters {
     by_level: [AtomicU64; 5],
     dropped: AtomicU64,
+    level_changes: AtomicU64,
 }
 
 impl LogCounters {
     /// Counts a line at `level` (an index into [`LEVELS`]).
     pub(crate) fn line(&self, level: usize) {
         self.by_level[level.min(4)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a change of the log filter at run time.
+    pub(crate) fn level_changed(&self) {
+        self.level_changes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a line the writer could not take.
@@ -114,6 +120,24 @@ fn load(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+/// What the signals dropped since start, as the console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drops {
+    pub(crate) log_lines: u64,
+    pub(crate) error_events: u64,
+    pub(crate) spans: u64,
+}
+
+/// The drop counters now.
+pub(crate) fn drops() -> Drops {
+    let counters = counters();
+    Drops {
+        log_lines: load(&counters.logs.dropped),
+        error_events: counters.errors.dropped.iter().map(load).sum(),
+        spans: load(&counters.spans.queue_full) + load(&counters.spans.export_failed),
+    }
+}
+
 /// Writes every signal counter family.
 pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
     let counters = counters();
@@ -146,6 +170,20 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         "observe_log_lines_dropped",
         const_labels,
         load(&logs.dropped),
+        created,
+    );
+    counter_header(
+        out,
+        format,
+        "observe_log_level_changes",
+        "Changes of the log filter at run time (the admin listener's PUT /observe/log-level and automatic reverts).",
+    );
+    write_counter(
+        out,
+        format,
+        "observe_log_level_changes",
+        const_labels,
+        load(&logs.level_changes),
         created,
     );
 

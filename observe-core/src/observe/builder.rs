@@ -351,12 +351,14 @@ impl ObserveBuilder {
             registry: RwLock::new(registry),
             created: unix_now(),
             event_sampling,
+            console: std::sync::OnceLock::new(),
         };
         Ok(Observe::new(
             families,
             Settings {
                 request_id_header: self.request_id_header,
                 catch_panics: self.catch_panics,
+                health: Default::default(),
             },
         ))
     }

@@ -15,6 +15,7 @@ use crate::base::service::Service;
 use crate::encoding::{Format, Scrape, negotiate};
 use crate::metrics::{CounterFamily, Families, Gauge, MetricError, StateSet, States};
 use crate::request::{self, Cache, Dependency, RequestHead, RequestTracker, RouteCache};
+use crate::signals::health::{Health, HealthCheck, HealthError, Readiness};
 
 /// One observability setup: owns its metric registry and settings. Cheap to
 /// clone (a reference count); clones share everything.
@@ -31,11 +32,12 @@ pub struct Observe {
     settings: Arc<Settings>,
 }
 
-/// What the framework crates read of an `Observe`.
+/// What the framework crates read of an `Observe`, and its health.
 #[derive(Debug)]
 struct Settings {
     request_id_header: String,
     catch_panics: bool,
+    health: Health,
 }
 
 impl Observe {
@@ -56,7 +58,6 @@ impl Observe {
         &self.families.service.name
     }
 
-    #[cfg(test)]
     pub(crate) fn families(&self) -> &Arc<Families> {
         &self.families
     }
@@ -82,6 +83,77 @@ impl Observe {
     /// waits for.
     pub fn requests_in_flight(&self) -> u64 {
         self.families.http.shared.active.total()
+    }
+
+    /// Registers a readiness check named `name` (the `check` label of
+    /// `observe_health_check_up`) with the default timeout (1 s) and
+    /// interval (5 s): `/health/ready` answers 503 while it fails. The
+    /// check runs at most once per interval however often probes come;
+    /// [`add_health_check`](Self::add_health_check) takes other settings.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// observe
+    ///     .health_check("postgres", || async {
+    ///         // e.g. `sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())`
+    ///         Ok::<(), std::io::Error>(())
+    ///     })
+    ///     .unwrap();
+    /// ```
+    pub fn health_check<F, Fut, E>(&self, name: &str, check: F) -> Result<(), HealthError>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.add_health_check(HealthCheck::new(name, check))
+    }
+
+    /// Registers `check` with its own timeout and interval.
+    pub fn add_health_check(&self, check: HealthCheck) -> Result<(), HealthError> {
+        let health = &self.settings.health;
+        if health.register(check)? {
+            let metrics = health.metrics().clone();
+            self.with_registry(|registry| {
+                registry.register(
+                    "observe_health_check_up",
+                    "Whether the readiness check passed on its last run (1) or not (0).",
+                    metrics.up,
+                );
+                registry.register_with_unit(
+                    "observe_health_check_duration",
+                    "How long readiness checks took.",
+                    prometheus_client::registry::Unit::Seconds,
+                    metrics.duration,
+                );
+            });
+        }
+        Ok(())
+    }
+
+    /// Readiness now: runs every check whose last result is older than its
+    /// interval (concurrently, each within its timeout) and reports them
+    /// all, with the draining state. Needs a tokio runtime with time on.
+    pub async fn readiness(&self) -> Readiness {
+        self.settings.health.check(&self.service().redactor).await
+    }
+
+    /// The checks' last results and the draining state, without running
+    /// anything.
+    pub fn last_readiness(&self) -> Readiness {
+        self.settings.health.cached()
+    }
+
+    /// Marks the service as draining: readiness fails from now on, so load
+    /// balancers stop sending new requests while those in flight finish.
+    /// `observe_axum::Shutdown` calls it when the stop signal comes.
+    pub fn begin_draining(&self) {
+        self.settings.health.begin_draining();
+    }
+
+    /// Whether [`begin_draining`](Self::begin_draining) was called.
+    pub fn is_draining(&self) -> bool {
+        self.settings.health.is_draining()
     }
 
     /// Gives access to the prometheus-client [`Registry`] that is rendered

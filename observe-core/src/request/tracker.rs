@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use super::head::{self, Header, RequestHead};
 use crate::context::{RequestContext, RequestDetails};
+use crate::metrics::console::recent::CALLS_KEPT;
+use crate::metrics::console::{KeptCall, KeptRequest};
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::{Families, Observation, Outcome, RouteMetrics, SeriesKey};
 use crate::signals::{event, trace};
@@ -179,6 +181,42 @@ fn write_event(context: &RequestContext, finished: &event::Finished<'_>) {
     event::emit_through_tracing(context, finished);
 }
 
+/// The console's copy of a finished request: ids, route, timings and the
+/// first dependency calls; nothing of the request's headers or body.
+fn kept_request(
+    context: &RequestContext,
+    route: &RouteMetrics,
+    status: u16,
+    error_type: &Option<String>,
+    duration: std::time::Duration,
+    ended: Instant,
+) -> KeptRequest {
+    let calls = context.calls();
+    KeptRequest {
+        at: std::time::SystemTime::now(),
+        ended,
+        method: context.method().into(),
+        route: Arc::clone(&route.name),
+        status,
+        error_type: error_type.as_deref().map(Box::from),
+        duration,
+        request_id: context.request_id().into(),
+        trace: context.trace_ids(),
+        calls: calls
+            .listed
+            .iter()
+            .take(CALLS_KEPT)
+            .map(|call| KeptCall {
+                dependency: Arc::clone(&call.dependency),
+                operation: Arc::clone(&call.operation),
+                duration: call.duration,
+                outcome: call.outcome,
+            })
+            .collect(),
+        calls_made: calls.count,
+    }
+}
+
 impl RequestTracker {
     /// Records the request body size, when known (`Content-Length` or an
     /// exact size hint). Unknown sizes are not observed rather than guessed.
@@ -290,6 +328,15 @@ impl RequestTracker {
                 trace: trace::exemplar(&self.context),
             },
         );
+        if let Some(console) = self.context.families.console.get() {
+            let failed = status >= 500 && outcome != Outcome::Cancelled;
+            let ended = self.started + duration;
+            let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+            if console.recent.wants(failed, ended, nanos) {
+                let kept = kept_request(&self.context, route, status, &error_type, duration, ended);
+                console.recent.keep(kept, failed);
+            }
+        }
         if outcome == Outcome::Completed && status >= 500 {
             report_server_error(&self.context, &route.name, status);
         }

@@ -1,5 +1,5 @@
 //! The signals, the layer above the request context: logging, error
-//! tracking, tracing and the request event. None imports another; where
+//! tracking, tracing, the request event and health. None imports another; where
 //! one feeds another (an ERROR line that becomes an error event, the span
 //! layer logging installs), the `Observe` facade wires them through a
 //! narrow interface. Error tracking and span export sit behind Cargo
@@ -8,6 +8,7 @@
 #[cfg(feature = "errors")]
 pub mod errors;
 pub mod event;
+pub mod health;
 #[cfg(feature = "logging")]
 pub mod logging;
 pub mod trace;

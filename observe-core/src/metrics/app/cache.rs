@@ -73,6 +73,23 @@ impl CacheFamily {
             .with(key, make, |s| s.value.fetch_add(1, Ordering::Relaxed));
     }
 
+    /// Every series' route, result and count (overflowed ones aside).
+    pub(crate) fn counts(&self) -> Vec<(Arc<str>, &'static str, u64)> {
+        self.series
+            .snapshot()
+            .iter()
+            .filter(|s| &*s.labels[0] != OVERFLOW_VALUE)
+            .map(|s| {
+                let result = match &*s.labels[2] {
+                    "hit" => "hit",
+                    "miss" => "miss",
+                    _ => "error",
+                };
+                (Arc::clone(&s.labels[1]), result, s.value.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+
     pub(crate) fn render(&self, out: &mut String, format: Format, const_labels: &str) {
         counter_header(
             out,

@@ -59,6 +59,27 @@ pub enum MetricError {
 pub(crate) trait Render: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
     fn render(&self, out: &mut String, format: Format, const_labels: &str);
+    /// A StateSet's states and the index of the current one, for the
+    /// console's feature flags; `None` for every other family.
+    fn states(&self) -> Option<(&[&'static str], usize)> {
+        None
+    }
+}
+
+/// A StateSet as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateView {
+    pub(crate) name: String,
+    pub(crate) states: Vec<&'static str>,
+    pub(crate) current: &'static str,
+}
+
+/// A route's cache lookups, every cache together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CacheView {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) errors: u64,
 }
 
 /// The application families of one `Observe`.
@@ -84,6 +105,43 @@ impl AppMetrics {
             dependency: Arc::new(DependencyFamily::new(series_limit, duration_buckets)),
             custom: Mutex::new(Custom::default()),
         }
+    }
+
+    /// Every StateSet and its current state, in registration order.
+    pub(crate) fn state_views(&self) -> Vec<StateView> {
+        self.custom()
+            .families
+            .iter()
+            .filter_map(|family| {
+                let (states, current) = family.states()?;
+                Some(StateView {
+                    name: family.name().to_string(),
+                    states: states.to_vec(),
+                    current: states.get(current).copied().unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Cache lookups by route since start, every cache together.
+    pub(crate) fn cache_by_route(&self) -> Vec<(Arc<str>, CacheView)> {
+        let mut routes: Vec<(Arc<str>, CacheView)> = Vec::new();
+        for (route, result, count) in self.cache.counts() {
+            let at = match routes.iter().position(|(r, _)| *r == route) {
+                Some(at) => at,
+                None => {
+                    routes.push((route, CacheView::default()));
+                    routes.len() - 1
+                }
+            };
+            let view = &mut routes[at].1;
+            match result {
+                "hit" => view.hits += count,
+                "miss" => view.misses += count,
+                _ => view.errors += count,
+            }
+        }
+        routes
     }
 
     pub(crate) fn custom(&self) -> std::sync::MutexGuard<'_, Custom> {

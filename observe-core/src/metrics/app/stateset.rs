@@ -96,6 +96,10 @@ impl Render for StateSetFamily {
         &self.name
     }
 
+    fn states(&self) -> Option<(&[&'static str], usize)> {
+        Some((&self.labels, self.current.load(Ordering::Relaxed)))
+    }
+
     fn render(&self, out: &mut String, format: Format, const_labels: &str) {
         let kind = match format {
             Format::OpenMetrics => "stateset",

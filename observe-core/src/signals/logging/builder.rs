@@ -2,7 +2,6 @@
 //! the process-wide subscriber.
 
 use std::io::Write;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
@@ -169,7 +168,7 @@ impl LoggingBuilder {
         installed
     }
 
-    fn settings(&self) -> Result<(Targets, RemapTable, LogFormat), LoggingError> {
+    fn settings(&self) -> Result<((Targets, String), RemapTable, LogFormat), LoggingError> {
         let format = match self.format {
             Some(format) => format,
             None => match std::env::var("OBSERVE_LOG_FORMAT").ok().as_deref() {
@@ -190,10 +189,10 @@ impl LoggingBuilder {
         } else {
             value
         };
-        let targets = Targets::from_str(&value).map_err(|e| LoggingError::Filter {
+        let targets = super::level::parse(&value).map_err(|reason| LoggingError::Filter {
             source_name,
             value: value.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
         let mut remap = match std::env::var("OBSERVE_LOG_REMAP") {
             Ok(spec) => RemapTable::parse(&spec, "OBSERVE_LOG_REMAP")?,
@@ -202,12 +201,12 @@ impl LoggingBuilder {
         for rule in &self.remap {
             remap.push(rule.clone());
         }
-        Ok((targets, remap, format))
+        Ok(((targets, value), remap, format))
     }
 
     fn install(
         self,
-        targets: Targets,
+        (targets, directives): (Targets, String),
         remap: RemapTable,
         format: LogFormat,
     ) -> Result<LogGuard, LoggingError> {
@@ -218,7 +217,7 @@ impl LoggingBuilder {
             .spawn(move || write_lines(receiver, writer))
             .map_err(|e| LoggingError::Thread(e.to_string()))?;
         let sink = Arc::new(LogSink {
-            targets,
+            level: super::level::LevelFilter::new(targets, directives.trim().to_string()),
             remap,
             format,
             service: self.service,

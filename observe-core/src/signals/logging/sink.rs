@@ -6,8 +6,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
 use tracing::Level;
-use tracing_subscriber::filter::Targets;
-
+use super::level::LevelFilter;
 use super::remap::RemapTable;
 use crate::base::line::{self, LineRequest, LogFormat};
 use crate::base::queue::flush_through;
@@ -29,7 +28,8 @@ impl std::fmt::Debug for Message {
 /// instance's identity (for lines outside any request) and the queue.
 #[derive(Debug)]
 pub(crate) struct LogSink {
-    pub(super) targets: Targets,
+    /// The filter, replaceable at run time.
+    pub(super) level: LevelFilter,
     pub(super) remap: RemapTable,
     pub(super) format: LogFormat,
     /// Who speaks outside a request: the installing instance.
@@ -51,7 +51,7 @@ impl LogSink {
     /// The level an event is treated as, and whether it is written.
     pub(crate) fn decide(&self, target: &str, level: Level) -> Option<Level> {
         let level = self.remap.apply(target, level);
-        self.targets.would_enable(target, &level).then_some(level)
+        self.level.enables(target, &level).then_some(level)
     }
 
     /// Queues a finished line; never blocks. A full queue drops the line

@@ -1,0 +1,415 @@
+//! The admin listener's endpoints, the top layer: health probes, the
+//! runtime log level, the operator status page and its JSON, framework-free.
+//! The framework crates serve them (`observe_axum::admin_router`,
+//! `observe_actix::admin_service`, `observe_tower::AdminService`) on a
+//! listener of their own, usually loopback or the pod network only:
+//!
+//! | path | method | what |
+//! |---|---|---|
+//! | `/metrics` | GET | the exposition (the framework crate renders it off the async workers) |
+//! | `/health/live` | GET | 200 while the process serves; runs no check |
+//! | `/health/ready` | GET | 200 when every check passes and the service is not draining, else 503; JSON with each check |
+//! | `/observe` | GET | the status page: one self-contained HTML page |
+//! | `/observe/api/status` | GET | the page's JSON |
+//! | `/observe/log-level` | GET, PUT, DELETE | the log filter; PUT `{"directives": "info,shop=debug", "revert_after": "15m"}` changes it until the revert, DELETE restores the default |
+//!
+//! Writes (PUT, DELETE) need `Authorization: Bearer <token>` when a token
+//! is set ([`AdminConfig::token`], `OBSERVE_ADMIN_TOKEN`), compared in
+//! constant time; without a token, writes are allowed only because the
+//! listener is bound to loopback: [`Admin::new`] refuses any other address
+//! without a token. A refused write changes nothing, is answered 401 and
+//! counted in `observe_admin_unauthorized_total`.
+//!
+//! Building an [`Admin`] starts the console's bookkeeping for its
+//! `Observe` (rolling windows, the failed and slowest requests); without
+//! one nothing of it exists, and nothing is computed per request.
+
+mod auth;
+mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::metrics::console;
+use crate::observe::Observe;
+
+pub use auth::{MAX_TOKEN_LEN, MIN_TOKEN_LEN};
+
+/// The address of the admin listener when `OBSERVE_ADMIN_ADDR` is unset:
+/// loopback, the port OpenTelemetry's Prometheus exporter uses.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
+/// The largest request body read (a log-level change is a few dozen bytes).
+pub const MAX_BODY_BYTES: usize = 4096;
+/// The target of the admin listener's own lines.
+pub const ADMIN_TARGET: &str = "observe::admin";
+
+/// The status page, inline CSS and JS, no external asset.
+const PAGE: &str = include_str!("page.html");
+/// Nothing but the page itself and its own API: no external script,
+/// style, font, frame or form target.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A bad admin setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The address does not parse.
+    #[error("invalid {name}={value:?}: expected IP:PORT (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 with OBSERVE_ADMIN_TOKEN set) or off")]
+    Addr {
+        /// `OBSERVE_ADMIN_ADDR` or `OBSERVE_METRICS_ADDR`.
+        name: &'static str,
+        /// What it was set to.
+        value: String,
+    },
+    /// The token is too short, too long or has spaces or control
+    /// characters (its value is never shown).
+    #[error(
+        "invalid {name}: expected {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} visible ASCII characters, no spaces (e.g. from `openssl rand -hex 32`)"
+    )]
+    Token {
+        /// `OBSERVE_ADMIN_TOKEN` or `builder`.
+        name: &'static str,
+    },
+    /// A non-loopback address without a token: anyone who reaches it could
+    /// change the log level.
+    #[error(
+        "the admin listener at {addr} is not loopback-only and no OBSERVE_ADMIN_TOKEN is set: set a token (writes then need `Authorization: Bearer <token>`) or bind it to 127.0.0.1"
+    )]
+    OpenWithoutToken {
+        /// The address.
+        addr: SocketAddr,
+    },
+}
+
+/// Where the admin listener binds and who may write.
+#[derive(Clone)]
+pub struct AdminConfig {
+    addr: SocketAddr,
+    token: Option<auth::Token>,
+    /// Set from `OBSERVE_METRICS_ADDR`, the old name.
+    deprecated_name: bool,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl AdminConfig {
+    /// A listener on `addr`, no token.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            token: None,
+            deprecated_name: false,
+        }
+    }
+
+    /// The token writes need; errors name what is accepted, never the
+    /// value.
+    pub fn token(mut self, token: &str) -> Result<Self, AdminError> {
+        self.token = Some(auth::Token::new(token).ok_or(AdminError::Token { name: "builder" })?);
+        Ok(self)
+    }
+
+    /// From the environment: `OBSERVE_ADMIN_ADDR` (default
+    /// [`DEFAULT_ADMIN_ADDR`]; `off` for no admin listener, `Ok(None)`),
+    /// the older `OBSERVE_METRICS_ADDR` when it is set and the new name is
+    /// not (a WARN line says so when the [`Admin`] is built), and
+    /// `OBSERVE_ADMIN_TOKEN`.
+    pub fn from_env() -> Result<Option<Self>, AdminError> {
+        let (name, value) = match std::env::var("OBSERVE_ADMIN_ADDR") {
+            Ok(value) if !value.trim().is_empty() => ("OBSERVE_ADMIN_ADDR", value),
+            _ => match std::env::var("OBSERVE_METRICS_ADDR") {
+                Ok(value) if !value.trim().is_empty() => ("OBSERVE_METRICS_ADDR", value),
+                _ => ("OBSERVE_ADMIN_ADDR", DEFAULT_ADMIN_ADDR.to_string()),
+            },
+        };
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let addr = value.parse().map_err(|_| AdminError::Addr {
+            name,
+            value: value.chars().take(200).collect(),
+        })?;
+        let mut config = Self::new(addr);
+        config.deprecated_name = name == "OBSERVE_METRICS_ADDR";
+        if let Ok(token) = std::env::var("OBSERVE_ADMIN_TOKEN")
+            && !token.is_empty()
+        {
+            config.token = Some(auth::Token::new(&token).ok_or(AdminError::Token {
+                name: "OBSERVE_ADMIN_TOKEN",
+            })?);
+        }
+        Ok(Some(config))
+    }
+
+    /// The address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// A request to the admin listener, as the framework crate read it.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminRequest<'a> {
+    /// `GET`, `PUT`, ...
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The `Authorization` header's value, if any.
+    pub authorization: Option<&'a [u8]>,
+    /// The client's address, for the audit line.
+    pub peer: Option<SocketAddr>,
+    /// The body, at most [`MAX_BODY_BYTES`] (the framework crate stops
+    /// reading there and passes what it has; longer is answered 413).
+    pub body: &'a [u8],
+}
+
+/// The answer, for the framework crate to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, `content-type` first.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl AdminResponse {
+    fn json(status: u16, value: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("cache-control", "no-store".into()),
+            ],
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Self {
+        Self::json(status, &json!({ "error": message }))
+    }
+
+    fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+}
+
+/// The admin endpoints of one `Observe`. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    observe: Observe,
+    config: AdminConfig,
+}
+
+impl Admin {
+    /// The admin endpoints of `observe` as `config` says; starts the
+    /// console's bookkeeping. Refuses a non-loopback address without a
+    /// token.
+    pub fn new(observe: &Observe, config: AdminConfig) -> Result<Self, AdminError> {
+        if config.token.is_none() && !config.addr.ip().is_loopback() {
+            return Err(AdminError::OpenWithoutToken { addr: config.addr });
+        }
+        if config.deprecated_name {
+            tracing::warn!(
+                target: ADMIN_TARGET,
+                "OBSERVE_METRICS_ADDR is deprecated: set OBSERVE_ADMIN_ADDR instead (the same listener now also serves health, the status page and the log level)"
+            );
+        }
+        console::install(observe.families());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                observe: observe.clone(),
+                config,
+            }),
+        })
+    }
+
+    /// The configured address, to bind.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.config.addr
+    }
+
+    /// The `Observe` it speaks for.
+    pub fn observe(&self) -> &Observe {
+        &self.inner.observe
+    }
+
+    /// Whether `path` is the exposition, which the framework crate serves
+    /// itself (rendering off the async workers).
+    pub fn is_metrics(path: &str) -> bool {
+        path == "/metrics"
+    }
+
+    /// Answers `request`. Only `/health/ready` waits (for checks whose
+    /// result is older than their interval, each within its timeout).
+    pub async fn handle(&self, request: AdminRequest<'_>) -> AdminResponse {
+        let observe = &self.inner.observe;
+        let read = matches!(request.method, "GET" | "HEAD");
+        match request.path {
+            "/health/live" if read => AdminResponse::json(200, &json!({"status": "up"})),
+            "/health/ready" if read => {
+                let readiness = observe.readiness().await;
+                let code = if readiness.ready() { 200 } else { 503 };
+                AdminResponse::json(code, &status::health(&readiness))
+            }
+            "/observe" | "/observe/" if read => AdminResponse {
+                status: 200,
+                headers: vec![
+                    ("content-type", "text/html; charset=utf-8".into()),
+                    ("cache-control", "no-store".into()),
+                    ("content-security-policy", PAGE_POLICY.into()),
+                    ("x-content-type-options", "nosniff".into()),
+                    ("referrer-policy", "no-referrer".into()),
+                ],
+                body: PAGE.as_bytes().to_vec(),
+            },
+            "/observe/api/status" if read => {
+                let Some(console) = observe.families().console.get() else {
+                    return AdminResponse::error(500, "the console is not set up");
+                };
+                let readiness = observe.last_readiness();
+                let value = status::status(
+                    observe.families(),
+                    console,
+                    &readiness,
+                    observe.requests_in_flight(),
+                );
+                AdminResponse::json(200, &value)
+            }
+            "/observe/log-level" if read => AdminResponse::json(200, &status::log_level()),
+            "/observe/log-level" if matches!(request.method, "PUT" | "DELETE") => {
+                self.write_level(&request)
+            }
+            "/health/live" | "/health/ready" | "/observe" | "/observe/" | "/observe/api/status" => {
+                AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET, HEAD")
+            }
+            "/observe/log-level" => AdminResponse::error(405, "method not allowed: GET, PUT or DELETE")
+                .with("allow", "GET, HEAD, PUT, DELETE"),
+            "/metrics" if read => {
+                // The framework crates answer it themselves; rendered here
+                // for a caller that passes everything on.
+                let accept = None;
+                let scrape = observe.scrape(accept);
+                AdminResponse {
+                    status: 200,
+                    headers: vec![("content-type", scrape.content_type.into())],
+                    body: scrape.body.into_bytes(),
+                }
+            }
+            _ => AdminResponse::error(
+                404,
+                "not found: the admin listener serves /metrics, /health/live, /health/ready, /observe, /observe/api/status and /observe/log-level",
+            ),
+        }
+    }
+
+    /// PUT or DELETE `/observe/log-level`, after the token check.
+    fn write_level(&self, request: &AdminRequest<'_>) -> AdminResponse {
+        let who = match auth::check(
+            self.inner.config.token.as_ref(),
+            request.authorization,
+        ) {
+            Ok(who) => who,
+            Err(denied) => {
+                if let Some(console) = self.inner.observe.families().console.get() {
+                    console.count_unauthorized();
+                }
+                tracing::warn!(
+                    target: ADMIN_TARGET,
+                    peer = request.peer.map(|p| p.to_string()).unwrap_or_default(),
+                    reason = denied,
+                    "admin write refused"
+                );
+                return AdminResponse::error(401, &format!("unauthorized: {denied}"))
+                    .with("www-authenticate", "Bearer realm=\"observe\"");
+            }
+        };
+        if request.body.len() > MAX_BODY_BYTES {
+            return AdminResponse::error(413, &format!("body over {MAX_BODY_BYTES} bytes"));
+        }
+        let changed_by = match request.peer {
+            Some(peer) => format!("{who}, peer {peer}"),
+            None => who.to_string(),
+        };
+        level::write(request.method, request.body, &changed_by)
+    }
+}
+
+#[cfg(feature = "logging")]
+mod level {
+    use serde_json::Value;
+
+    use super::{AdminResponse, status};
+    use crate::signals::logging::{
+        DEFAULT_REVERT_AFTER, LevelError, parse_revert_after, reset_log_level, set_log_level,
+    };
+
+    /// The body of a PUT: `{"directives": "...", "revert_after": "15m"}`.
+    pub(super) fn write(method: &str, body: &[u8], changed_by: &str) -> AdminResponse {
+        if method == "DELETE" {
+            return match reset_log_level(changed_by) {
+                Ok(_) => AdminResponse::json(200, &status::log_level()),
+                Err(e) => refused(&e),
+            };
+        }
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+            return AdminResponse::error(
+                400,
+                "expected a JSON object {\"directives\": \"info,shop=debug\", \"revert_after\": \"15m\"}",
+            );
+        };
+        let Some(directives) = body.get("directives").and_then(Value::as_str) else {
+            return AdminResponse::error(400, "missing \"directives\": a string such as \"info,shop=debug\"");
+        };
+        let revert_after = match body.get("revert_after") {
+            None | Some(Value::Null) => DEFAULT_REVERT_AFTER,
+            Some(Value::String(text)) => match parse_revert_after(text) {
+                Some(duration) => duration,
+                None => return refused(&LevelError::RevertAfter(text.chars().take(50).collect())),
+            },
+            Some(_) => return refused(&LevelError::RevertAfter("(not a string)".into())),
+        };
+        match set_log_level(directives, revert_after, changed_by) {
+            Ok(_) => AdminResponse::json(200, &status::log_level()),
+            Err(e) => refused(&e),
+        }
+    }
+
+    fn refused(error: &LevelError) -> AdminResponse {
+        let code = match error {
+            LevelError::NotInstalled => 409,
+            _ => 400,
+        };
+        AdminResponse::error(code, &error.to_string())
+    }
+}
+
+#[cfg(not(feature = "logging"))]
+mod level {
+    use super::AdminResponse;
+
+    /// Without observe's logging there is no filter to change.
+    pub(super) fn write(_method: &str, _body: &[u8], _changed_by: &str) -> AdminResponse {
+        AdminResponse::error(
+            409,
+            "observe's logging is not built in (the `logging` feature): nothing to change",
+        )
+    }
+}
