@@ -20,6 +20,31 @@ pub fn listen_addr() -> String {
     std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_string())
 }
 
+/// The admin listener of the example services, from `OBSERVE_ADMIN_ADDR`
+/// (default `127.0.0.1:9464`; `off` for none; the older
+/// `OBSERVE_METRICS_ADDR` still works) and `OBSERVE_ADMIN_TOKEN`, with the
+/// simulated database as its readiness check. `None` when it is off: the
+/// service then serves `/metrics` on its public port.
+pub fn admin(
+    observe: &observe_core::Observe,
+    shop: &std::sync::Arc<shop::Shop>,
+) -> Result<Option<observe_core::console::Admin>, Box<dyn std::error::Error>> {
+    use observe_core::console::{Admin, AdminConfig};
+    let shop = std::sync::Arc::clone(shop);
+    observe.health_check("database", move || {
+        let shop = std::sync::Arc::clone(&shop);
+        async move { shop.ping_database().await }
+    })?;
+    match AdminConfig::from_env()? {
+        Some(config) => Ok(Some(Admin::new(observe, config)?)),
+        None => Ok(None),
+    }
+}
+
+/// The line a service writes once its admin listener is bound; tests find
+/// the address in its `server.address` field.
+pub const ADMIN_LISTENING: &str = "serving /metrics, /health and /observe";
+
 /// The example service's SLOs: 99.9% of requests without a 5xx, and 99% of
 /// user lookups within 250 ms.
 pub fn slos() -> observe_core::slo::Slos {

@@ -33,6 +33,12 @@ pub enum LookupError {
 #[derive(Debug)]
 pub struct DatabaseError;
 
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the simulated database refused the connection")
+    }
+}
+
 /// A few milliseconds of simulated database time (plus `delay`); ids from
 /// 1,000,000 fail.
 async fn select_user(id: u64, delay: Duration) -> Result<Option<User>, DatabaseError> {
@@ -71,14 +77,17 @@ impl CheckoutV2 {
 }
 
 /// Demo knobs that make an instance a bad canary on purpose:
-/// `SHOP_FAULT_RATE` (the share of `GET /users/{id}` answering 500) and
-/// `SHOP_DB_DELAY_MS` (added to every database call).
+/// `SHOP_FAULT_RATE` (the share of `GET /users/{id}` answering 500),
+/// `SHOP_DB_DELAY_MS` (added to every database call) and `SHOP_DB_DOWN`
+/// (`1`: the database's health check fails).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
     /// Share of user lookups that fail, 0 to 1.
     pub fault_rate: f64,
     /// Added database latency.
     pub db_delay: Duration,
+    /// The database refuses the health check's connection.
+    pub db_down: bool,
 }
 
 impl Faults {
@@ -112,9 +121,17 @@ impl Faults {
                     )
                 })?,
         };
+        let db_down = match var("SHOP_DB_DOWN").as_deref().map(str::trim) {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(format!("invalid SHOP_DB_DOWN={other:?}: expected 0 or 1"));
+            }
+        };
         Ok(Self {
             fault_rate,
             db_delay,
+            db_down,
         })
     }
 }
@@ -249,6 +266,17 @@ impl Shop {
         ((n + 1.0) * rate).floor() > (n * rate).floor()
     }
 
+    /// The readiness check of the database: a round trip to it (with the
+    /// injected delay); fails with `SHOP_DB_DOWN=1`.
+    pub async fn ping_database(&self) -> Result<(), DatabaseError> {
+        let faults = self.faults.get().copied().unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(1) + faults.db_delay).await;
+        if faults.db_down {
+            return Err(DatabaseError);
+        }
+        Ok(())
+    }
+
     /// Looks a user up in the cache, then in the database.
     pub async fn find_user(&self, id: u64) -> Result<User, LookupError> {
         if self.injected_fault() {
@@ -256,9 +284,12 @@ impl Shop {
         }
         if let Some(user) = self.cached(id) {
             self.cache.hit();
+            // Off in production; `info,observe_examples=debug` at run time.
+            tracing::debug!(user_id = id, "user found in the cache");
             return Ok(user);
         }
         self.cache.miss();
+        tracing::debug!(user_id = id, "user not in the cache: asking the database");
         let delay = self.faults.get().map_or(Duration::ZERO, |f| f.db_delay);
         match self
             .database

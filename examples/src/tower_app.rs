@@ -89,6 +89,23 @@ pub async fn serve_until(
     Ok(())
 }
 
+/// Serves the admin endpoints of `admin` on `listener`, one hyper HTTP/1
+/// connection per client, each knowing its peer for the audit line.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    admin: observe_core::console::Admin,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let service = observe_tower::AdminService::new(&admin).peer(peer);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+}
+
 type Answer = Result<Response<Full<Bytes>>, Infallible>;
 
 fn status(code: StatusCode) -> Response<Full<Bytes>> {

@@ -80,6 +80,9 @@ fn the_dashboard_queries_what_the_service_exposes() {
     // The running service, after traffic through the cache and database.
     let mut child = Command::new(env!("CARGO_BIN_EXE_axum-service"))
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        // The admin listener off: /metrics on the public port, and no
+        // clash on the default admin port between parallel tests.
+        .env("OBSERVE_ADMIN_ADDR", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

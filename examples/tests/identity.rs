@@ -59,6 +59,9 @@ fn a_malformed_variable_stops_start_up_naming_it() {
     for binary in BINARIES {
         let out = Command::new(binary)
             .env("LISTEN_ADDR", "127.0.0.1:0")
+            // The admin listener off: /metrics on the public port, and no
+            // clash on the default admin port between parallel tests.
+            .env("OBSERVE_ADMIN_ADDR", "off")
             .env("OTEL_RESOURCE_ATTRIBUTES", "deployment track=canary")
             .output()
             .unwrap();

@@ -51,6 +51,9 @@ fn get(addr: &str, path: &str, request_id: &str) -> String {
 fn check(binary: &str) {
     let mut child = Command::new(binary)
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        // The admin listener off: /metrics on the public port, and no
+        // clash on the default admin port between parallel tests.
+        .env("OBSERVE_ADMIN_ADDR", "off")
         .env("RUST_BACKTRACE", "1")
         .env_remove("RUST_LOG")
         .env_remove("OBSERVE_LOG_FORMAT")

@@ -74,6 +74,9 @@ fn bad_settings_stop_the_service_and_say_why() {
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_axum-service"))
             .env("LISTEN_ADDR", "127.0.0.1:0")
+            // The admin listener off: /metrics on the public port, and no
+            // clash on the default admin port between parallel tests.
+            .env("OBSERVE_ADMIN_ADDR", "off")
             .env(name, value)
             .output()
             .unwrap();

@@ -241,6 +241,9 @@ fn a_bad_shutdown_timeout_stops_start_up() {
     for binary in [AXUM, ACTIX, TOWER] {
         let output = Command::new(binary)
             .env("LISTEN_ADDR", "127.0.0.1:0")
+            // The admin listener off: /metrics on the public port, and no
+            // clash on the default admin port between parallel tests.
+            .env("OBSERVE_ADMIN_ADDR", "off")
             .env("SHUTDOWN_TIMEOUT", "nonsense")
             .output()
             .unwrap();

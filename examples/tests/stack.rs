@@ -80,6 +80,9 @@ fn prometheus_scrapes_the_example_and_evaluates_its_rules() {
 
     let mut service = Command::new(bin)
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        // The admin listener off: /metrics on the public port, and no
+        // clash on the default admin port between parallel tests.
+        .env("OBSERVE_ADMIN_ADDR", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -44,6 +44,9 @@ fn a_relayed_request_keeps_its_trace_id_in_both_services() {
 fn a_bad_upstream_stops_the_service_and_says_why() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_actix-service"))
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        // The admin listener off: /metrics on the public port, and no
+        // clash on the default admin port between parallel tests.
+        .env("OBSERVE_ADMIN_ADDR", "off")
         .env("SHOP_UPSTREAM", "localhost:3000")
         .output()
         .unwrap();

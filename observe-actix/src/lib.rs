@@ -62,6 +62,7 @@
 //! `observe_core::trace::inject_reqwest`. With `default-features = false`
 //! the crate records HTTP metrics only.
 
+mod admin;
 mod body;
 mod endpoint;
 mod head;
@@ -69,6 +70,7 @@ mod layer;
 mod route;
 mod service;
 
+pub use admin::admin_service;
 pub use body::ObservedBody;
 pub use endpoint::{metrics_handler, metrics_service};
 pub use layer::ObserveMiddleware;

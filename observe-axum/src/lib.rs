@@ -1,6 +1,7 @@
 //! axum glue for observe: a layer that names routes by their template
-//! (axum's [`MatchedPath`](axum::extract::MatchedPath)) and a `/metrics`
-//! router.
+//! (axum's [`MatchedPath`](axum::extract::MatchedPath)), a `/metrics`
+//! router, and the admin listener's router ([`admin_router`]: metrics,
+//! health probes, the status page, the runtime log level).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -39,12 +40,14 @@
 //! `observe_core::trace::inject_reqwest`. With `default-features = false`
 //! the crate records HTTP metrics only.
 
+mod admin;
 mod endpoint;
 mod layer;
 mod route;
 #[cfg(feature = "shutdown")]
 mod shutdown;
 
+pub use admin::admin_router;
 pub use endpoint::{metrics_response, metrics_router};
 pub use layer::ObserveLayer;
 pub use route::MatchedPathRoute;

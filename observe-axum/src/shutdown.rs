@@ -221,6 +221,9 @@ impl Shutdown {
             first
         });
         if first {
+            // Readiness fails from now on: load balancers stop sending
+            // new requests while those in flight finish.
+            self.observe.begin_draining();
             tracing::info!(
                 target: TARGET,
                 signal,

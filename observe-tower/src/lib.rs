@@ -18,6 +18,9 @@
 //! [`ObserveBuilder::request_id_header`](observe_core::ObserveBuilder::request_id_header)
 //! names): an id tower-http's `SetRequestIdLayer` put there first is kept.
 //!
+//! [`AdminService`] serves the admin listener: `/metrics`, health probes,
+//! the status page and the runtime log level.
+//!
 //! The layer translates the request into observe-core's neutral
 //! [`RequestHead`](observe_core::RequestHead); every rule about what the
 //! request means lives in observe-core.
@@ -47,6 +50,7 @@
 //! # let _ = service;
 //! ```
 
+mod admin;
 mod body;
 mod future;
 mod head;
@@ -54,6 +58,7 @@ mod layer;
 mod route;
 mod service;
 
+pub use admin::AdminService;
 pub use body::ObservedBody;
 pub use future::ResponseFuture;
 pub use layer::ObserveLayer;

@@ -79,26 +79,32 @@ async fn serve(
     if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
         shop.set_upstream(&observe, &upstream)?;
     }
-    let metrics_addr = std::env::var("OBSERVE_METRICS_ADDR").ok();
-
-    let metrics_server = match &metrics_addr {
-        Some(addr) => {
-            let observe = observe.clone();
-            let server = HttpServer::new(move || {
-                App::new().service(observe_actix::metrics_service(&observe))
-            })
-            .workers(1)
-            // Stopped below, after the service drained.
-            .disable_signals()
-            .bind(addr)?;
-            tracing::info!(server.address = %server.addrs()[0], "serving /metrics");
+    // /metrics, /health/live, /health/ready, the status page at /observe
+    // and the runtime log level, on their own listener (OBSERVE_ADMIN_ADDR,
+    // default 127.0.0.1:9464); with it off, /metrics on the public port.
+    let admin = observe_examples::admin(&observe, &shop)?;
+    let metrics_server = match &admin {
+        Some(admin) => {
+            let addr = admin.addr();
+            let admin = admin.clone();
+            let server =
+                HttpServer::new(move || App::new().configure(observe_actix::admin_service(&admin)))
+                    .workers(1)
+                    // Stopped below, after the service drained.
+                    .disable_signals()
+                    .bind(addr)?;
+            tracing::info!(
+                server.address = %server.addrs()[0],
+                "{}",
+                observe_examples::ADMIN_LISTENING
+            );
             Some(server.run())
         }
         None => None,
     };
 
     let app_observe = observe.clone();
-    let with_metrics = metrics_addr.is_none();
+    let with_metrics = admin.is_none();
     let server = HttpServer::new(move || {
         let app = App::new().configure(actix_app::routes(shop.clone()));
         let app = app.configure(|cfg| {

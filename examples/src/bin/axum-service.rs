@@ -1,8 +1,9 @@
 //! An axum service observed by observe: `cargo run -p observe-examples --bin axum-service`.
 //!
-//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000) with `/metrics` on the
-//! same port. With `OBSERVE_METRICS_ADDR` set (e.g. 127.0.0.1:9464),
-//! `/metrics` moves to that listener instead, so it need not be public.
+//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000), and on
+//! `OBSERVE_ADMIN_ADDR` (default 127.0.0.1:9464) for `/metrics`, the health
+//! probes, the status page `/observe` and the runtime log level. With
+//! `OBSERVE_ADMIN_ADDR=off`, `/metrics` is served on the public port.
 
 use observe_core::Observe;
 use observe_examples::shop::{CheckoutV2, Shop};
@@ -81,17 +82,25 @@ async fn serve(
         shop.set_upstream(&observe, &upstream)?;
     }
 
-    let app = match std::env::var("OBSERVE_METRICS_ADDR") {
-        Ok(metrics_addr) => {
-            let listener = tokio::net::TcpListener::bind(&metrics_addr).await?;
-            tracing::info!(server.address = %listener.local_addr()?, "serving /metrics");
-            let metrics = observe_axum::metrics_router::<()>(&observe);
-            // No shutdown signal: scrapes go on while the service drains,
-            // until the runtime stops.
-            tokio::spawn(async move { axum::serve(listener, metrics).await });
+    // /metrics, /health/live, /health/ready, the status page at /observe
+    // and the runtime log level, on their own listener (OBSERVE_ADMIN_ADDR,
+    // default 127.0.0.1:9464); with it off, /metrics on the public port.
+    let app = match observe_examples::admin(&observe, &shop)? {
+        Some(admin) => {
+            let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
+            tracing::info!(
+                server.address = %listener.local_addr()?,
+                "{}",
+                observe_examples::ADMIN_LISTENING
+            );
+            let router = observe_axum::admin_router(&admin)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            // No shutdown signal: probes (503 while draining) and scrapes
+            // go on while the service drains, until the runtime stops.
+            tokio::spawn(async move { axum::serve(listener, router).await });
             axum_app::app_without_metrics(&observe, shop)
         }
-        Err(_) => axum_app::app(&observe, shop),
+        None => axum_app::app(&observe, shop),
     };
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;

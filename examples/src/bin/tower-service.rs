@@ -1,7 +1,10 @@
 //! A hyper 1 service with observe's tower layer and no router:
 //! `cargo run -p observe-examples --bin tower-service`.
 //!
-//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000), `/metrics` included.
+//! Listens on `LISTEN_ADDR` (default 127.0.0.1:3000), `/metrics` included,
+//! and on `OBSERVE_ADMIN_ADDR` (default 127.0.0.1:9464, `off` for none) for
+//! `/metrics`, the health probes, the status page `/observe` and the
+//! runtime log level.
 
 use observe_core::Observe;
 use observe_examples::shop::{CheckoutV2, Shop};
@@ -80,6 +83,20 @@ async fn serve(
     // GET /relay/{id} asks another instance: a trace across two processes.
     if let Ok(upstream) = std::env::var("SHOP_UPSTREAM") {
         shop.set_upstream(&observe, &upstream)?;
+    }
+    // /metrics, /health/live, /health/ready, the status page at /observe
+    // and the runtime log level, on their own listener (OBSERVE_ADMIN_ADDR,
+    // default 127.0.0.1:9464). This service's own router keeps /metrics.
+    if let Some(admin) = observe_examples::admin(&observe, &shop)? {
+        let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
+        tracing::info!(
+            server.address = %listener.local_addr()?,
+            "{}",
+            observe_examples::ADMIN_LISTENING
+        );
+        // No shutdown signal: probes (503 while draining) and scrapes go on
+        // while the service drains, until the runtime stops.
+        tokio::spawn(tower_app::serve_admin(listener, admin));
     }
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     tracing::info!(server.address = %listener.local_addr()?, "listening");

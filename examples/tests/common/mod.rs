@@ -18,8 +18,9 @@ pub(crate) struct Service {
     pub(crate) addr: String,
     /// The line saying whether error tracking is on.
     pub(crate) errors_line: Value,
-    /// The address of the separate `/metrics` listener, when
-    /// `OBSERVE_METRICS_ADDR` asked for one.
+    /// The address of the admin listener (`/metrics`, health, the status
+    /// page), when `OBSERVE_ADMIN_ADDR` (or the older
+    /// `OBSERVE_METRICS_ADDR`) asked for one.
     pub(crate) metrics_addr: Option<String>,
 }
 
@@ -33,7 +34,16 @@ impl Drop for Service {
 /// Starts `binary` on a free loopback port with `envs` (over a clean
 /// logging and error-tracking environment) and waits until it listens.
 pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
-    let mut child = Command::new(binary)
+    // The admin listener stays off (so /metrics is on the public port, and
+    // parallel tests do not clash on its default port) unless asked for.
+    let admin = envs
+        .iter()
+        .any(|(name, _)| matches!(*name, "OBSERVE_ADMIN_ADDR" | "OBSERVE_METRICS_ADDR"));
+    let mut command = Command::new(binary);
+    if !admin {
+        command.env("OBSERVE_ADMIN_ADDR", "off");
+    }
+    let mut child = command
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env_remove("RUST_LOG")
         .env_remove("OBSERVE_LOG_REMAP")
@@ -42,6 +52,8 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("SHOP_UPSTREAM")
         .env_remove("OBSERVE_METRICS_ADDR")
+        .env_remove("OBSERVE_ADMIN_TOKEN")
+        .env_remove("SHOP_DB_DOWN")
         .env_remove("SHUTDOWN_TIMEOUT")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
@@ -69,7 +81,9 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
     loop {
         let line = service.next_json(|l| {
             l["target"] == "observe::errors"
-                || l["message"] == "serving /metrics"
+                || l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("serving /metrics"))
                 || l["message"] == "listening"
         });
         let address = line["fields"]["server.address"]
@@ -80,7 +94,7 @@ pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
                 service.addr = address.unwrap();
                 return service;
             }
-            Some("serving /metrics") => service.metrics_addr = address,
+            Some(m) if m.starts_with("serving /metrics") => service.metrics_addr = address,
             _ => service.errors_line = line,
         }
     }
@@ -224,4 +238,69 @@ pub(crate) fn available(tool: &str, version_flag: &str, package: &str) -> bool {
     );
     eprintln!("SKIP: {tool} not available (apt-get install {package})");
     false
+}
+
+/// One HTTP/1.1 exchange with `addr` over a fresh connection: the status
+/// code, the headers (lowercase names) and the body.
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, headers, body)
+}
+
+/// The body of a chunked response.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
 }

@@ -60,8 +60,14 @@ mod tests {
     fn only_the_exact_bearer_token_writes() {
         let token = Token::new("0123456789abcdef-secret").unwrap();
         let check = |header: Option<&[u8]>| check(Some(&token), header);
-        assert_eq!(check(Some(b"Bearer 0123456789abcdef-secret")), Ok("admin token"));
-        assert_eq!(check(Some(b"bearer 0123456789abcdef-secret")), Ok("admin token"));
+        assert_eq!(
+            check(Some(b"Bearer 0123456789abcdef-secret")),
+            Ok("admin token")
+        );
+        assert_eq!(
+            check(Some(b"bearer 0123456789abcdef-secret")),
+            Ok("admin token")
+        );
         assert!(check(Some(b"Bearer 0123456789abcdef-secreT")).is_err());
         assert!(check(Some(b"Bearer 0123456789abcdef-secret2")).is_err());
         assert!(check(Some(b"Bearer 0123456789abcdef")).is_err());

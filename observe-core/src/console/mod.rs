@@ -56,7 +56,9 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style
 #[non_exhaustive]
 pub enum AdminError {
     /// The address does not parse.
-    #[error("invalid {name}={value:?}: expected IP:PORT (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 with OBSERVE_ADMIN_TOKEN set) or off")]
+    #[error(
+        "invalid {name}={value:?}: expected IP:PORT (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 with OBSERVE_ADMIN_TOKEN set) or off"
+    )]
     Addr {
         /// `OBSERVE_ADMIN_ADDR` or `OBSERVE_METRICS_ADDR`.
         name: &'static str,
@@ -166,6 +168,8 @@ pub struct AdminRequest<'a> {
     pub path: &'a str,
     /// The `Authorization` header's value, if any.
     pub authorization: Option<&'a [u8]>,
+    /// The `Accept` header's value, for `/metrics`.
+    pub accept: Option<&'a str>,
     /// The client's address, for the audit line.
     pub peer: Option<SocketAddr>,
     /// The body, at most [`MAX_BODY_BYTES`] (the framework crate stops
@@ -251,11 +255,21 @@ impl Admin {
         &self.inner.observe
     }
 
-    /// Whether `path` is the exposition, which the framework crate serves
-    /// itself (rendering off the async workers).
+    /// Whether `path` is the exposition, which a framework crate with a
+    /// blocking pool renders there rather than in [`handle`](Self::handle).
     pub fn is_metrics(path: &str) -> bool {
         path == "/metrics"
     }
+
+    /// Every path the admin listener answers.
+    pub const PATHS: [&'static str; 6] = [
+        "/metrics",
+        "/health/live",
+        "/health/ready",
+        "/observe",
+        "/observe/api/status",
+        "/observe/log-level",
+    ];
 
     /// Answers `request`. Only `/health/ready` waits (for checks whose
     /// result is older than their interval, each within its timeout).
@@ -297,21 +311,27 @@ impl Admin {
             "/observe/log-level" if matches!(request.method, "PUT" | "DELETE") => {
                 self.write_level(&request)
             }
-            "/health/live" | "/health/ready" | "/observe" | "/observe/" | "/observe/api/status" => {
-                AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET, HEAD")
-            }
-            "/observe/log-level" => AdminResponse::error(405, "method not allowed: GET, PUT or DELETE")
-                .with("allow", "GET, HEAD, PUT, DELETE"),
             "/metrics" if read => {
-                // The framework crates answer it themselves; rendered here
-                // for a caller that passes everything on.
-                let accept = None;
-                let scrape = observe.scrape(accept);
+                // Rendered inline: a framework crate with a blocking pool
+                // answers it there instead (see `is_metrics`).
+                let scrape = observe.scrape(request.accept);
                 AdminResponse {
                     status: 200,
                     headers: vec![("content-type", scrape.content_type.into())],
                     body: scrape.body.into_bytes(),
                 }
+            }
+            "/metrics"
+            | "/health/live"
+            | "/health/ready"
+            | "/observe"
+            | "/observe/"
+            | "/observe/api/status" => {
+                AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET, HEAD")
+            }
+            "/observe/log-level" => {
+                AdminResponse::error(405, "method not allowed: GET, PUT or DELETE")
+                    .with("allow", "GET, HEAD, PUT, DELETE")
             }
             _ => AdminResponse::error(
                 404,
@@ -322,10 +342,7 @@ impl Admin {
 
     /// PUT or DELETE `/observe/log-level`, after the token check.
     fn write_level(&self, request: &AdminRequest<'_>) -> AdminResponse {
-        let who = match auth::check(
-            self.inner.config.token.as_ref(),
-            request.authorization,
-        ) {
+        let who = match auth::check(self.inner.config.token.as_ref(), request.authorization) {
             Ok(who) => who,
             Err(denied) => {
                 if let Some(console) = self.inner.observe.families().console.get() {
@@ -376,7 +393,10 @@ mod level {
             );
         };
         let Some(directives) = body.get("directives").and_then(Value::as_str) else {
-            return AdminResponse::error(400, "missing \"directives\": a string such as \"info,shop=debug\"");
+            return AdminResponse::error(
+                400,
+                "missing \"directives\": a string such as \"info,shop=debug\"",
+            );
         };
         let revert_after = match body.get("revert_after") {
             None | Some(Value::Null) => DEFAULT_REVERT_AFTER,

@@ -85,7 +85,11 @@ impl CacheFamily {
                     "miss" => "miss",
                     _ => "error",
                 };
-                (Arc::clone(&s.labels[1]), result, s.value.load(Ordering::Relaxed))
+                (
+                    Arc::clone(&s.labels[1]),
+                    result,
+                    s.value.load(Ordering::Relaxed),
+                )
             })
             .collect()
     }

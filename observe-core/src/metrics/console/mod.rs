@@ -35,7 +35,13 @@ impl Console {
     }
 
     /// Writes `observe_admin_unauthorized_total`.
-    pub(crate) fn render(&self, out: &mut String, format: Format, const_labels: &str, created: f64) {
+    pub(crate) fn render(
+        &self,
+        out: &mut String,
+        format: Format,
+        const_labels: &str,
+        created: f64,
+    ) {
         counter_header(
             out,
             format,

@@ -248,7 +248,10 @@ mod tests {
             let ended = epoch + Duration::from_millis(ms);
             let failed = ms % 3 == 0;
             if recent.wants(failed, ended, ms * 1_000_000) {
-                recent.keep(request(&recent, ended, ms, if failed { 500 } else { 200 }), failed);
+                recent.keep(
+                    request(&recent, ended, ms, if failed { 500 } else { 200 }),
+                    failed,
+                );
             }
         }
         let failed = recent.failed();

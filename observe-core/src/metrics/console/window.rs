@@ -292,7 +292,13 @@ impl Windows {
 
     /// The counts of the ticks that ended within `span` of `now`, plus the
     /// tick in progress.
-    fn window(&self, followed: &Followed, current: &[u64], now: Instant, span: Duration) -> WindowCounts {
+    fn window(
+        &self,
+        followed: &Followed,
+        current: &[u64],
+        now: Instant,
+        span: Duration,
+    ) -> WindowCounts {
         let stride = self.stride;
         let mut sums = current.to_vec();
         let mut from = self.ticks.back().copied().unwrap_or(self.start);
@@ -377,7 +383,10 @@ mod tests {
         assert_eq!(users.spark.len(), 27);
         assert!((users.spark[1].0 - 10.0).abs() < 1e-9, "{:?}", users.spark);
         assert!((users.spark[1].1 - 1.0).abs() < 1e-9);
-        assert!(read.iter().all(|r| &*r.route != "/before" || r.last_five.requests == 0));
+        assert!(
+            read.iter()
+                .all(|r| &*r.route != "/before" || r.last_five.requests == 0)
+        );
         // Past five minutes, the burst leaves the window.
         for s in 27..40 {
             windows.tick(&http, at(s * 10));

@@ -234,9 +234,9 @@ pub(crate) struct Health {
 
 fn valid_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
 }
 
 impl Health {
@@ -300,7 +300,16 @@ impl Health {
             checks: self
                 .registered()
                 .iter()
-                .map(|check| result(check, check.last.lock().unwrap_or_else(|p| p.into_inner()).as_ref()))
+                .map(|check| {
+                    result(
+                        check,
+                        check
+                            .last
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .as_ref(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -362,7 +371,10 @@ async fn fresh(check: &Registered, metrics: &HealthMetrics, redactor: &Redactor)
         Err(_) => Some(format!("timed out after {} ms", check.timeout.as_millis())),
     };
     let labels = vec![("check".to_string(), check.name.clone())];
-    metrics.up.get_or_create(&labels).set(i64::from(error.is_none()));
+    metrics
+        .up
+        .get_or_create(&labels)
+        .set(i64::from(error.is_none()));
     metrics
         .duration
         .get_or_create(&labels)
@@ -407,10 +419,15 @@ mod tests {
         ));
         assert!(matches!(
             health.register(HealthCheck::new("cache", ok).timeout(Duration::ZERO)),
-            Err(HealthError::Zero { what: "timeout", .. })
+            Err(HealthError::Zero {
+                what: "timeout",
+                ..
+            })
         ));
         for i in 1..MAX_CHECKS {
-            health.register(HealthCheck::new(format!("c{i}"), ok)).unwrap();
+            health
+                .register(HealthCheck::new(format!("c{i}"), ok))
+                .unwrap();
         }
         assert_eq!(
             health.register(HealthCheck::new("one-more", ok)),
@@ -461,7 +478,10 @@ mod tests {
         assert_eq!(db.up, Some(false));
         let error = db.error.as_deref().unwrap();
         assert!(!error.contains("hunter2"), "{error}");
-        assert_eq!(readiness.checks[1].error.as_deref(), Some("timed out after 100 ms"));
+        assert_eq!(
+            readiness.checks[1].error.as_deref(),
+            Some("timed out after 100 ms")
+        );
         tokio::time::advance(DEFAULT_INTERVAL).await;
         health.check(&redactor).await;
         assert_eq!(runs.load(Ordering::Relaxed), 2);

@@ -191,13 +191,19 @@ impl LevelFilter {
             return Err(invalid(format!("longer than {MAX_DIRECTIVES_LEN} bytes")));
         }
         if revert_after.is_zero() || revert_after > MAX_REVERT_AFTER {
-            return Err(LevelError::RevertAfter(format!("{}s", revert_after.as_secs())));
+            return Err(LevelError::RevertAfter(format!(
+                "{}s",
+                revert_after.as_secs()
+            )));
         }
         let targets = parse(directives).map_err(invalid)?;
         let before = self.current();
         self.swap(targets, directives.to_string());
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.revert_at = Some((Instant::now() + revert_after, SystemTime::now() + revert_after));
+        state.revert_at = Some((
+            Instant::now() + revert_after,
+            SystemTime::now() + revert_after,
+        ));
         if !state.reverter {
             state.reverter = std::thread::Builder::new()
                 .name("observe-log-level".into())
@@ -263,7 +269,18 @@ mod tests {
         assert_eq!(parse_revert_after("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_revert_after("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_revert_after("24h"), Some(MAX_REVERT_AFTER));
-        for bad in ["", "0s", "25h", "15", "m", "30m1h", "1.5h", "-1m", "15 m", "1000000000h"] {
+        for bad in [
+            "",
+            "0s",
+            "25h",
+            "15",
+            "m",
+            "30m1h",
+            "1.5h",
+            "-1m",
+            "15 m",
+            "1000000000h",
+        ] {
             assert_eq!(parse_revert_after(bad), None, "{bad:?}");
         }
     }

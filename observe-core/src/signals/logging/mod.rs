@@ -41,12 +41,12 @@ pub use crate::base::line::LogFormat;
 pub use crate::base::redact::{REDACTED, Redactor, RedactorBuilder};
 pub use builder::{DEFAULT_BUFFER_LINES, LoggingBuilder, LoggingError};
 pub(crate) use layer::{ErrorLine, ErrorLineHook, SpansLayer};
-pub use panic::PANIC_TARGET;
-pub use remap::{Remap, RemapError, RemapTable};
 pub use level::{
     DEFAULT_REVERT_AFTER, LevelError, LogLevel, MAX_DIRECTIVES_LEN, MAX_REVERT_AFTER,
     parse_revert_after,
 };
+pub use panic::PANIC_TARGET;
+pub use remap::{Remap, RemapError, RemapTable};
 pub use sink::LogGuard;
 pub(crate) use sink::LogSink;
 

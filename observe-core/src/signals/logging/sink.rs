@@ -5,13 +5,13 @@ use std::io::Write;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
-use tracing::Level;
 use super::level::LevelFilter;
 use super::remap::RemapTable;
 use crate::base::line::{self, LineRequest, LogFormat};
 use crate::base::queue::flush_through;
 use crate::base::service::Service;
 use crate::metrics::signals::counters;
+use tracing::Level;
 
 pub(super) enum Message {
     Line(String),

@@ -1,0 +1,69 @@
+//! The admin listener for actix-web: `/metrics`, health, the status page
+//! and the runtime log level, answered by observe-core's [`Admin`].
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use observe_core::console::{Admin, AdminRequest, MAX_BODY_BYTES};
+
+use crate::endpoint::metrics_handler;
+
+/// Every admin endpoint of `admin` (see [`observe_core::console`]), to
+/// `configure` the `App` of the admin listener's `HttpServer` with:
+///
+/// ```no_run
+/// # fn run(observe: observe_core::Observe) -> Result<(), Box<dyn std::error::Error>> {
+/// use actix_web::{App, HttpServer};
+/// use observe_core::console::{Admin, AdminConfig};
+///
+/// if let Some(config) = AdminConfig::from_env()? {
+///     let admin = Admin::new(&observe, config)?;
+///     let addr = admin.addr();
+///     let server = HttpServer::new(move || App::new().configure(observe_actix::admin_service(&admin)))
+///         .workers(1)
+///         .bind(addr)?
+///         .run();
+///     # drop(server);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn admin_service(admin: &Admin) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+    let admin = admin.clone();
+    move |config: &mut web::ServiceConfig| {
+        let admin = admin.clone();
+        config
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .default_service(web::to(move |request: HttpRequest, body: web::Bytes| {
+                let admin = admin.clone();
+                async move { answer(&admin, &request, &body).await }
+            }));
+    }
+}
+
+async fn answer(admin: &Admin, request: &HttpRequest, body: &[u8]) -> HttpResponse {
+    if Admin::is_metrics(request.path()) && request.method() == actix_web::http::Method::GET {
+        return metrics_handler(admin.observe(), request).await;
+    }
+    let headers = request.headers();
+    let answer = admin
+        .handle(AdminRequest {
+            method: request.method().as_str(),
+            path: request.path(),
+            authorization: headers
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes),
+            accept: headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+            peer: request.peer_addr(),
+            body,
+        })
+        .await;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in answer.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.insert_header((HeaderName::from_static(name), value));
+        }
+    }
+    response.body(answer.body)
+}
