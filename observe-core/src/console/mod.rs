@@ -271,8 +271,9 @@ impl Admin {
         "/observe/log-level",
     ];
 
-    /// Answers `request`. Only `/health/ready` waits (for checks whose
-    /// result is older than their interval, each within its timeout).
+    /// Answers `request`. Only `/health/ready` and `/observe/api/status`
+    /// wait (for checks whose result is older than their interval, each
+    /// within its timeout).
     pub async fn handle(&self, request: AdminRequest<'_>) -> AdminResponse {
         let observe = &self.inner.observe;
         let read = matches!(request.method, "GET" | "HEAD");
@@ -298,7 +299,8 @@ impl Admin {
                 let Some(console) = observe.families().console.get() else {
                     return AdminResponse::error(500, "the console is not set up");
                 };
-                let readiness = observe.last_readiness();
+                // As the probes do: a check runs at most once per interval.
+                let readiness = observe.readiness().await;
                 let value = status::status(
                     observe.families(),
                     console,

@@ -88,10 +88,9 @@ pub(crate) fn install(families: &Arc<Families>) -> &Console {
     let console = families.console.get_or_init(|| {
         first = true;
         let now = Instant::now();
-        let buckets = families.http.shared.buckets.duration.len() + 1;
         Console {
             recent: Recent::new(now),
-            windows: Mutex::new(Windows::new(buckets, now)),
+            windows: Mutex::new(Windows::new(&families.http, now)),
             started: now,
             started_at: SystemTime::now(),
             unauthorized: AtomicU64::new(0),
@@ -133,9 +132,11 @@ mod tests {
     fn the_console_holds_at_most_one_mebibyte() {
         for buckets in [15, 40, 200] {
             let now = Instant::now();
+            let bounds = (1..buckets).map(|i| i as f64).collect();
+            let http = crate::metrics::HttpMetrics::new(&[], bounds, vec![1.0], &[], 1000);
             let console = Console {
                 recent: Recent::new(now),
-                windows: Mutex::new(Windows::new(buckets, now)),
+                windows: Mutex::new(Windows::new(&http, now)),
                 started: now,
                 started_at: SystemTime::now(),
                 unauthorized: AtomicU64::new(0),

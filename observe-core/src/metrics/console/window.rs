@@ -107,9 +107,9 @@ pub(crate) struct Windows {
     /// The ring's row of the newest tick.
     newest: usize,
     routes: Vec<Followed>,
-    /// Every route name at the last tick: one not among them is new, and
-    /// all its requests fall in the next tick.
-    seen: HashSet<Arc<str>>,
+    /// The routes that had requests at the last tick (or when following
+    /// began): one not among them had all its requests since.
+    had_traffic: HashSet<Arc<str>>,
     stride: usize,
     max_routes: usize,
 }
@@ -135,18 +135,36 @@ fn cumulative(http: &HttpMetrics, stride: usize) -> Vec<(Arc<str>, Vec<u64>)> {
 }
 
 impl Windows {
-    /// Windows for histograms with `buckets` duration buckets (`+Inf`
-    /// included), starting now.
-    pub(crate) fn new(buckets: usize, start: Instant) -> Self {
-        let stride = FIRST_BUCKET + buckets;
-        Self {
+    /// Windows over `http`'s duration histograms from `start` on: what
+    /// was counted before is the baseline.
+    pub(crate) fn new(http: &HttpMetrics, start: Instant) -> Self {
+        let stride = FIRST_BUCKET + http.shared.buckets.duration.len() + 1;
+        let mut windows = Self {
             start,
             ticks: VecDeque::with_capacity(TICKS_KEPT),
             newest: TICKS_KEPT - 1,
             routes: Vec::new(),
-            seen: HashSet::new(),
+            had_traffic: HashSet::new(),
             stride,
             max_routes: Self::routes_within_budget(stride),
+        };
+        for (route, counts) in cumulative(http, stride) {
+            if counts[REQUESTS] == 0 {
+                continue;
+            }
+            if windows.routes.len() < windows.max_routes {
+                windows.routes.push(windows.follow(&route, counts.clone()));
+            }
+            windows.had_traffic.insert(route);
+        }
+        windows
+    }
+
+    fn follow(&self, route: &Arc<str>, last: Vec<u64>) -> Followed {
+        Followed {
+            route: Arc::clone(route),
+            last: last.into_boxed_slice(),
+            deltas: vec![0; self.stride * TICKS_KEPT].into_boxed_slice(),
         }
     }
 
@@ -181,25 +199,20 @@ impl Windows {
         for followed in &mut self.routes {
             followed.deltas[row.clone()].fill(0);
         }
-        let first_tick = self.ticks.is_empty();
-        let mut seen = HashSet::with_capacity(live.len());
+        let mut had_traffic = HashSet::with_capacity(live.len());
         for (route, counts) in live {
-            let followed = match self.routes.iter_mut().position(|f| f.route == route) {
+            let followed = match self.routes.iter().position(|f| f.route == route) {
                 Some(at) => Some(&mut self.routes[at]),
                 None if counts[REQUESTS] > 0 && self.routes.len() < self.max_routes => {
-                    // A route created since the last tick (and not before
-                    // following began) had all its requests in this one.
-                    let new = !first_tick && !self.seen.contains(&route);
-                    let last = if new {
-                        vec![0; stride].into_boxed_slice()
+                    // A route without requests at the last tick had all
+                    // its requests in this one.
+                    let last = if self.had_traffic.contains(&route) {
+                        counts.clone()
                     } else {
-                        counts.clone().into_boxed_slice()
+                        vec![0; stride]
                     };
-                    self.routes.push(Followed {
-                        route: Arc::clone(&route),
-                        last,
-                        deltas: vec![0; stride * TICKS_KEPT].into_boxed_slice(),
-                    });
+                    let followed = self.follow(&route, last);
+                    self.routes.push(followed);
                     self.routes.last_mut()
                 }
                 None => None,
@@ -211,9 +224,11 @@ impl Windows {
                     *last = now;
                 }
             }
-            seen.insert(route);
+            if counts[REQUESTS] > 0 {
+                had_traffic.insert(route);
+            }
         }
-        self.seen = seen;
+        self.had_traffic = had_traffic;
         if self.ticks.len() == TICKS_KEPT {
             self.ticks.pop_front();
         }
@@ -232,8 +247,20 @@ impl Windows {
         let live = cumulative(http, stride);
         let last_tick = self.ticks.back().copied().unwrap_or(self.start);
         let in_progress = now.saturating_duration_since(last_tick);
+        // Routes whose first requests came after the last tick: shown at
+        // once, followed from the next tick (while there is room).
+        let arrived: Vec<Followed> = live
+            .iter()
+            .filter(|(route, counts)| {
+                counts[REQUESTS] > 0
+                    && !self.had_traffic.contains(route)
+                    && !self.routes.iter().any(|f| f.route == *route)
+            })
+            .map(|(route, _)| self.follow(route, vec![0; stride]))
+            .collect();
         self.routes
             .iter()
+            .chain(&arrived)
             .map(|followed| {
                 let current: Vec<u64> = live
                     .iter()
@@ -358,12 +385,17 @@ mod tests {
         let http = http();
         observe(&http, "/before", 200, 5, 50);
         let start = Instant::now();
-        let mut windows = Windows::new(3, start);
+        let mut windows = Windows::new(&http, start);
         let at = |s: u64| start + Duration::from_secs(s);
         // Requests before following began are not counted.
         windows.tick(&http, at(10));
         observe(&http, "/users/{id}", 200, 50, 90);
         observe(&http, "/users/{id}", 500, 500, 10);
+        // Shown before the next tick.
+        let early = windows.read(&http, at(15));
+        let users = early.iter().find(|r| &*r.route == "/users/{id}").unwrap();
+        assert_eq!(users.last_minute.requests, 100);
+        assert_eq!(users.last_minute.errors, 10);
         windows.tick(&http, at(20));
         // Four minutes of quiet, then one slow request in progress.
         for s in 3..27 {
@@ -399,10 +431,14 @@ mod tests {
 
     #[test]
     fn routes_followed_stay_within_the_budget() {
-        let small = Windows::new(15, Instant::now());
+        let buckets = |n: usize| {
+            let bounds = (1..n).map(|i| i as f64).collect();
+            HttpMetrics::new(&[], bounds, vec![100.0], &[], 10)
+        };
+        let small = Windows::new(&buckets(15), Instant::now());
         assert_eq!(small.max_routes(), MAX_ROUTES);
         assert!(small.max_bytes() <= BUDGET_BYTES + TICKS_KEPT * 16);
-        let many_buckets = Windows::new(200, Instant::now());
+        let many_buckets = Windows::new(&buckets(200), Instant::now());
         assert!(many_buckets.max_routes() < MAX_ROUTES);
         assert!(many_buckets.max_bytes() <= BUDGET_BYTES + TICKS_KEPT * 16);
     }
