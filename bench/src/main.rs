@@ -15,7 +15,8 @@
 //! `errors` (`metrics` with error tracking on: what every request pays for
 //! the request details an error event may need; the DSN is a closed port);
 //! `sampled` (`full` with tail sampling keeping a tenth of the fast
-//! successful requests' events).
+//! successful requests' events); `console` (`metrics` with the operator
+//! console's windows and request lists, as an admin listener sets up).
 
 use axum::Json;
 use axum::Router;
@@ -53,7 +54,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|errors|logged|full|traced|sampled ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|console|errors|logged|full|traced|sampled ADDR (noop: axum only)"
     );
     std::process::exit(2)
 }
@@ -121,6 +122,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").init()?),
         _ => None,
     };
+    // The operator console's bookkeeping (rolling windows, failed and
+    // slowest requests), as an admin listener sets it up.
+    let _admin = match mode.as_str() {
+        "console" => {
+            let config = observe_core::console::AdminConfig::new(([127, 0, 0, 1], 0).into());
+            Some(observe_core::console::Admin::new(&observe, config)?)
+        }
+        _ => None,
+    };
     let logged = matches!(mode.as_str(), "logged" | "full" | "traced" | "sampled");
     let _logs = match logged {
         true => Some(observe.logging().init()?),
@@ -129,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if framework == "actix" {
         let observed = match mode.as_str() {
             "bare" => false,
-            "metrics" | "errors" | "logged" | "full" | "traced" | "sampled" => true,
+            "metrics" | "console" | "errors" | "logged" | "full" | "traced" | "sampled" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -147,7 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
-        ("axum", "metrics" | "errors") => routes
+        ("axum", "metrics" | "console" | "errors") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),
