@@ -192,7 +192,7 @@ impl Recent {
             .flat_map(|bucket| bucket.kept.iter().map(|kept| Arc::clone(&kept.0)))
             .filter(|r| since.is_none_or(|since| r.ended >= since))
             .collect();
-        all.sort_by(|a, b| b.duration.cmp(&a.duration));
+        all.sort_by_key(|r| std::cmp::Reverse(r.duration));
         all.truncate(SLOWEST_KEPT);
         all
     }
