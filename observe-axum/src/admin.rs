@@ -4,11 +4,12 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue, StatusCode, header};
-use observe_core::console::{Admin, AdminRequest, AdminResponse, MAX_BODY_BYTES};
+use http::header;
+use observe_core::console::Admin;
+use observe_tower::AdminService;
+use tower_service::Service;
 
 use crate::endpoint::metrics_response;
 
@@ -40,47 +41,17 @@ pub fn admin_router(admin: &Admin) -> Router {
 }
 
 async fn answer(admin: &Admin, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    if Admin::is_metrics(parts.uri.path()) && parts.method == http::Method::GET {
-        return metrics_response(admin.observe(), parts.headers.get(header::ACCEPT)).await;
+    if Admin::is_metrics(request.uri().path()) && request.method() == http::Method::GET {
+        let accept = request.headers().get(header::ACCEPT);
+        return metrics_response(admin.observe(), accept).await;
     }
-    // One byte over the limit is enough to answer 413.
-    let body = match to_bytes(body, MAX_BODY_BYTES + 1).await {
-        Ok(body) => body,
-        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-    };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| *addr);
-    let answer = admin
-        .handle(AdminRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            authorization: parts
-                .headers
-                .get(header::AUTHORIZATION)
-                .map(HeaderValue::as_bytes),
-            accept: parts
-                .headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok()),
-            peer,
-            body: &body,
-        })
-        .await;
-    into_response(answer)
-}
-
-fn into_response(answer: AdminResponse) -> Response {
-    let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for (name, value) in answer.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+    // The rest is the tower service's, with the peer axum knows.
+    let mut service = AdminService::new(admin);
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        service = service.peer(*peer);
     }
-    response
+    match service.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
