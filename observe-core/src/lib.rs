@@ -99,6 +99,10 @@ pub use context::{RequestContext, add_event_field, in_current_request};
 pub use encoding::{Format, Scrape, negotiate};
 pub use metrics::app::DEFAULT_SERIES_LIMIT;
 pub use metrics::labels;
+pub use metrics::request_labels::{
+    DEFAULT_HTTP_LABEL_VALUES, LabelRequest, MAX_HTTP_LABEL_VALUE_LEN, MAX_HTTP_LABEL_VALUES,
+    MAX_HTTP_LABELS,
+};
 pub use metrics::{
     CacheResult, CounterFamily, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Gauge, MetricError,
     StateSet, States,

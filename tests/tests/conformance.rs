@@ -5,6 +5,10 @@
 //! families, and the application metrics the handlers record (cache,
 //! dependency, gauges, states). Durations and process figures differ by
 //! nature and are left out. A difference is a bug in a framework crate.
+//! Request-derived labels get the same treatment.
+
+// Test scaffolding: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -254,6 +258,151 @@ async fn every_framework_yields_the_same_series() {
         assert!(
             only_reference.is_empty() && only_other.is_empty(),
             "{reference_framework:?} and {framework:?} differ:\n{reference_framework:?} only: {only_reference:#?}\n{framework:?} only: {only_other:#?}"
+        );
+    }
+}
+
+/// The observe of the labels test: `plan` set by the shop's handler,
+/// `client` by a classifier of the `x-client-kind` header; three values
+/// each at most.
+fn labelled_observe() -> observe_core::Observe {
+    observe_core::Observe::builder()
+        .service_name("shop")
+        .exclude_route("/metrics")
+        .http_label("plan")
+        .http_label_fn("client", |request| {
+            let kind = request.header("x-client-kind")?;
+            Some(match kind {
+                "ios" | "android" => "mobile".to_string(),
+                // Unmapped values go through: the value limit bounds them.
+                other => other.to_string(),
+            })
+        })
+        .http_label_values(3)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_derived_labels_are_the_same_on_every_framework() {
+    // (path, x-client-kind) -> (plan, client) of its series.
+    let sends: [(&str, Option<&str>, &str, &str); 7] = [
+        ("/users/1", Some("ios"), "free", "mobile"),
+        ("/users/3", Some("android"), "free", "mobile"),
+        ("/users/2", Some("web"), "pro", "web"),
+        ("/users/4", Some("cli"), "pro", "cli"),
+        // Past the limit of three values: _OVERFLOW, counted.
+        ("/users/6", Some("curl"), "pro", "_OVERFLOW"),
+        ("/users/8", Some("wget"), "pro", "_OVERFLOW"),
+        // Neither the classifier nor the handler sets them.
+        ("/api/v1/items/3", None, "_NONE", "_NONE"),
+    ];
+    let mut documents = Vec::new();
+    for framework in FRAMEWORKS {
+        let observe = labelled_observe();
+        let addr = start_example(framework, &observe).await;
+        for (path, kind, _, _) in sends {
+            let mut request = client().get(format!("http://{addr}{path}"));
+            if let Some(kind) = kind {
+                request = request.header("x-client-kind", kind);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{framework:?} {path}");
+            response.bytes().await.unwrap();
+        }
+        let text = eventually(
+            Duration::from_secs(10),
+            "every request recorded",
+            || async {
+                let text = scrape(addr, None).await.1;
+                let samples = parse_samples(&text);
+                let total: f64 = samples
+                    .iter()
+                    .filter(|s| s.name == "http_server_request_duration_seconds_count")
+                    .map(|s| s.value)
+                    .sum();
+                (total == sends.len() as f64).then_some(text)
+            },
+        )
+        .await;
+        let samples = parse_samples(&text);
+        let count = |route: &str, plan: &str, client_kind: &str| {
+            let labels = [
+                ("http_route", route),
+                ("plan", plan),
+                ("client", client_kind),
+            ];
+            value(
+                &samples,
+                "http_server_request_duration_seconds_count",
+                &labels,
+            )
+        };
+        assert_eq!(
+            count("/users/{id}", "free", "mobile"),
+            Some(2.0),
+            "{framework:?}:\n{text}"
+        );
+        assert_eq!(
+            count("/users/{id}", "pro", "web"),
+            Some(1.0),
+            "{framework:?}"
+        );
+        assert_eq!(
+            count("/users/{id}", "pro", "cli"),
+            Some(1.0),
+            "{framework:?}"
+        );
+        assert_eq!(
+            count("/users/{id}", "pro", "_OVERFLOW"),
+            Some(2.0),
+            "{framework:?}"
+        );
+        assert_eq!(
+            count("/api/v1/items/{id}", "_NONE", "_NONE"),
+            Some(1.0),
+            "{framework:?}"
+        );
+        // The size families carry them too.
+        let labels = [
+            ("http_route", "/users/{id}"),
+            ("plan", "pro"),
+            ("client", "web"),
+        ];
+        assert_eq!(
+            value(
+                &samples,
+                "http_server_response_body_size_bytes_count",
+                &labels
+            ),
+            Some(1.0),
+            "{framework:?}"
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "observe_http_label_overflow_total",
+                &[("label", "client")]
+            ),
+            Some(2.0),
+            "{framework:?}"
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "observe_http_label_overflow_total",
+                &[("label", "plan")]
+            ),
+            Some(0.0),
+            "{framework:?}"
+        );
+        documents.push((framework, normalise(&text)));
+    }
+    let (reference_framework, reference) = &documents[0];
+    for (framework, document) in &documents[1..] {
+        assert_eq!(
+            reference, document,
+            "{reference_framework:?} and {framework:?} differ"
         );
     }
 }

@@ -317,6 +317,49 @@ async fn exemplars_point_at_exported_traces_and_log_lines_carry_the_ids() {
     assert_eq!(event["span_id"], server.span_id.as_str());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_derived_labels_reach_the_span_and_the_event() {
+    setup();
+    for (n, framework) in FRAMEWORKS.into_iter().enumerate() {
+        let observe = Observe::builder()
+            .service_name("shop")
+            .http_label("plan")
+            .http_label_fn("client", |r| r.header("x-client-kind").map(str::to_string))
+            .build()
+            .unwrap();
+        let addr = start_example(framework, &observe).await;
+        let trace = trace_for(800 + n);
+        let id = format!("labelled-{n}");
+        let response = client()
+            .get(format!("http://{addr}/users/2"))
+            .header("traceparent", traceparent(&trace, PARENT))
+            .header("x-request-id", &id)
+            .header("x-client-kind", "web")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let spans = spans_of(&trace, 1).await;
+        let server = spans.iter().find(|s| s.kind == 2).unwrap();
+        assert_eq!(server.attribute("plan"), Some("pro"), "{framework:?}");
+        assert_eq!(server.attribute("client"), Some("web"), "{framework:?}");
+        let event = eventually(Duration::from_secs(5), "the request event", || async {
+            let bytes = setup().logs.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["request_id"] == id.as_str() && l["target"] == "observe::request")
+        })
+        .await;
+        assert_eq!(
+            event["event"]["labels"],
+            serde_json::json!({"plan": "pro", "client": "web"}),
+            "{framework:?}: {event}"
+        );
+    }
+}
+
 #[test]
 fn bad_tracing_settings_name_the_variable() {
     // Checked without touching the process's own set-up: a sampler typo is

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,6 +20,7 @@ use pin_project_lite::pin_project;
 
 use crate::base::ids::{TraceIds, new_request_id};
 use crate::base::service::Service;
+use crate::metrics::request_labels::{LabelIds, MAX_HTTP_LABELS};
 use crate::metrics::{CacheResult, Families, RouteMetrics};
 
 mod call;
@@ -46,6 +47,42 @@ pub const MAX_EVENT_FIELDS: usize = 32;
 
 /// The longest value of an added event field, in bytes.
 pub const MAX_FIELD_LEN: usize = 256;
+
+/// Why a request-derived label was not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpLabelError {
+    /// Called outside any request.
+    #[error("set_http_label({0:?}) outside a request: there is no request to label")]
+    NoRequest(String),
+    /// The request's `Observe` declares no label of that name.
+    #[error(
+        "http label {name:?} is not declared: declare it with ObserveBuilder::http_label (declared: {declared:?})"
+    )]
+    Undeclared {
+        /// The name given.
+        name: String,
+        /// The names declared.
+        declared: Vec<String>,
+    },
+}
+
+/// Sets the request-derived label `name` of the current request to
+/// `value`, for its HTTP metrics, its event and its span; it wins over the
+/// label's classifier. The label must be declared with
+/// [`ObserveBuilder::http_label`](crate::ObserveBuilder::http_label); past
+/// the label's limit of values, a new value is recorded as `_OVERFLOW`.
+///
+/// ```
+/// // Inside a handler, once the tenant is known:
+/// let _ = observe_core::context::set_http_label("tenant_tier", "gold");
+/// ```
+pub fn set_http_label(name: &str, value: &str) -> Result<(), HttpLabelError> {
+    with_current(|c| match c {
+        Some(c) => c.set_http_label(name, value),
+        None => Err(HttpLabelError::NoRequest(name.chars().take(100).collect())),
+    })
+}
 
 /// Adds a field to the current request's event; outside a request it does
 /// nothing. See [`RequestContext::add_field`].
@@ -114,6 +151,8 @@ pub struct RequestContext {
     /// request, so its 5xx is not reported again.
     error_reported: AtomicBool,
     pub(crate) trace: RequestTrace,
+    /// The request-derived labels' value ids; 0 is `_NONE`.
+    labels: [AtomicU8; MAX_HTTP_LABELS],
 }
 
 thread_local! {
@@ -142,11 +181,52 @@ impl RequestContext {
             details: OnceLock::new(),
             error_reported: AtomicBool::new(false),
             trace: RequestTrace::default(),
+            labels: Default::default(),
         };
         if let Some(route) = route {
             let _ = context.route.set(route);
         }
         Arc::new(context)
+    }
+
+    /// Sets the request-derived label `name` to `value`; see
+    /// [`set_http_label`].
+    pub fn set_http_label(&self, name: &str, value: &str) -> Result<(), HttpLabelError> {
+        let labels = &self.families.http.labels;
+        let Some(index) = labels.index_of(name) else {
+            return Err(HttpLabelError::Undeclared {
+                name: name.chars().take(100).collect(),
+                declared: labels.names().map(str::to_string).collect(),
+            });
+        };
+        self.labels[index].store(labels.id(index, value), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The request-derived labels' value ids now.
+    pub(crate) fn label_ids(&self) -> LabelIds {
+        std::array::from_fn(|i| self.labels[i].load(Ordering::Relaxed))
+    }
+
+    /// Sets the ids the classifiers gave; the handler may override them.
+    pub(crate) fn set_label_ids(&self, ids: LabelIds) {
+        for (slot, id) in self.labels.iter().zip(ids) {
+            slot.store(id, Ordering::Relaxed);
+        }
+    }
+
+    /// The request-derived labels and their values now, for the event and
+    /// the span; empty when none is declared.
+    pub fn http_labels(&self) -> Vec<(String, Arc<str>)> {
+        let labels = &self.families.http.labels;
+        if !labels.any() {
+            return Vec::new();
+        }
+        labels
+            .pairs(&self.label_ids())
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect()
     }
 
     /// The context of the request whose handler is running on this thread,

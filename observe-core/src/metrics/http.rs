@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use super::histogram::Histogram;
 use super::labels::{Methods, OUTSIDE_REQUEST_ROUTE, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
+use super::request_labels::{HttpLabels, LabelIds};
 use crate::base::hash::FastMap;
 use crate::base::ids::TraceIds;
 use crate::base::time::unix_now;
@@ -43,11 +44,19 @@ pub(crate) struct SeriesKey {
     pub(crate) method: u8,
     pub(crate) status: u16,
     pub(crate) outcome: Outcome,
+    /// The request-derived labels' value ids ([`HttpLabels`]).
+    pub(crate) labels: LabelIds,
 }
 
 impl SeriesKey {
-    fn packed(self) -> u32 {
-        (u32::from(self.method) << 24) | ((self.outcome as u32) << 16) | u32::from(self.status)
+    fn packed(self) -> u64 {
+        let [a, b, c] = self.labels;
+        (u64::from(a) << 56)
+            | (u64::from(b) << 48)
+            | (u64::from(c) << 40)
+            | (u64::from(self.method) << 24)
+            | ((self.outcome as u64) << 16)
+            | u64::from(self.status)
     }
 }
 
@@ -144,10 +153,10 @@ pub(crate) struct RouteMetrics {
     pub(crate) name: Arc<str>,
     pub(crate) excluded: bool,
     shared: Arc<Shared>,
-    series: RwLock<FastMap<u32, Arc<Series>>>,
+    series: RwLock<FastMap<u64, Arc<Series>>>,
     /// The route's first series (usually its `200`), reachable without the
     /// lock or a hash.
-    hot: OnceLock<(u32, Arc<Series>)>,
+    hot: OnceLock<(u64, Arc<Series>)>,
 }
 
 impl RouteMetrics {
@@ -248,6 +257,8 @@ pub(crate) struct HttpMetrics {
     max_routes: usize,
     /// Requests recorded under `_OVERFLOW` because the route table was full.
     pub(crate) route_overflowed: AtomicU64,
+    /// The request-derived labels every series carries.
+    pub(crate) labels: HttpLabels,
 }
 
 impl HttpMetrics {
@@ -281,6 +292,7 @@ impl HttpMetrics {
             overflow: Arc::new(RouteMetrics::new(OVERFLOW_ROUTE, false, &shared)),
             outside: Arc::new(RouteMetrics::new(OUTSIDE_REQUEST_ROUTE, false, &shared)),
             route_overflowed: AtomicU64::new(0),
+            labels: HttpLabels::default(),
             shared,
             max_routes,
         }
@@ -450,6 +462,7 @@ impl HttpMetrics {
             }
             Outcome::Completed => {}
         }
+        self.labels.write(out, &s.key.labels);
         out.push_str(const_labels);
     }
 }
@@ -485,6 +498,7 @@ mod tests {
         let m = metrics(10);
         let route = m.route(Some("/a"));
         let key = SeriesKey {
+            labels: [0; 3],
             method: 0,
             status: 200,
             outcome: Outcome::Completed,

@@ -13,6 +13,11 @@ pub const OVERFLOW_ROUTE: &str = "_OVERFLOW";
 /// outside any request: at start-up, in a background task.
 pub const OUTSIDE_REQUEST_ROUTE: &str = "_NONE";
 
+/// Value of a request-derived label (
+/// [`ObserveBuilder::http_label`](crate::ObserveBuilder::http_label)) that
+/// neither the classifier nor the handler set.
+pub const NONE_VALUE: &str = "_NONE";
+
 /// Label value of the one series a family falls back to once it has
 /// reached its series limit.
 pub const OVERFLOW_VALUE: &str = "_OVERFLOW";

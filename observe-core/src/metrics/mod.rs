@@ -12,6 +12,7 @@ pub(crate) mod http;
 pub(crate) mod intern;
 pub mod labels;
 pub(crate) mod process;
+pub(crate) mod request_labels;
 pub(crate) mod signals;
 
 use std::sync::RwLock;
@@ -65,6 +66,7 @@ impl Families {
             route_overflowed,
             self.created,
         );
+        self.http.labels.render(&mut out, format, const_labels);
         process::render(&mut out, format, const_labels);
         signals::render(&mut out, format, const_labels);
         if let Some(console) = self.console.get() {

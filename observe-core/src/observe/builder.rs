@@ -17,6 +17,10 @@ use crate::metrics::app::DEFAULT_SERIES_LIMIT;
 use crate::metrics::labels::{
     MAX_EXTRA_METHODS, STANDARD_METHODS, is_method_token, is_valid_label_name,
 };
+use crate::metrics::request_labels::{
+    Classifier, DEFAULT_HTTP_LABEL_VALUES, HttpLabels, LabelRequest, MAX_HTTP_LABEL_VALUES,
+    MAX_HTTP_LABELS,
+};
 use crate::metrics::{
     AppMetrics, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Families, HttpMetrics,
 };
@@ -79,6 +83,27 @@ pub enum BuildError {
     /// `max_routes` is zero.
     #[error("invalid max_routes 0: expected at least 1 (default {DEFAULT_MAX_ROUTES})")]
     MaxRoutes,
+    /// A request-derived label name is invalid, reserved, a constant
+    /// label's, or declared twice.
+    #[error(
+        "invalid http label {name:?}: {reason}; expected a name [a-zA-Z_][a-zA-Z0-9_]* that is not one of {RESERVED_LABELS:?}, a constant label or another http label"
+    )]
+    HttpLabel {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// More than [`MAX_HTTP_LABELS`] request-derived labels.
+    #[error(
+        "too many http labels ({0}): at most {MAX_HTTP_LABELS}, as each multiplies the HTTP series"
+    )]
+    TooManyHttpLabels(usize),
+    /// `http_label_values` out of range.
+    #[error(
+        "invalid http_label_values {0}: expected 1 to {MAX_HTTP_LABEL_VALUES} (default {DEFAULT_HTTP_LABEL_VALUES})"
+    )]
+    HttpLabelValues(usize),
     /// `series_limit` is zero.
     #[error("invalid series_limit 0: expected at least 1 (default {DEFAULT_SERIES_LIMIT})")]
     SeriesLimit,
@@ -132,6 +157,24 @@ pub struct ObserveBuilder {
     event_sampling: Option<EventSampling>,
     resource_attributes: Vec<(String, String)>,
     resource_attributes_from_env: bool,
+    http_labels: Vec<HttpLabelSpec>,
+    http_label_values: usize,
+}
+
+/// A declared request-derived label and its classifier, if any.
+#[derive(Clone)]
+struct HttpLabelSpec {
+    name: String,
+    classifier: Option<Classifier>,
+}
+
+impl std::fmt::Debug for HttpLabelSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpLabel")
+            .field("name", &self.name)
+            .field("classifier", &self.classifier.is_some())
+            .finish()
+    }
 }
 
 impl Default for ObserveBuilder {
@@ -153,6 +196,8 @@ impl Default for ObserveBuilder {
             event_sampling: None,
             resource_attributes: Vec::new(),
             resource_attributes_from_env: false,
+            http_labels: Vec::new(),
+            http_label_values: DEFAULT_HTTP_LABEL_VALUES,
         }
     }
 }
@@ -219,6 +264,66 @@ impl ObserveBuilder {
         self
     }
 
+    /// Declares a request-derived label on the HTTP duration and size
+    /// families (at most [`MAX_HTTP_LABELS`]): handler code sets its value
+    /// with [`set_http_label`](crate::context::set_http_label); a request
+    /// that does not is recorded with `_NONE`. The request event and the
+    /// server span carry it too. Each label takes at most
+    /// [`http_label_values`](Self::http_label_values) values; past that,
+    /// new values become `_OVERFLOW`, counted in
+    /// `observe_http_label_overflow_total{label}`.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder()
+    ///     .http_label("tenant_tier")
+    ///     .build()?;
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    pub fn http_label(mut self, name: impl Into<String>) -> Self {
+        self.http_labels.push(HttpLabelSpec {
+            name: name.into(),
+            classifier: None,
+        });
+        self
+    }
+
+    /// Declares a request-derived label whose value a classifier of the
+    /// request gives (before the handler runs; handler code may still set
+    /// it). Return `None` to leave it `_NONE`. Map what you read to a few
+    /// known values: the label's value limit guards the series, but with a
+    /// raw header the values kept are whatever came first.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder()
+    ///     .http_label_fn("client", |request| {
+    ///         let kind = match request.header("x-client-kind")? {
+    ///             "ios" | "android" => "mobile",
+    ///             "web" => "web",
+    ///             _ => "other",
+    ///         };
+    ///         Some(kind.to_string())
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    pub fn http_label_fn<F>(mut self, name: impl Into<String>, classify: F) -> Self
+    where
+        F: Fn(&LabelRequest<'_>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.http_labels.push(HttpLabelSpec {
+            name: name.into(),
+            classifier: Some(std::sync::Arc::new(classify)),
+        });
+        self
+    }
+
+    /// The most values each request-derived label may take (default
+    /// [`DEFAULT_HTTP_LABEL_VALUES`], at most [`MAX_HTTP_LABEL_VALUES`]).
+    pub fn http_label_values(mut self, values: usize) -> Self {
+        self.http_label_values = values;
+        self
+    }
+
     /// The most series each family observe owns may have (default
     /// [`DEFAULT_SERIES_LIMIT`]): cache and dependency metrics and
     /// [`Observe::counter_family`]. Past it, new label sets share one
@@ -274,6 +379,37 @@ impl ObserveBuilder {
         self.event_sampling = Some(sampling);
         self
     }
+    /// The declared request-derived labels, validated.
+    fn http_labels(&self) -> Result<Vec<(String, Option<Classifier>)>, BuildError> {
+        if self.http_labels.len() > MAX_HTTP_LABELS {
+            return Err(BuildError::TooManyHttpLabels(self.http_labels.len()));
+        }
+        if !(1..=MAX_HTTP_LABEL_VALUES).contains(&self.http_label_values) {
+            return Err(BuildError::HttpLabelValues(self.http_label_values));
+        }
+        let mut labels: Vec<(String, Option<Classifier>)> = Vec::new();
+        for spec in &self.http_labels {
+            let invalid = |reason| BuildError::HttpLabel {
+                name: spec.name.chars().take(100).collect(),
+                reason,
+            };
+            let name = spec.name.as_str();
+            if !is_valid_label_name(name) {
+                return Err(invalid("not a Prometheus label name"));
+            }
+            if RESERVED_LABELS.contains(&name) || name.starts_with("http_") {
+                return Err(invalid("observe sets a label of that name itself"));
+            }
+            if self.const_labels.iter().any(|(n, _)| n == name) {
+                return Err(invalid("a constant label has that name"));
+            }
+            if labels.iter().any(|(n, _)| n == name) {
+                return Err(invalid("declared twice"));
+            }
+            labels.push((spec.name.clone(), spec.classifier.clone()));
+        }
+        Ok(labels)
+    }
 
     /// Validates the settings and builds the [`Observe`].
     pub fn build(mut self) -> Result<Observe, BuildError> {
@@ -311,6 +447,7 @@ impl ObserveBuilder {
             escape_label_value(&mut const_labels, value);
             const_labels.push('"');
         }
+        let http_labels = self.http_labels()?;
         let variable = self
             .resource_attributes_from_env
             .then(|| std::env::var(resource::VARIABLE).ok())
@@ -331,6 +468,14 @@ impl ObserveBuilder {
             .filter(|c| !c.is_empty())
             .or_else(|| std::env::var("OBSERVE_GIT_COMMIT").ok())
             .filter(|c| !c.is_empty());
+        let mut http = HttpMetrics::new(
+            &self.extra_methods,
+            self.duration_buckets.clone(),
+            self.size_buckets,
+            &self.excluded_routes,
+            self.max_routes,
+        );
+        http.labels = HttpLabels::new(http_labels, self.http_label_values, unix_now());
         let families = Families {
             service: Service {
                 name: service_name,
@@ -341,13 +486,7 @@ impl ObserveBuilder {
             },
             const_labels,
             app: AppMetrics::new(self.series_limit, &self.duration_buckets),
-            http: HttpMetrics::new(
-                &self.extra_methods,
-                self.duration_buckets,
-                self.size_buckets,
-                &self.excluded_routes,
-                self.max_routes,
-            ),
+            http,
             registry: RwLock::new(registry),
             created: unix_now(),
             event_sampling,

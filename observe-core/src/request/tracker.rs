@@ -11,6 +11,7 @@ use crate::context::{RequestContext, RequestDetails};
 use crate::metrics::console::recent::CALLS_KEPT;
 use crate::metrics::console::{KeptCall, KeptRequest};
 use crate::metrics::labels::CANCELLED_STATUS;
+use crate::metrics::request_labels::LabelRequest;
 use crate::metrics::{Families, Observation, Outcome, RouteMetrics, SeriesKey};
 use crate::signals::{event, trace};
 
@@ -110,6 +111,12 @@ pub(crate) fn track(
             tracestate.as_deref(),
         );
         trace::record_path(&tracker.context, head.path());
+    }
+    let labels = &families.http.labels;
+    if labels.classifies() {
+        let headers: Vec<(&str, &[u8])> = head.headers().collect();
+        let request = LabelRequest::new(head.method(), head.path(), &headers);
+        tracker.context.set_label_ids(labels.classify(&request));
     }
     if errors_on() && !tracker.route.excluded {
         let details = RequestDetails::new(head.path(), head.query(), head.headers());
@@ -314,6 +321,7 @@ impl RequestTracker {
         }
         let status = self.status.unwrap_or(CANCELLED_STATUS);
         let key = SeriesKey {
+            labels: self.context.label_ids(),
             method: self.method,
             status,
             outcome,

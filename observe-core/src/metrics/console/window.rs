@@ -366,6 +366,7 @@ mod tests {
         for _ in 0..times {
             metrics.observe(
                 SeriesKey {
+                    labels: [0; 3],
                     method: 0,
                     status,
                     outcome: Outcome::Completed,

@@ -81,6 +81,16 @@ pub(crate) fn write(
             json::own_key!(out, "errors");
             json::integer(out, cache.errors);
             out.push('}');
+            let labels = context.http_labels();
+            if !labels.is_empty() {
+                json::own_key!(out, "labels");
+                out.push('{');
+                for (i, (name, value)) in labels.iter().enumerate() {
+                    json::key(out, name, i == 0);
+                    json::string(out, &redactor.redact_field(name, value));
+                }
+                out.push('}');
+            }
             json::own_key!(out, "fields");
             out.push('{');
             for (i, (key, value)) in context.fields().iter().enumerate() {
@@ -108,6 +118,9 @@ pub(crate) fn write(
             }
             if let Some(rate) = finished.sample_rate {
                 let _ = write!(out, " sample_rate={rate}");
+            }
+            for (name, value) in context.http_labels() {
+                let _ = write!(out, " {name}={:?}", redactor.redact_field(&name, &value));
             }
             for (key, value) in context.fields() {
                 let _ = write!(out, " {key}={:?}", redactor.redact_field(&key, &value));

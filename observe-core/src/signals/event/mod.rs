@@ -8,7 +8,8 @@
 //! "status","duration_ms","request_body_bytes","response_body_bytes",
 //! "error_type"?,"sample_rate"?,"dependencies":{"count","total_ms","calls":[{"dependency",
 //! "operation","duration_ms","outcome"}]},"cache":{"hits","misses",
-//! "errors"},"fields":{...}}}`. No query string, no client address, no
+//! "errors"},"labels"?:{...},"fields":{...}}}` (`labels`: the
+//! request-derived labels, when the `Observe` declares any). No query string, no client address, no
 //! header: what the handler adds with
 //! [`add_event_field`](crate::context::add_event_field) is redacted like any
 //! log field, by the redactor of the request's `Observe`.
@@ -45,6 +46,18 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The request-derived labels as `name=value,...`, when any is declared.
+fn labels_text(context: &RequestContext) -> Option<String> {
+    let labels = context.http_labels();
+    (!labels.is_empty()).then(|| {
+        labels
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
 /// The level the event is written at, before remapping.
 pub(crate) const LEVEL: Level = Level::INFO;
 
@@ -72,6 +85,7 @@ pub(crate) fn emit_through_tracing(context: &RequestContext, finished: &Finished
         dependency_ms = millis(calls.total),
         cache_hits = cache.hits,
         cache_misses = cache.misses,
+        http_labels = labels_text(context).as_deref(),
         "request finished"
     );
 }

@@ -109,6 +109,9 @@ pub(crate) fn finish_request(
     } else if span.is_recording() {
         span.update_name(format!("{} {route}", context.method()));
         span.set_attribute(KeyValue::new("http.route", route.to_string()));
+        for (name, value) in context.http_labels() {
+            span.set_attribute(KeyValue::new(name, value.to_string()));
+        }
         if let Some(status) = status {
             span.set_attribute(KeyValue::new(
                 "http.response.status_code",
