@@ -7,11 +7,14 @@
 //! - [`actix_app`]: the actix-web service (`--bin actix-service`).
 //! - [`tower_app`]: a hyper 1 service with observe's tower layer and a route
 //!   classifier closure, no router (`--bin tower-service`).
+//! - [`grpc`]: a gRPC service (tonic's generated server behind observe's
+//!   tower layer, `--bin grpc-service`).
 //! - [`deploy`]: the `judge` and `analysis` subcommands every binary has.
 
 pub mod actix_app;
 pub mod axum_app;
 pub mod deploy;
+pub mod grpc;
 pub mod shop;
 pub mod tower_app;
 

@@ -103,6 +103,7 @@ pub use metrics::request_labels::{
     DEFAULT_HTTP_LABEL_VALUES, LabelRequest, MAX_HTTP_LABEL_VALUE_LEN, MAX_HTTP_LABEL_VALUES,
     MAX_HTTP_LABELS,
 };
+pub use metrics::rpc::{GRPC_CODES, is_server_error as is_grpc_server_error};
 pub use metrics::{
     CacheResult, CounterFamily, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Gauge, MetricError,
     StateSet, States,

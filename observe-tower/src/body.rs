@@ -9,6 +9,10 @@ use http_body::{Body, Frame, SizeHint};
 use observe_core::{BodyRecorder, RequestTracker};
 use pin_project_lite::pin_project;
 
+/// Where a gRPC call's status is: in the trailers, or in the headers of a
+/// trailers-only answer.
+pub(crate) const GRPC_STATUS: &str = "grpc-status";
+
 pin_project! {
     /// Response body of [`ObserveService`](crate::ObserveService).
     ///
@@ -38,7 +42,7 @@ impl<B: Body> ObservedBody<B> {
         }
     }
 
-    /// The empty body of the 500 answered for a panicking handler.
+    /// The empty body of the answer to a panicking handler.
     pub(crate) fn empty() -> Self {
         Self {
             inner: None,
@@ -64,6 +68,15 @@ impl<B: Body> Body for ObservedBody<B> {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.recorder.data(data.remaining() as u64);
+                } else if let Some(trailers) = frame.trailers_ref()
+                    && this.recorder.is_grpc()
+                {
+                    if let Some(status) = trailers.get(GRPC_STATUS) {
+                        this.recorder.grpc_status(status.as_bytes());
+                    }
+                    // Trailers are the last frame: the call has ended,
+                    // whether or not the server polls for the end.
+                    this.recorder.end();
                 }
             }
             Poll::Ready(None) => this.recorder.end(),

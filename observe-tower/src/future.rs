@@ -5,12 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http::header::CONTENT_TYPE;
 use http::header::Entry;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use observe_core::{CaughtPanic, RequestTracker};
 use pin_project_lite::pin_project;
 
-use crate::body::ObservedBody;
+use crate::body::{GRPC_STATUS, ObservedBody};
 
 pin_project! {
     /// Future of [`ObserveService`](crate::ObserveService). Dropping it
@@ -62,6 +63,12 @@ where
             Ok(Poll::Ready(Ok(mut response))) => {
                 let mut tracker = this.tracker.take();
                 if let Some(tracker) = tracker.as_mut() {
+                    // A trailers-only gRPC answer has its status here.
+                    if tracker.is_grpc()
+                        && let Some(status) = response.headers().get(GRPC_STATUS)
+                    {
+                        tracker.grpc_status(status.as_bytes());
+                    }
                     let id = tracker.response(response.status().as_u16());
                     echo_request_id(&mut response, this.request_id, id);
                 }
@@ -72,7 +79,19 @@ where
             Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(error)),
             Err(CaughtPanic) => {
                 let mut response = Response::new(ObservedBody::empty());
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                if this.tracker.as_ref().is_some_and(RequestTracker::is_grpc) {
+                    // gRPC clients read the status, not the HTTP code: a
+                    // trailers-only INTERNAL.
+                    let headers = response.headers_mut();
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+                    headers.insert(GRPC_STATUS, HeaderValue::from_static("13"));
+                    headers.insert(
+                        "grpc-message",
+                        HeaderValue::from_static("handler%20panicked"),
+                    );
+                } else {
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                }
                 if let Some(tracker) = this.tracker.take() {
                     echo_request_id(&mut response, this.request_id, tracker.request_id());
                     tracker.panicked();

@@ -13,6 +13,7 @@ pub(crate) struct Names {
     tracestate: HeaderName,
     content_length: HeaderName,
     transfer_encoding: HeaderName,
+    content_type: HeaderName,
 }
 
 impl Names {
@@ -31,6 +32,7 @@ impl Names {
             tracestate: HeaderName::from_static("tracestate"),
             content_length: header::CONTENT_LENGTH,
             transfer_encoding: header::TRANSFER_ENCODING,
+            content_type: header::CONTENT_TYPE,
         }
     }
 
@@ -41,6 +43,7 @@ impl Names {
             Header::Tracestate => &self.tracestate,
             Header::ContentLength => &self.content_length,
             Header::TransferEncoding => &self.transfer_encoding,
+            Header::ContentType => &self.content_type,
         }
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod intern;
 pub mod labels;
 pub(crate) mod process;
 pub(crate) mod request_labels;
+pub(crate) mod rpc;
 pub(crate) mod signals;
 
 use std::sync::RwLock;
@@ -36,6 +37,8 @@ pub(crate) struct Families {
     /// Constant labels pre-rendered as `,name="value"...` once at build time.
     pub(crate) const_labels: String,
     pub(crate) http: HttpMetrics,
+    /// gRPC calls, recorded instead of the HTTP families.
+    pub(crate) rpc: rpc::RpcMetrics,
     pub(crate) app: AppMetrics,
     /// The service's own prometheus-client metrics, rendered last.
     pub(crate) registry: RwLock<Registry>,
@@ -55,6 +58,7 @@ impl Families {
         let const_labels = &self.const_labels;
         self.render_target_info(&mut out, format);
         self.http.render_histograms(&mut out, format, const_labels);
+        self.rpc.render(&mut out, format, const_labels);
         let route_overflowed = self
             .http
             .route_overflowed

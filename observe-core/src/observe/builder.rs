@@ -476,6 +476,7 @@ impl ObserveBuilder {
             self.max_routes,
         );
         http.labels = HttpLabels::new(http_labels, self.http_label_values, unix_now());
+        let rpc = crate::metrics::rpc::RpcMetrics::new(&self.duration_buckets, self.max_routes);
         let families = Families {
             service: Service {
                 name: service_name,
@@ -487,6 +488,7 @@ impl ObserveBuilder {
             const_labels,
             app: AppMetrics::new(self.series_limit, &self.duration_buckets),
             http,
+            rpc,
             registry: RwLock::new(registry),
             created: unix_now(),
             event_sampling,

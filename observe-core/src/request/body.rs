@@ -26,6 +26,19 @@ impl BodyRecorder {
         }
     }
 
+    /// Whether the body answers a gRPC call, whose status comes in the
+    /// trailers ([`RequestTracker::is_grpc`]).
+    pub fn is_grpc(&self) -> bool {
+        self.tracker.as_ref().is_some_and(RequestTracker::is_grpc)
+    }
+
+    /// The trailers' `grpc-status` value, when there is one.
+    pub fn grpc_status(&mut self, value: &[u8]) {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.grpc_status(value);
+        }
+    }
+
     /// The body reported its end: the request is complete.
     pub fn end(&mut self) {
         if let Some(tracker) = self.tracker.take() {

@@ -21,6 +21,8 @@ pub enum Header {
     ContentLength,
     /// `transfer-encoding`.
     TransferEncoding,
+    /// `content-type`: tells a gRPC call (`application/grpc...`) apart.
+    ContentType,
 }
 
 impl Header {
@@ -33,6 +35,7 @@ impl Header {
             Header::Tracestate => Some("tracestate"),
             Header::ContentLength => Some("content-length"),
             Header::TransferEncoding => Some("transfer-encoding"),
+            Header::ContentType => Some("content-type"),
         }
     }
 }

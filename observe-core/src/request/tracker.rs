@@ -12,6 +12,7 @@ use crate::metrics::console::recent::CALLS_KEPT;
 use crate::metrics::console::{KeptCall, KeptRequest};
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::request_labels::LabelRequest;
+use crate::metrics::rpc::{self, Ending, RpcMetrics};
 use crate::metrics::{Families, Observation, Outcome, RouteMetrics, SeriesKey};
 use crate::signals::{event, trace};
 
@@ -47,6 +48,23 @@ pub struct RequestTracker {
     status: Option<u16>,
     response_body_size: u64,
     recorded: bool,
+    /// A gRPC call: its path and the `grpc-status` seen, if any.
+    grpc: Option<Grpc>,
+}
+
+/// What the recorder keeps of a gRPC call until it ends.
+#[derive(Debug)]
+struct Grpc {
+    path: Box<str>,
+    status: Option<u8>,
+}
+
+/// Whether a `content-type` is gRPC's: `application/grpc`, alone or with
+/// a `+codec` or parameters.
+fn is_grpc(content_type: Option<&[u8]>) -> bool {
+    content_type
+        .and_then(|v| v.strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
 }
 
 /// Starts tracking: the route's metrics (through `cache` when given), in
@@ -83,6 +101,7 @@ pub(crate) fn start(
         status: None,
         response_body_size: 0,
         recorded: false,
+        grpc: None,
     }
 }
 
@@ -96,6 +115,12 @@ pub(crate) fn track(
 ) -> RequestTracker {
     let mut tracker = start(families, head.method(), route, cache);
     tracker.request_body_size = head::body_size(head);
+    if is_grpc(head::only(head.values(Header::ContentType))) {
+        tracker.grpc = Some(Grpc {
+            path: head.path().into(),
+            status: None,
+        });
+    }
     // The first sane id the caller (or a middleware before ours) sent.
     tracker
         .context
@@ -240,6 +265,22 @@ impl RequestTracker {
         self.context.request_id()
     }
 
+    /// Whether the request is a gRPC call (`content-type:
+    /// application/grpc...`): the framework crate then reports its
+    /// `grpc-status`, from the response headers of a trailers-only answer
+    /// or from the trailers.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc.is_some()
+    }
+
+    /// The call's `grpc-status` value; a malformed one counts as UNKNOWN
+    /// (2), as gRPC clients read it. The last one given wins.
+    pub fn grpc_status(&mut self, value: &[u8]) {
+        if let Some(grpc) = &mut self.grpc {
+            grpc.status = Some(rpc::parse_status(value));
+        }
+    }
+
     /// Sets the route learned after the handler ran (frameworks that resolve
     /// the route late). `None` keeps the route given at the start.
     pub fn route_after_handler(&mut self, route: Option<&str>) {
@@ -298,6 +339,10 @@ impl RequestTracker {
 
     fn record(&mut self, outcome: Outcome) {
         if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        if let Some(grpc) = self.grpc.take() {
+            self.record_grpc(outcome, &grpc);
             return;
         }
         let route = &self.route;
@@ -364,10 +409,72 @@ impl RequestTracker {
                 request_body_bytes: self.request_body_size,
                 response_body_bytes: self.response_body_size,
                 sample_rate: sampling.is_on().then_some(sample_rate),
+                rpc: None,
             },
         );
     }
 }
+
+impl RequestTracker {
+    /// A gRPC call ends: `rpc_server_duration_seconds` instead of the
+    /// HTTP families, and the RPC conventions on the span and the event.
+    fn record_grpc(&mut self, outcome: Outcome, grpc: &Grpc) {
+        let code = match outcome {
+            Outcome::Panic => rpc::INTERNAL,
+            Outcome::Cancelled => rpc::CANCELLED,
+            Outcome::Completed => match (grpc.status, self.status) {
+                (Some(code), _) => code,
+                // No grpc-status at all: a broken answer.
+                (None, Some(200) | None) => rpc::UNKNOWN,
+                (None, Some(status)) => rpc::code_of_http_status(status),
+            },
+        };
+        let (service, method) = RpcMetrics::labels_for(&grpc.path, code);
+        let ending = match outcome {
+            Outcome::Panic => Ending::Panic,
+            Outcome::Cancelled => Ending::Cancelled,
+            Outcome::Completed => Ending::Answered,
+        };
+        let error_type = rpc::error_type(code, ending);
+        trace::finish_rpc(&self.context, service, method, code, error_type.as_deref());
+        let duration = self.started.elapsed();
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let families = &self.context.families;
+        families.rpc.observe(service, method, code, ending, nanos);
+        if outcome == Outcome::Completed && rpc::is_server_error(code) {
+            report_rpc_error(&self.context, service, method, code);
+        }
+        let sampling = &families.event_sampling;
+        let Some(sample_rate) = sampling.decide(error_type.is_some(), duration) else {
+            return;
+        };
+        let route = format!("/{service}/{method}");
+        write_event(
+            &self.context,
+            &event::Finished {
+                method: self.context.method(),
+                route: &route,
+                status: self.status.unwrap_or(CANCELLED_STATUS),
+                error_type,
+                duration,
+                request_body_bytes: self.request_body_size,
+                response_body_bytes: self.response_body_size,
+                sample_rate: sampling.is_on().then_some(sample_rate),
+                rpc: Some((service, method, code)),
+            },
+        );
+    }
+}
+
+#[cfg(feature = "errors")]
+fn report_rpc_error(context: &RequestContext, service: &str, method: &str, code: u8) {
+    if let Some(errors) = crate::signals::errors::installed() {
+        errors.rpc_error(context, service, method, code);
+    }
+}
+
+#[cfg(not(feature = "errors"))]
+fn report_rpc_error(_context: &RequestContext, _service: &str, _method: &str, _code: u8) {}
 
 impl Drop for RequestTracker {
     fn drop(&mut self) {

@@ -104,6 +104,36 @@ pub(crate) fn server_error(context: &RequestContext, route: &str, status: u16) -
     event
 }
 
+/// A gRPC call that ended with a server-error code. One issue per method
+/// and code.
+pub(crate) fn rpc_error(
+    context: &RequestContext,
+    service: &str,
+    method: &str,
+    code: u8,
+) -> Event<'static> {
+    let (mut event, _, _) = base("server_error", Some(context));
+    let name = crate::metrics::rpc::GRPC_CODES
+        .get(usize::from(code))
+        .copied()
+        .unwrap_or("UNKNOWN");
+    let call = format!("{service}/{method}");
+    event.transaction = Some(call.clone());
+    event.message = Some(format!("gRPC {name} ({code}) from {call}"));
+    let code = code.to_string();
+    for (key, value) in [
+        ("rpc.system", "grpc".to_string()),
+        ("rpc.service", service.to_string()),
+        ("rpc.method", method.to_string()),
+        ("rpc.grpc.status_code", code.clone()),
+        ("error.type", code.clone()),
+    ] {
+        event.tags.insert(key.into(), value);
+    }
+    event.fingerprint = Cow::Owned(vec!["rpc_error".into(), call.into(), code.into()]);
+    event
+}
+
 /// An ERROR log line. One issue per callsite (and route, inside a request).
 pub(crate) fn log_line(
     context: Option<&RequestContext>,

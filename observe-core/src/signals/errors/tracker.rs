@@ -171,6 +171,28 @@ impl Tracker {
         self.submit(Job::Event(event, Some(redactor)));
     }
 
+    /// A gRPC call that ended with a server-error code.
+    pub(crate) fn rpc_error(
+        &self,
+        context: &RequestContext,
+        service: &str,
+        method: &str,
+        code: u8,
+    ) {
+        if !self.server_errors
+            || context.mark_error_reported()
+            || !self.admit(ErrorKind::ServerError)
+        {
+            return;
+        }
+        let event = self.finish(
+            event::rpc_error(context, service, method, code),
+            Some(context),
+        );
+        let redactor = context.service().redactor.clone();
+        self.submit(Job::Event(event, Some(redactor)));
+    }
+
     /// An ERROR line (after remapping), forwarded from logging.
     pub(crate) fn log_line(&self, target: &str, callsite: &str, message: &str, fields: &str) {
         let context = RequestContext::current();

@@ -81,6 +81,19 @@ pub(crate) fn write(
             json::own_key!(out, "errors");
             json::integer(out, cache.errors);
             out.push('}');
+            if let Some((service, method, code)) = finished.rpc {
+                json::own_key!(out, "rpc");
+                out.push('{');
+                json::own_key!(out, "system", first);
+                json::string(out, "grpc");
+                json::own_key!(out, "service");
+                json::string(out, service);
+                json::own_key!(out, "method");
+                json::string(out, method);
+                json::own_key!(out, "grpc_status_code");
+                json::integer(out, code);
+                out.push('}');
+            }
             let labels = context.http_labels();
             if !labels.is_empty() {
                 json::own_key!(out, "labels");
@@ -118,6 +131,9 @@ pub(crate) fn write(
             }
             if let Some(rate) = finished.sample_rate {
                 let _ = write!(out, " sample_rate={rate}");
+            }
+            if let Some((_, _, code)) = finished.rpc {
+                let _ = write!(out, " rpc_grpc_status_code={code}");
             }
             for (name, value) in context.http_labels() {
                 let _ = write!(out, " {name}={:?}", redactor.redact_field(&name, &value));

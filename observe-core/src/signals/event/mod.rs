@@ -8,8 +8,9 @@
 //! "status","duration_ms","request_body_bytes","response_body_bytes",
 //! "error_type"?,"sample_rate"?,"dependencies":{"count","total_ms","calls":[{"dependency",
 //! "operation","duration_ms","outcome"}]},"cache":{"hits","misses",
-//! "errors"},"labels"?:{...},"fields":{...}}}` (`labels`: the
-//! request-derived labels, when the `Observe` declares any). No query string, no client address, no
+//! "errors"},"labels"?:{...},"rpc"?:{"system","service","method",
+//! "grpc_status_code"},"fields":{...}}}` (`labels`: the request-derived
+//! labels, when the `Observe` declares any; `rpc`: for a gRPC call). No query string, no client address, no
 //! header: what the handler adds with
 //! [`add_event_field`](crate::context::add_event_field) is redacted like any
 //! log field, by the redactor of the request's `Observe`.
@@ -40,6 +41,8 @@ pub(crate) struct Finished<'a> {
     pub(crate) response_body_bytes: u64,
     /// With tail sampling on: how many requests this event stands for.
     pub(crate) sample_rate: Option<u32>,
+    /// A gRPC call's service, method and status code.
+    pub(crate) rpc: Option<(&'a str, &'a str, u8)>,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -86,6 +89,7 @@ pub(crate) fn emit_through_tracing(context: &RequestContext, finished: &Finished
         cache_hits = cache.hits,
         cache_misses = cache.misses,
         http_labels = labels_text(context).as_deref(),
+        rpc_grpc_status_code = finished.rpc.map(|(_, _, code)| code),
         "request finished"
     );
 }

@@ -19,8 +19,8 @@ mod propagate;
 mod otel;
 #[cfg(feature = "tracing")]
 pub(crate) use otel::{
-    ClientSpan, current_span_ids, exemplar, finish_request, in_client_span, is_exporting,
-    record_path, start_client_span, start_request, subscriber_layer,
+    ClientSpan, current_span_ids, exemplar, finish_request, finish_rpc, in_client_span,
+    is_exporting, record_path, start_client_span, start_request, subscriber_layer,
 };
 #[cfg(feature = "tracing")]
 pub use otel::{DEFAULT_QUEUE, Sampler, TracingBuilder, TracingError, TracingGuard};
@@ -29,8 +29,8 @@ pub use otel::{DEFAULT_QUEUE, Sampler, TracingBuilder, TracingError, TracingGuar
 mod off;
 #[cfg(not(feature = "tracing"))]
 pub(crate) use off::{
-    ClientSpan, current_span_ids, exemplar, finish_request, in_client_span, is_exporting,
-    record_path, start_client_span, start_request,
+    ClientSpan, current_span_ids, exemplar, finish_request, finish_rpc, in_client_span,
+    is_exporting, record_path, start_client_span, start_request,
 };
 
 #[cfg(feature = "reqwest")]

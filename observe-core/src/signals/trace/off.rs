@@ -40,6 +40,16 @@ pub(crate) fn finish_request(
 ) {
 }
 
+/// Nothing to end without a span.
+pub(crate) fn finish_rpc(
+    _context: &RequestContext,
+    _service: &str,
+    _method: &str,
+    _code: u8,
+    _error_type: Option<&str>,
+) {
+}
+
 /// No exemplar without an exported trace.
 pub(crate) fn exemplar(_context: &RequestContext) -> Option<TraceIds> {
     None

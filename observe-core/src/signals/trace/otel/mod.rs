@@ -20,8 +20,8 @@ pub use builder::{DEFAULT_QUEUE, TracingBuilder, TracingError, TracingGuard};
 /// The sampler type [`TracingBuilder::sampler`] takes (OpenTelemetry's).
 pub use opentelemetry_sdk::trace::Sampler;
 pub(crate) use span::{
-    ClientSpan, current_span_ids, exemplar, finish_request, in_client_span, record_path,
-    start_client_span, start_request, subscriber_layer,
+    ClientSpan, current_span_ids, exemplar, finish_request, finish_rpc, in_client_span,
+    record_path, start_client_span, start_request, subscriber_layer,
 };
 
 /// One instance's tracer: its provider (its resource), feeding the shared

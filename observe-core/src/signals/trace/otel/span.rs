@@ -130,6 +130,41 @@ pub(crate) fn finish_request(
     span.end();
 }
 
+/// Ends a gRPC call's server span, named and attributed by the RPC
+/// conventions: `package.Service/Method`, `rpc.system`, `rpc.service`,
+/// `rpc.method`, `rpc.grpc.status_code`; a server-error code, a panic or a
+/// cancellation sets `error.type`, and all but a cancellation the error
+/// status.
+pub(crate) fn finish_rpc(
+    context: &RequestContext,
+    service: &str,
+    method: &str,
+    code: u8,
+    error_type: Option<&str>,
+) {
+    let Some(cx) = server_span(context) else {
+        return;
+    };
+    let span = cx.span();
+    if span.is_recording() {
+        span.update_name(format!("{service}/{method}"));
+        span.set_attribute(KeyValue::new("rpc.system", "grpc"));
+        span.set_attribute(KeyValue::new("rpc.service", service.to_string()));
+        span.set_attribute(KeyValue::new("rpc.method", method.to_string()));
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
+        for (name, value) in context.http_labels() {
+            span.set_attribute(KeyValue::new(name, value.to_string()));
+        }
+        if let Some(error_type) = error_type {
+            span.set_attribute(KeyValue::new("error.type", error_type.to_string()));
+            if error_type != "cancelled" {
+                span.set_status(Status::error(error_type.to_string()));
+            }
+        }
+    }
+    span.end();
+}
+
 /// The exemplar for a request's observation: its ids when its trace is
 /// sampled and exported.
 pub(crate) fn exemplar(context: &RequestContext) -> Option<TraceIds> {
