@@ -13,6 +13,7 @@ fn rules() -> String {
     Slos::new("shop")
         .with(Slo::availability("checkout", 0.999).route("/orders"))
         .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+        .with(Slo::grpc_availability("users-grpc", 0.999).route("shop.v1.Users/GetUser"))
         .prometheus_rules()
         .unwrap()
 }
@@ -116,6 +117,36 @@ tests:
             exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 6x too fast (6h and 30m windows)"}
           - exp_labels: {severity: ticket, slo: users-fast, service: shop, window: 3d-6h}
             exp_annotations: {summary: "shop: SLO users-fast is burning its error budget 1x too fast (3d and 6h windows)"}
+  # gRPC: 2% INTERNAL against a 99.9% objective pages; NOT_FOUND, the
+  # client's error, does not count however much of it there is.
+  - interval: 1m
+    input_series:
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="0",rpc_system="grpc"}'
+        values: '0+780x120'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="5",rpc_system="grpc"}'
+        values: '0+200x120'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="13",rpc_system="grpc",error_type="13"}'
+        values: '0+20x120'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: SloErrorBudgetBurn
+        exp_alerts:
+          - exp_labels: {severity: page, slo: users-grpc, service: shop, window: 1h-5m}
+            exp_annotations: {summary: "shop: SLO users-grpc is burning its error budget 14.4x too fast (1h and 5m windows)"}
+          - exp_labels: {severity: page, slo: users-grpc, service: shop, window: 6h-30m}
+            exp_annotations: {summary: "shop: SLO users-grpc is burning its error budget 6x too fast (6h and 30m windows)"}
+          - exp_labels: {severity: ticket, slo: users-grpc, service: shop, window: 3d-6h}
+            exp_annotations: {summary: "shop: SLO users-grpc is burning its error budget 1x too fast (3d and 6h windows)"}
+  - interval: 1m
+    input_series:
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="0",rpc_system="grpc"}'
+        values: '0+500x120'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="5",rpc_system="grpc"}'
+        values: '0+500x120'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: SloErrorBudgetBurn
+        exp_alerts: []
   # A canary: version 1.1 on one instance fails 5%, 1.0 on two fails 0.1%.
   - interval: 1m
     input_series:

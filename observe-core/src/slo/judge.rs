@@ -357,6 +357,7 @@ impl Judge {
             indicator: match slo.indicator {
                 Indicator::Availability => "availability",
                 Indicator::Latency { .. } => "latency",
+                Indicator::GrpcAvailability => "grpc_availability",
             },
             baseline,
             canary,
@@ -400,6 +401,7 @@ impl Judge {
         let (rb, rc) = (b.ratio(), c.ratio());
         let what = match slo.indicator {
             Indicator::Availability => "5xx".to_string(),
+            Indicator::GrpcAvailability => "gRPC server errors".to_string(),
             Indicator::Latency { threshold_seconds } => format!("slower than {threshold_seconds}s"),
         };
         let [baseline_name, canary_name] = self.names;

@@ -73,7 +73,14 @@ enum Indicator {
     Availability,
     /// Share of requests faster than a threshold, a histogram bucket bound.
     Latency { threshold_seconds: f64 },
+    /// Share of gRPC calls that end without a server-error code.
+    GrpcAvailability,
 }
+
+/// The gRPC codes the OpenTelemetry RPC conventions call server errors, as
+/// a PromQL regex: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL (a
+/// panic too), UNAVAILABLE, DATA_LOSS.
+const GRPC_SERVER_ERRORS: &str = "2|4|12|13|14|15";
 
 /// One service level objective.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +142,18 @@ impl Slo {
         }
     }
 
+    /// At least `objective` of gRPC calls (`rpc_server_duration_seconds`)
+    /// end without a server-error code: UNKNOWN, DEADLINE_EXCEEDED,
+    /// UNIMPLEMENTED, INTERNAL (panics included), UNAVAILABLE, DATA_LOSS.
+    /// NOT_FOUND and the other client errors count as good. With
+    /// [`route`](Self::route), the route is `package.Service/Method`.
+    pub fn grpc_availability(name: &str, objective: f64) -> Self {
+        Self {
+            indicator: Indicator::GrpcAvailability,
+            ..Self::availability(name, objective)
+        }
+    }
+
     /// Only requests of this route template count (default: all routes).
     pub fn route(mut self, route: &str) -> Self {
         self.route = Some(route.to_string());
@@ -159,18 +178,42 @@ impl Slo {
 
     fn selector(&self, service: &str) -> String {
         let mut selector = format!("job=\"{service}\"");
-        if let Some(route) = &self.route {
-            let _ = write!(selector, ",http_route=\"{}\"", route.replace('"', "\\\""));
+        let quoted = |value: &str| value.replace('"', "\\\"");
+        match (&self.route, &self.indicator) {
+            (Some(route), Indicator::GrpcAvailability) => {
+                let (service, method) = route.split_once('/').unwrap_or((route, ""));
+                let _ = write!(
+                    selector,
+                    ",rpc_service=\"{}\",rpc_method=\"{}\"",
+                    quoted(service.trim_start_matches('/')),
+                    quoted(method)
+                );
+            }
+            (Some(route), _) => {
+                let _ = write!(selector, ",http_route=\"{}\"", quoted(route));
+            }
+            (None, _) => {}
         }
         selector
+    }
+
+    /// The series every request of this SLO is counted in.
+    fn counted_metric(&self) -> &'static str {
+        match self.indicator {
+            Indicator::GrpcAvailability => "rpc_server_duration_seconds_count",
+            _ => "http_server_request_duration_seconds_count",
+        }
     }
 
     /// The PromQL error ratio over `window`.
     fn error_ratio(&self, service: &str, window: &str) -> String {
         let sel = self.selector(service);
-        let total =
-            format!("sum(rate(http_server_request_duration_seconds_count{{{sel}}}[{window}]))");
+        let metric = self.counted_metric();
+        let total = format!("sum(rate({metric}{{{sel}}}[{window}]))");
         match &self.indicator {
+            Indicator::GrpcAvailability => format!(
+                "sum(rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
+            ),
             Indicator::Availability => format!(
                 "sum(rate(http_server_request_duration_seconds_count{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
             ),

@@ -144,8 +144,16 @@ impl Slos {
         let sum = |metric: &str, extra: &str| {
             format!("sum(increase({metric}{{{selector}{extra}}}[{window}]){join})")
         };
-        let requests = sum("http_server_request_duration_seconds_count", "");
+        let requests = sum(slo.counted_metric(), "");
         match slo.indicator {
+            Indicator::GrpcAvailability => SideQueries {
+                requests,
+                counted: sum(
+                    slo.counted_metric(),
+                    &format!(",rpc_grpc_status_code=~\"{}\"", super::GRPC_SERVER_ERRORS),
+                ),
+                counts_bad: true,
+            },
             Indicator::Availability => SideQueries {
                 requests,
                 counted: sum(

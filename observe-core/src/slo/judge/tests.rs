@@ -71,7 +71,7 @@ fn rollback_rate(seed: u64, trials: u32, n: u32, baseline: &Side, canary: &Side)
         let c = canary.serve(&mut rng, n);
         let judgement = judge
             .judge(&slos, |slo| match slo.indicator {
-                Indicator::Availability => (Some(b.0), Some(c.0)),
+                Indicator::Availability | Indicator::GrpcAvailability => (Some(b.0), Some(c.0)),
                 Indicator::Latency { .. } => (Some(b.1), Some(c.1)),
             })
             .unwrap();
@@ -153,7 +153,9 @@ fn a_rollback_on_any_slo_wins() {
     let judgement = Judge::new()
         .judge(&slos, |slo| match slo.indicator {
             // Availability would wait, latency is clearly worse.
-            Indicator::Availability => (Some(Counts::new(5000.0, 0.0)), None),
+            Indicator::Availability | Indicator::GrpcAvailability => {
+                (Some(Counts::new(5000.0, 0.0)), None)
+            }
             Indicator::Latency { .. } => (
                 Some(Counts::new(5000.0, 100.0)),
                 Some(Counts::new(5000.0, 400.0)),
