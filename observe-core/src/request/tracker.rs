@@ -115,7 +115,8 @@ pub(crate) fn track(
 ) -> RequestTracker {
     let mut tracker = start(families, head.method(), route, cache);
     tracker.request_body_size = head::body_size(head);
-    if is_grpc(head::only(head.values(Header::ContentType))) {
+    // gRPC calls are POSTs: other methods skip the header lookup.
+    if head.method() == "POST" && is_grpc(head::only(head.values(Header::ContentType))) {
         tracker.grpc = Some(Grpc {
             path: head.path().into(),
             status: None,
