@@ -61,9 +61,11 @@ async fn a_black_holed_sentry_slows_nothing_and_drops_are_counted() {
         let captured = after.0 - before.0;
         let full = after.1 - before.1;
         assert!(captured >= REQUESTS as f64, "captured {captured}");
-        // At most the queue and the one envelope in flight were kept.
+        // At most the two queues (the capture thread's and the sender's, 10
+        // each) and the one envelope in flight were kept: on a busy machine
+        // the capture queue may still hold its 10 when this counts.
         assert!(
-            full >= captured - 11.0,
+            full >= captured - 21.0,
             "captured {captured}, dropped {full}"
         );
         assert_eq!(after.2, 0.0, "nothing was sent");
