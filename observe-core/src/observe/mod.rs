@@ -12,7 +12,7 @@ use prometheus_client::registry::Registry;
 pub use builder::{BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, ObserveBuilder};
 
 use crate::base::service::Service;
-use crate::encoding::{Format, Scrape, negotiate};
+use crate::encoding::{Format, Scrape, negotiate_offering};
 use crate::metrics::{CounterFamily, Families, Gauge, MetricError, StateSet, States};
 use crate::request::{self, Cache, Dependency, RequestHead, RequestTracker, RouteCache};
 use crate::signals::health::{Health, HealthCheck, HealthError, Readiness};
@@ -76,6 +76,13 @@ impl Observe {
     /// ([`ObserveBuilder::catch_panics`]).
     pub fn catches_panics(&self) -> bool {
         self.settings.catch_panics
+    }
+
+    /// Whether duration histograms carry native buckets and `/metrics`
+    /// offers the protobuf format
+    /// ([`ObserveBuilder::native_histograms`]).
+    pub fn native_histograms(&self) -> bool {
+        self.families.http.shared.native
     }
 
     /// Requests in flight now (`http_server_active_requests`, every method
@@ -181,20 +188,54 @@ impl Observe {
     /// document: the whole of a `/metrics` endpoint but the I/O. CPU work
     /// proportional to the number of series, see [`render`](Self::render).
     ///
+    /// With [`native_histograms`](ObserveBuilder::native_histograms) on, a
+    /// scraper preferring the Prometheus protobuf format gets it
+    /// ([`Format::Protobuf`]), native buckets included; should that
+    /// encoding ever fail, the answer is the same document in OpenMetrics
+    /// (which such a scraper accepts too) and a WARN line says why.
+    ///
     /// ```
     /// let observe = observe_core::Observe::builder().build().unwrap();
     /// let scrape = observe.scrape(Some("application/openmetrics-text; version=1.0.0"));
     /// assert_eq!(scrape.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    ///
+    /// let native = observe_core::Observe::builder().native_histograms(true).build().unwrap();
+    /// let scrape = native.scrape(Some(
+    ///     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,\
+    ///      application/openmetrics-text;version=1.0.0;q=0.8",
+    /// ));
+    /// assert_eq!(scrape.content_type, observe_core::Format::Protobuf.content_type());
     /// ```
     pub fn scrape(&self, accept: Option<&str>) -> Scrape {
-        let format = negotiate(accept);
-        Scrape {
-            content_type: format.content_type(),
-            body: self.render(format),
+        let format = negotiate_offering(accept, self.native_histograms());
+        if format != Format::Protobuf {
+            return Scrape {
+                content_type: format.content_type(),
+                body: self.render(format).into_bytes(),
+            };
+        }
+        match self.families.render_protobuf() {
+            Ok(body) => Scrape {
+                content_type: format.content_type(),
+                body,
+            },
+            Err((text, error)) => {
+                tracing::warn!(
+                    error = %error,
+                    "the protobuf exposition failed; answering in OpenMetrics"
+                );
+                Scrape {
+                    content_type: Format::OpenMetrics.content_type(),
+                    body: text.into_bytes(),
+                }
+            }
         }
     }
 
-    /// Renders every metric of this instance in `format`.
+    /// Renders every metric of this instance in a text `format`.
+    /// [`Format::Protobuf`] is binary: [`scrape`](Self::scrape) gives it,
+    /// and here it gives the OpenMetrics text it is encoded from (the same
+    /// series, readable).
     ///
     /// Recording is never blocked for longer than it takes to copy the
     /// pointers to the series; the formatting itself runs without locks on

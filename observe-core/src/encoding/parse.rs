@@ -1,0 +1,534 @@
+//! A strict parser of the OpenMetrics text observe renders (its own
+//! families and prometheus-client's), back into families: what the
+//! protobuf encoder reads, so both formats come from one document and can
+//! never disagree on a name, a label or a value.
+//!
+//! It borrows from the document: label sets stay raw text (checked once
+//! here, unescaped only when encoded), so parsing allocates per family,
+//! not per sample.
+
+use std::borrow::Cow;
+
+/// The family types OpenMetrics 1.0 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+    GaugeHistogram,
+    StateSet,
+    Info,
+    Summary,
+    Unknown,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "counter" => Kind::Counter,
+            "gauge" => Kind::Gauge,
+            "histogram" => Kind::Histogram,
+            "gaugehistogram" => Kind::GaugeHistogram,
+            "stateset" => Kind::StateSet,
+            "info" => Kind::Info,
+            "summary" => Kind::Summary,
+            "unknown" => Kind::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// One metric family: its metadata and samples, in document order.
+#[derive(Debug)]
+pub(crate) struct Family<'a> {
+    /// The OpenMetrics family name (a counter's without `_total`, an
+    /// info's without `_info`).
+    pub(crate) name: &'a str,
+    pub(crate) kind: Kind,
+    pub(crate) help: Option<Cow<'a, str>>,
+    pub(crate) unit: Option<&'a str>,
+    pub(crate) samples: Vec<Sample<'a>>,
+}
+
+/// One sample line.
+#[derive(Debug)]
+pub(crate) struct Sample<'a> {
+    pub(crate) name: &'a str,
+    /// The label set as written between the braces (checked, still
+    /// escaped); empty without braces.
+    pub(crate) labels: &'a str,
+    pub(crate) value: f64,
+    /// Seconds, when the line has one.
+    pub(crate) timestamp: Option<f64>,
+    pub(crate) exemplar: Option<Exemplar<'a>>,
+}
+
+/// The exemplar after a sample's ` # `.
+#[derive(Debug)]
+pub(crate) struct Exemplar<'a> {
+    pub(crate) labels: &'a str,
+    pub(crate) value: f64,
+    pub(crate) timestamp: Option<f64>,
+}
+
+/// Why the document could not be read back.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("OpenMetrics line {line}: {reason}")]
+pub(crate) struct ParseError {
+    /// 1-based.
+    pub(crate) line: usize,
+    pub(crate) reason: &'static str,
+}
+
+/// Parses an OpenMetrics document (`# EOF` optional) into its families.
+/// Samples before any metadata become `unknown` families of their own.
+pub(crate) fn parse(text: &str) -> Result<Vec<Family<'_>>, ParseError> {
+    let mut families: Vec<Family<'_>> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let fail = |reason| ParseError {
+            line: number + 1,
+            reason,
+        };
+        if line == "# EOF" {
+            break;
+        }
+        if let Some(comment) = line.strip_prefix("# ") {
+            let (keyword, rest) = comment.split_once(' ').ok_or(fail("bare comment"))?;
+            let (name, rest) = match rest.split_once(' ') {
+                Some((name, rest)) => (name, rest),
+                None => (rest, ""),
+            };
+            if !is_metric_name(name) {
+                return Err(fail("invalid metric name"));
+            }
+            // A family's metadata lines come together, before its samples.
+            let current = match families.last_mut() {
+                Some(f) if f.name == name && f.samples.is_empty() => f,
+                _ => {
+                    families.push(Family {
+                        name,
+                        kind: Kind::Unknown,
+                        help: None,
+                        unit: None,
+                        samples: Vec::new(),
+                    });
+                    families.last_mut().expect("just pushed")
+                }
+            };
+            match keyword {
+                "HELP" => current.help = Some(unescape_help(rest)),
+                "TYPE" => current.kind = Kind::parse(rest).ok_or(fail("unknown type"))?,
+                "UNIT" => current.unit = Some(rest),
+                _ => return Err(fail("unknown comment keyword")),
+            }
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            return Err(fail("empty line or comment without a keyword"));
+        }
+        let sample = parse_sample(line).map_err(fail)?;
+        // `shop_orders_total` belongs to `shop_orders`; the encoder checks
+        // the suffix against the family's type.
+        let belongs = families.last().is_some_and(|f| {
+            sample
+                .name
+                .strip_prefix(f.name)
+                .is_some_and(|suffix| suffix.is_empty() || suffix.starts_with('_'))
+        });
+        if !belongs {
+            families.push(Family {
+                name: sample.name,
+                kind: Kind::Unknown,
+                help: None,
+                unit: None,
+                samples: Vec::new(),
+            });
+        }
+        families
+            .last_mut()
+            .expect("a family for the sample")
+            .samples
+            .push(sample);
+    }
+    Ok(families)
+}
+
+fn parse_sample(line: &str) -> Result<Sample<'_>, &'static str> {
+    let name_end = line
+        .find(['{', ' '])
+        .ok_or("a sample needs a value after its name")?;
+    let name = &line[..name_end];
+    if !is_metric_name(name) {
+        return Err("invalid metric name");
+    }
+    let (labels, rest) = match line[name_end..].strip_prefix('{') {
+        Some(after) => {
+            let end = label_set_end(after)?;
+            (&after[..end], &after[end + 1..])
+        }
+        None => ("", &line[name_end..]),
+    };
+    let rest = rest
+        .strip_prefix(' ')
+        .ok_or("expected a space before the value")?;
+    let (sample, exemplar) = match rest.split_once(" # ") {
+        Some((sample, exemplar)) => (sample, Some(exemplar)),
+        None => (rest, None),
+    };
+    let (value, timestamp) = value_and_timestamp(sample)?;
+    let exemplar = match exemplar {
+        None => None,
+        Some(text) => {
+            let after = text
+                .strip_prefix('{')
+                .ok_or("an exemplar starts with a label set")?;
+            let end = label_set_end(after)?;
+            let rest = after[end + 1..]
+                .strip_prefix(' ')
+                .ok_or("expected a space before the exemplar's value")?;
+            let (value, timestamp) = value_and_timestamp(rest)?;
+            Some(Exemplar {
+                labels: &after[..end],
+                value,
+                timestamp,
+            })
+        }
+    };
+    Ok(Sample {
+        name,
+        labels,
+        value,
+        timestamp,
+        exemplar,
+    })
+}
+
+fn value_and_timestamp(text: &str) -> Result<(f64, Option<f64>), &'static str> {
+    let (value, timestamp) = match text.split_once(' ') {
+        Some((value, timestamp)) => (value, Some(timestamp)),
+        None => (text, None),
+    };
+    let value = parse_float(value).ok_or("invalid value")?;
+    let timestamp = match timestamp {
+        Some(t) => Some(parse_float(t).ok_or("invalid timestamp")?),
+        None => None,
+    };
+    Ok((value, timestamp))
+}
+
+/// A number as OpenMetrics writes it: decimal, exponent, `NaN`, `+Inf`,
+/// `-Inf`.
+pub(crate) fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ if text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+        {
+            text.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Where the label set that starts `text` (after its `{`) ends: the index
+/// of its `}`. Checks every pair on the way.
+fn label_set_end(text: &str) -> Result<usize, &'static str> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    loop {
+        match bytes.get(at) {
+            Some(b'}') => return Ok(at),
+            None => return Err("unterminated label set"),
+            Some(_) => {}
+        }
+        let name_len = bytes[at..]
+            .iter()
+            .position(|b| *b == b'=')
+            .ok_or("a label needs =\"value\"")?;
+        if !is_label_name(&text[at..at + name_len]) {
+            return Err("invalid label name");
+        }
+        at += name_len + 1;
+        if bytes.get(at) != Some(&b'"') {
+            return Err("a label value is quoted");
+        }
+        at += 1;
+        loop {
+            match bytes.get(at) {
+                None => return Err("unterminated label value"),
+                Some(b'"') => break,
+                Some(b'\\') => match bytes.get(at + 1) {
+                    Some(b'\\' | b'"' | b'n') => at += 2,
+                    _ => return Err("invalid escape in a label value"),
+                },
+                Some(_) => at += 1,
+            }
+        }
+        at += 1;
+        match bytes.get(at) {
+            Some(b',') => at += 1,
+            Some(b'}') => {}
+            _ => return Err("expected , or } after a label"),
+        }
+    }
+}
+
+/// The pairs of a label set [`parse`] checked: names and unescaped values.
+pub(crate) fn label_pairs(labels: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+    raw_pairs(labels).map(|pair| (pair.name, unescape_value(pair.raw_value)))
+}
+
+/// One pair of a checked label set, where it sits in the text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawPair<'a> {
+    pub(crate) name: &'a str,
+    /// Still escaped.
+    pub(crate) raw_value: &'a str,
+    /// Byte range of `name="value"` in the label set.
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+/// The pairs of a label set [`parse`] checked, with their positions.
+pub(crate) fn raw_pairs(labels: &str) -> impl Iterator<Item = RawPair<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = labels.get(at..)?;
+        let equals = rest.find("=\"")?;
+        let value_start = at + equals + 2;
+        // The closing quote is the first one no backslash escapes.
+        let bytes = labels.as_bytes();
+        let mut end = value_start;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        let pair = RawPair {
+            name: &labels[at..at + equals],
+            raw_value: labels.get(value_start..end)?,
+            start: at,
+            end: end + 1,
+        };
+        at = end + 1;
+        if bytes.get(at) == Some(&b',') {
+            at += 1;
+        }
+        Some(pair)
+    })
+}
+
+/// The label set without its `le` pair, and that pair's value: a
+/// histogram bucket's series and bound. Borrowed when `le` comes last, as
+/// both encoders write it.
+pub(crate) fn split_le(labels: &str) -> Option<(Cow<'_, str>, &str)> {
+    let le = raw_pairs(labels).find(|pair| pair.name == "le")?;
+    let before = labels[..le.start].trim_end_matches(',');
+    let after = labels[le.end..].trim_start_matches(',');
+    let rest = match (before.is_empty(), after.is_empty()) {
+        (_, true) => Cow::Borrowed(before),
+        (true, false) => Cow::Borrowed(after),
+        (false, false) => Cow::Owned(format!("{before},{after}")),
+    };
+    Some((rest, le.raw_value))
+}
+
+fn unescape_value(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        // `parse` let only `\\`, `\"` and `\n` through.
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Help text escapes only `\\` and `\n`; any other backslash is itself.
+fn unescape_help(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                out.push('\\');
+                chars.next();
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_samples_labels_and_exemplars() {
+        let text = "# HELP shop_orders Orders \\\\ placed.\\nToday.\n# TYPE shop_orders counter\n\
+            shop_orders_total{region=\"eu\\\\w\\n\\\"1\\\"\",b=\"}, {\"} 3 # {trace_id=\"ab\"} 1.5 1700000000.25\n\
+            shop_orders_created{region=\"eu\"} 1.7e9\n\
+            # HELP up Up.\n# TYPE up gauge\n# UNIT up ratio\nup 1.0 12.5\nup{a=\"\",} NaN\n# EOF\n";
+        let families = parse(text).unwrap();
+        assert_eq!(families.len(), 2);
+        let orders = &families[0];
+        assert_eq!((orders.name, orders.kind), ("shop_orders", Kind::Counter));
+        assert_eq!(orders.help.as_deref(), Some("Orders \\ placed.\nToday."));
+        let total = &orders.samples[0];
+        assert_eq!(total.name, "shop_orders_total");
+        assert_eq!(total.value, 3.0);
+        let pairs: Vec<_> = label_pairs(total.labels).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("region", Cow::Owned("eu\\w\n\"1\"".to_string())),
+                ("b", Cow::Borrowed("}, {"))
+            ]
+        );
+        let exemplar = total.exemplar.as_ref().unwrap();
+        assert_eq!(exemplar.labels, "trace_id=\"ab\"");
+        assert_eq!(
+            (exemplar.value, exemplar.timestamp),
+            (1.5, Some(1700000000.25))
+        );
+        assert_eq!(orders.samples[1].value, 1.7e9);
+        let up = &families[1];
+        assert_eq!((up.kind, up.unit), (Kind::Gauge, Some("ratio")));
+        assert_eq!(up.samples[0].timestamp, Some(12.5));
+        assert!(up.samples[1].value.is_nan());
+        assert_eq!(label_pairs(up.samples[1].labels).count(), 1);
+    }
+
+    #[test]
+    fn le_is_split_off_wherever_it_is() {
+        fn split(labels: &str) -> Option<(String, &str)> {
+            split_le(labels).map(|(rest, le)| (rest.into_owned(), le))
+        }
+        assert_eq!(split("a=\"1\",le=\"0.5\""), Some(("a=\"1\"".into(), "0.5")));
+        assert_eq!(split("le=\"+Inf\""), Some(("".into(), "+Inf")));
+        assert_eq!(
+            split("le=\"1\",a=\"x\",b=\"y\""),
+            Some(("a=\"x\",b=\"y\"".into(), "1"))
+        );
+        assert_eq!(
+            split("a=\"x\",le=\"1\",b=\"y\""),
+            Some(("a=\"x\",b=\"y\"".into(), "1"))
+        );
+        // A value that looks like the end of a pair is only a value.
+        assert_eq!(
+            split("a=\"x,le=\",le=\"2\""),
+            Some(("a=\"x,le=\"".into(), "2"))
+        );
+        assert_eq!(
+            split("a=\"\\\\\",le=\"2\""),
+            Some(("a=\"\\\\\"".into(), "2"))
+        );
+        assert_eq!(split("a=\"1\""), None);
+    }
+
+    #[test]
+    fn samples_without_metadata_are_their_own_families() {
+        let families = parse("a 1\nb{x=\"1\"} 2\n").unwrap();
+        let names: Vec<_> = families.iter().map(|f| (f.name, f.kind)).collect();
+        assert_eq!(names, [("a", Kind::Unknown), ("b", Kind::Unknown)]);
+    }
+
+    #[test]
+    fn malformed_lines_name_the_line() {
+        for (text, reason) in [
+            ("a{x=\"1} 2\n", "unterminated label value"),
+            ("a{x=1} 2\n", "a label value is quoted"),
+            ("a{1x=\"1\"} 2\n", "invalid label name"),
+            ("a{x=\"\\t\"} 2\n", "invalid escape in a label value"),
+            ("a{x=\"1\" y=\"2\"} 2\n", "expected , or } after a label"),
+            ("a 1\na two\n", "invalid value"),
+            ("a 1 yesterday\n", "invalid timestamp"),
+            ("a\n", "a sample needs a value after its name"),
+            ("# TYPE a magic\n", "unknown type"),
+            ("# FOO a b\n", "unknown comment keyword"),
+            ("\n", "empty line or comment without a keyword"),
+            ("9a 1\n", "invalid metric name"),
+            ("a 1 # x 1\n", "an exemplar starts with a label set"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.reason, reason, "{text:?}");
+        }
+        assert_eq!(parse("a 1\na two\n").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn floats_as_openmetrics_writes_them() {
+        assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_float("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float("3.3731e-5"), Some(3.3731e-5));
+        assert_eq!(parse_float("17"), Some(17.0));
+        assert_eq!(parse_float("inf"), None);
+        assert_eq!(parse_float("0x10"), None);
+        assert_eq!(parse_float(""), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any document, however malformed, is parsed or refused: never a
+        /// panic.
+        #[test]
+        fn any_document_is_answered(text in "(# (HELP|TYPE|UNIT|EOF) )?[a-z_{}=\",\\\\# .0-9e+-]{0,80}(\n[a-z_{}=\",\\\\# .0-9]{0,40}){0,4}") {
+            if let Ok(families) = parse(&text) {
+                for family in families {
+                    for sample in family.samples {
+                        let _ = label_pairs(sample.labels).count();
+                    }
+                }
+            }
+        }
+
+        /// A label value survives escaping by the text encoder and
+        /// unescaping here.
+        #[test]
+        fn label_values_round_trip(value in "\\PC{0,20}") {
+            let mut escaped = String::new();
+            super::super::escape_label_value(&mut escaped, &value);
+            let line = format!("m{{a=\"{escaped}\",b=\"x\"}} 1\n");
+            let families = parse(&line).unwrap();
+            let pairs: Vec<_> = label_pairs(families[0].samples[0].labels).collect();
+            proptest::prop_assert_eq!(pairs[0].1.as_ref(), value.as_str());
+            proptest::prop_assert_eq!(pairs[1].1.as_ref(), "x");
+        }
+    }
+}
