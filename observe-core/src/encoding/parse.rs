@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 /// The family types OpenMetrics 1.0 names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Kind {
     Counter,
     Gauge,
@@ -19,6 +19,7 @@ pub(crate) enum Kind {
     StateSet,
     Info,
     Summary,
+    #[default]
     Unknown,
 }
 
@@ -39,7 +40,7 @@ impl Kind {
 }
 
 /// One metric family: its metadata and samples, in document order.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Family<'a> {
     /// The OpenMetrics family name (a counter's without `_total`, an
     /// info's without `_info`).
@@ -64,7 +65,7 @@ pub(crate) struct Sample<'a> {
 }
 
 /// The exemplar after a sample's ` # `.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Exemplar<'a> {
     pub(crate) labels: &'a str,
     pub(crate) value: f64,
@@ -82,75 +83,106 @@ pub(crate) struct ParseError {
 
 /// Parses an OpenMetrics document (`# EOF` optional) into its families.
 /// Samples before any metadata become `unknown` families of their own.
+#[cfg(test)]
 pub(crate) fn parse(text: &str) -> Result<Vec<Family<'_>>, ParseError> {
-    let mut families: Vec<Family<'_>> = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let fail = |reason| ParseError {
-            line: number + 1,
-            reason,
-        };
-        if line == "# EOF" {
-            break;
+    let mut parser = Parser::new(text);
+    let mut families = Vec::new();
+    loop {
+        let mut family = Family::default();
+        if !parser.next_family(&mut family)? {
+            return Ok(families);
         }
-        if let Some(comment) = line.strip_prefix("# ") {
-            let (keyword, rest) = comment.split_once(' ').ok_or(fail("bare comment"))?;
-            let (name, rest) = match rest.split_once(' ') {
-                Some((name, rest)) => (name, rest),
-                None => (rest, ""),
-            };
-            if !is_metric_name(name) {
-                return Err(fail("invalid metric name"));
-            }
-            // A family's metadata lines come together, before its samples.
-            let current = match families.last_mut() {
-                Some(f) if f.name == name && f.samples.is_empty() => f,
-                _ => {
-                    families.push(Family {
-                        name,
-                        kind: Kind::Unknown,
-                        help: None,
-                        unit: None,
-                        samples: Vec::new(),
-                    });
-                    families.last_mut().expect("just pushed")
-                }
-            };
-            match keyword {
-                "HELP" => current.help = Some(unescape_help(rest)),
-                "TYPE" => current.kind = Kind::parse(rest).ok_or(fail("unknown type"))?,
-                "UNIT" => current.unit = Some(rest),
-                _ => return Err(fail("unknown comment keyword")),
-            }
-            continue;
-        }
-        if line.is_empty() || line.starts_with('#') {
-            return Err(fail("empty line or comment without a keyword"));
-        }
-        let sample = parse_sample(line).map_err(fail)?;
-        // `shop_orders_total` belongs to `shop_orders`; the encoder checks
-        // the suffix against the family's type.
-        let belongs = families.last().is_some_and(|f| {
-            sample
-                .name
-                .strip_prefix(f.name)
-                .is_some_and(|suffix| suffix.is_empty() || suffix.starts_with('_'))
-        });
-        if !belongs {
-            families.push(Family {
-                name: sample.name,
-                kind: Kind::Unknown,
-                help: None,
-                unit: None,
-                samples: Vec::new(),
-            });
-        }
-        families
-            .last_mut()
-            .expect("a family for the sample")
-            .samples
-            .push(sample);
+        families.push(family);
     }
-    Ok(families)
+}
+
+/// Reads a document one family at a time, so the encoder reuses one
+/// vector of samples instead of holding the whole document's.
+pub(crate) struct Parser<'a> {
+    lines: std::iter::Enumerate<std::str::Lines<'a>>,
+    /// The first line of the next family, read one line too far.
+    pending: Option<(usize, &'a str)>,
+    /// `# EOF` was read.
+    done: bool,
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            lines: text.lines().enumerate(),
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// Reads the next family into `family` (its samples' vector reused);
+    /// `false` at the end of the document.
+    pub(crate) fn next_family(&mut self, family: &mut Family<'a>) -> Result<bool, ParseError> {
+        family.samples.clear();
+        family.kind = Kind::Unknown;
+        family.help = None;
+        family.unit = None;
+        let mut started = false;
+        while !self.done {
+            let Some((number, line)) = self.pending.take().or_else(|| self.lines.next()) else {
+                break;
+            };
+            let fail = |reason| ParseError {
+                line: number + 1,
+                reason,
+            };
+            if line == "# EOF" {
+                self.done = true;
+                break;
+            }
+            if let Some(comment) = line.strip_prefix("# ") {
+                let (keyword, rest) = comment.split_once(' ').ok_or(fail("bare comment"))?;
+                let (name, rest) = match rest.split_once(' ') {
+                    Some((name, rest)) => (name, rest),
+                    None => (rest, ""),
+                };
+                if !is_metric_name(name) {
+                    return Err(fail("invalid metric name"));
+                }
+                // A family's metadata lines come together, before its
+                // samples; anything else starts the next family.
+                if started && (family.name != name || !family.samples.is_empty()) {
+                    self.pending = Some((number, line));
+                    return Ok(true);
+                }
+                started = true;
+                family.name = name;
+                match keyword {
+                    "HELP" => family.help = Some(unescape_help(rest)),
+                    "TYPE" => family.kind = Kind::parse(rest).ok_or(fail("unknown type"))?,
+                    "UNIT" => family.unit = Some(rest),
+                    _ => return Err(fail("unknown comment keyword")),
+                }
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') {
+                return Err(fail("empty line or comment without a keyword"));
+            }
+            let sample = parse_sample(line).map_err(fail)?;
+            // `shop_orders_total` belongs to `shop_orders`; the encoder
+            // checks the suffix against the family's type.
+            let belongs = started
+                && sample
+                    .name
+                    .strip_prefix(family.name)
+                    .is_some_and(|suffix| suffix.is_empty() || suffix.starts_with('_'));
+            if !belongs {
+                if started {
+                    self.pending = Some((number, line));
+                    return Ok(true);
+                }
+                started = true;
+                family.name = sample.name;
+            }
+            family.samples.push(sample);
+        }
+        Ok(started)
+    }
 }
 
 fn parse_sample(line: &str) -> Result<Sample<'_>, &'static str> {
@@ -171,8 +203,17 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, &'static str> {
     let rest = rest
         .strip_prefix(' ')
         .ok_or("expected a space before the value")?;
-    let (sample, exemplar) = match rest.split_once(" # ") {
-        Some((sample, exemplar)) => (sample, Some(exemplar)),
+    // A byte search, not a substring one: this runs for every line.
+    let (sample, exemplar) = match rest.find('#') {
+        Some(hash) => {
+            let sample = rest[..hash]
+                .strip_suffix(' ')
+                .ok_or("expected a space before an exemplar")?;
+            let exemplar = rest[hash + 1..]
+                .strip_prefix(' ')
+                .ok_or("expected a space after an exemplar's #")?;
+            (sample, Some(exemplar))
+        }
         None => (rest, None),
     };
     let (value, timestamp) = value_and_timestamp(sample)?;
@@ -257,14 +298,16 @@ fn label_set_end(text: &str) -> Result<usize, &'static str> {
         }
         at += 1;
         loop {
-            match bytes.get(at) {
-                None => return Err("unterminated label value"),
-                Some(b'"') => break,
-                Some(b'\\') => match bytes.get(at + 1) {
-                    Some(b'\\' | b'"' | b'n') => at += 2,
-                    _ => return Err("invalid escape in a label value"),
-                },
-                Some(_) => at += 1,
+            at += bytes[at..]
+                .iter()
+                .position(|b| matches!(b, b'"' | b'\\'))
+                .ok_or("unterminated label value")?;
+            if bytes[at] == b'"' {
+                break;
+            }
+            match bytes.get(at + 1) {
+                Some(b'\\' | b'"' | b'n') => at += 2,
+                _ => return Err("invalid escape in a label value"),
             }
         }
         at += 1;
@@ -297,7 +340,8 @@ pub(crate) fn raw_pairs(labels: &str) -> impl Iterator<Item = RawPair<'_>> {
     let mut at = 0;
     std::iter::from_fn(move || {
         let rest = labels.get(at..)?;
-        let equals = rest.find("=\"")?;
+        // A checked label name holds no `=`; its value's quote follows.
+        let equals = rest.find('=')?;
         let value_start = at + equals + 2;
         // The closing quote is the first one no backslash escapes.
         let bytes = labels.as_bytes();
@@ -323,6 +367,9 @@ pub(crate) fn raw_pairs(labels: &str) -> impl Iterator<Item = RawPair<'_>> {
 /// histogram bucket's series and bound. Borrowed when `le` comes last, as
 /// both encoders write it.
 pub(crate) fn split_le(labels: &str) -> Option<(Cow<'_, str>, &str)> {
+    if let Some((rest, le)) = last_pair_le(labels) {
+        return Some((Cow::Borrowed(rest), le));
+    }
     let le = raw_pairs(labels).find(|pair| pair.name == "le")?;
     let before = labels[..le.start].trim_end_matches(',');
     let after = labels[le.end..].trim_start_matches(',');
@@ -332,6 +379,33 @@ pub(crate) fn split_le(labels: &str) -> Option<(Cow<'_, str>, &str)> {
         (false, false) => Cow::Owned(format!("{before},{after}")),
     };
     Some((rest, le.raw_value))
+}
+
+/// [`split_le`] for the common case, `le` last, found from the end: the
+/// last pair's opening quote is the last quote no odd run of backslashes
+/// escapes (a value's own quotes are all escaped).
+fn last_pair_le(labels: &str) -> Option<(&str, &str)> {
+    let body = labels.strip_suffix('"')?;
+    let bytes = body.as_bytes();
+    let mut at = body.len();
+    let open = loop {
+        let quote = bytes[..at].iter().rposition(|b| *b == b'"')?;
+        let backslashes = bytes[..quote]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            break quote;
+        }
+        at = quote;
+    };
+    let name_end = body[..open].strip_suffix('=')?;
+    let rest = match name_end.strip_suffix("le")? {
+        "" => "",
+        before => before.strip_suffix(',')?,
+    };
+    Some((rest, &body[open + 1..]))
 }
 
 fn unescape_value(raw: &str) -> Cow<'_, str> {
@@ -459,6 +533,34 @@ mod tests {
             Some(("a=\"\\\\\"".into(), "2"))
         );
         assert_eq!(split("a=\"1\""), None);
+        assert_eq!(split("xle=\"1\""), None);
+        assert_eq!(
+            split("a=\"1\",xle=\"2\",le=\"3\""),
+            Some(("a=\"1\",xle=\"2\"".into(), "3"))
+        );
+        // An escaped quote at the end of the value before `le` is no bound.
+        assert_eq!(
+            split("a=\"x\\\",le=\\\"\",le=\"4\""),
+            Some(("a=\"x\\\",le=\\\"\"".into(), "4"))
+        );
+    }
+
+    proptest::proptest! {
+        /// The fast path from the end agrees with walking the pairs.
+        #[test]
+        fn le_from_the_end_agrees(a in "[a-z=,\"\\\\]{0,12}", b in "[a-z=,\"\\\\]{0,12}") {
+            let (mut ea, mut eb) = (String::new(), String::new());
+            super::super::escape_label_value(&mut ea, &a);
+            super::super::escape_label_value(&mut eb, &b);
+            let labels = format!("a=\"{ea}\",le=\"{eb}\"");
+            let walked = raw_pairs(&labels).find(|p| p.name == "le").map(|p| p.raw_value);
+            proptest::prop_assert_eq!(last_pair_le(&labels).map(|(_, le)| le), walked);
+            let expected = format!("a=\"{ea}\"");
+            proptest::prop_assert_eq!(
+                last_pair_le(&labels).map(|(rest, _)| rest),
+                Some(expected.as_str())
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod wire;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::parse::{self, Exemplar, Family, Kind, ParseError, label_pairs, split_le};
+use super::parse::{self, Exemplar, Family, Kind, ParseError, Parser, label_pairs, split_le};
 use wire::Writer;
 
 /// `MetricType` values.
@@ -155,11 +155,13 @@ pub(crate) fn encode(
     openmetrics: &str,
     natives: &NativeHistograms,
 ) -> Result<Vec<u8>, ProtobufError> {
-    let families = parse::parse(openmetrics)?;
-    // Protobuf is about half the size of the text it comes from.
-    let mut w = Writer::with_capacity(openmetrics.len() / 2);
+    let mut parser = Parser::new(openmetrics);
+    // Protobuf is a fraction of the size of the text it comes from.
+    let mut w = Writer::with_capacity(openmetrics.len() / 4);
+    let mut family = Family::default();
     let mut buckets = Vec::new();
-    for family in &families {
+    while parser.next_family(&mut family)? {
+        let family = &family;
         if family.samples.is_empty() {
             continue;
         }
@@ -231,7 +233,7 @@ fn write_values(w: &mut Writer, family: &Family<'_>, name: &str) -> Result<(), &
 struct Bucket<'a> {
     upper_bound: f64,
     cumulative: f64,
-    exemplar: Option<&'a Exemplar<'a>>,
+    exemplar: Option<Exemplar<'a>>,
 }
 
 /// A histogram series being collected from consecutive lines (its buckets
@@ -248,7 +250,7 @@ struct Series<'a> {
 /// text encoders write them.
 fn write_histograms<'a>(
     w: &mut Writer,
-    family: &'a Family<'a>,
+    family: &Family<'a>,
     natives: &NativeHistograms,
     buckets: &mut Vec<Bucket<'a>>,
 ) -> Result<(), &'static str> {
@@ -282,7 +284,7 @@ fn write_histograms<'a>(
             Some(upper_bound) => buckets.push(Bucket {
                 upper_bound,
                 cumulative: sample.value,
-                exemplar: sample.exemplar.as_ref(),
+                exemplar: sample.exemplar,
             }),
             None if suffix == sum => series.sum = sample.value,
             None if suffix == count => {
@@ -319,7 +321,7 @@ fn write_series(
                 h.message(field::histogram::BUCKET, |b| {
                     b.uint64(field::bucket::CUMULATIVE_COUNT, bucket.cumulative as u64);
                     b.double(field::bucket::UPPER_BOUND, bucket.upper_bound);
-                    if let Some(exemplar) = bucket.exemplar {
+                    if let Some(exemplar) = &bucket.exemplar {
                         b.message(field::bucket::EXEMPLAR, |e| write_exemplar(e, exemplar));
                     }
                 });
