@@ -16,7 +16,9 @@
 //! the request details an error event may need; the DSN is a closed port);
 //! `sampled` (`full` with tail sampling keeping a tenth of the fast
 //! successful requests' events); `console` (`metrics` with the operator
-//! console's windows and request lists, as an admin listener sets up).
+//! console's windows and request lists, as an admin listener sets up);
+//! `native` (`metrics` with native histogram buckets beside the classic
+//! ones on the duration histogram).
 
 use axum::Json;
 use axum::Router;
@@ -54,7 +56,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|console|errors|logged|full|traced|sampled ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|native|console|errors|logged|full|traced|sampled ADDR (noop: axum only)"
     );
     std::process::exit(2)
 }
@@ -101,6 +103,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if mode == "sampled" {
         builder = builder.event_sampling(observe_core::EventSampling::keep_ratio(0.1));
     }
+    if mode == "native" {
+        builder = builder.native_histograms(true);
+    }
     let observe = builder.build()?;
     let sampler = match mode.as_str() {
         "full" | "sampled" => Some(observe_core::trace::Sampler::AlwaysOff),
@@ -139,7 +144,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if framework == "actix" {
         let observed = match mode.as_str() {
             "bare" => false,
-            "metrics" | "console" | "errors" | "logged" | "full" | "traced" | "sampled" => true,
+            "metrics" | "native" | "console" | "errors" | "logged" | "full" | "traced"
+            | "sampled" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -157,7 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
-        ("axum", "metrics" | "console" | "errors") => routes
+        ("axum", "metrics" | "native" | "console" | "errors") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),
