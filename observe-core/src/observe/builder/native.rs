@@ -9,8 +9,8 @@ impl ObserveBuilder {
     /// Gives `http_server_request_duration_seconds` native (exponential)
     /// histogram buckets beside its classic ones, and lets `/metrics`
     /// answer in the Prometheus protobuf format to a scraper that prefers
-    /// it (Prometheus with `--enable-feature=native-histograms`, or
-    /// Prometheus 3 with `scrape_native_histograms`). Text scrapers see
+    /// it (Prometheus 2.40+ with `--enable-feature=native-histograms`, a
+    /// Prometheus 3 set to scrape native histograms). Text scrapers see
     /// the same classic document as before. Default off.
     ///
     /// The native buckets are schema 3 (each bucket's bound 2^(1/8) ≈ 1.09
