@@ -250,6 +250,47 @@ fn native_and_classic_p99_agree_through_real_prometheus() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Each example binary reads the variable, and its admin listener (the
+/// `/metrics` Prometheus scrapes in production) negotiates protobuf.
+#[test]
+fn every_example_admin_listener_negotiates_protobuf() {
+    for bin in [
+        env!("CARGO_BIN_EXE_axum-service"),
+        env!("CARGO_BIN_EXE_actix-service"),
+        env!("CARGO_BIN_EXE_tower-service"),
+    ] {
+        let service = common::start(
+            bin,
+            &[
+                ("OBSERVE_NATIVE_HISTOGRAMS", "true"),
+                ("OBSERVE_ADMIN_ADDR", "127.0.0.1:0"),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        let admin = service.metrics_addr.clone().expect("the admin listener");
+        assert_eq!(service_get(&service.addr, "/users/1"), 200);
+        let content_type = |accept: &str| {
+            let (status, headers, _) = http(&admin, "GET", "/metrics", &[("accept", accept)], "");
+            assert_eq!(status, 200, "{bin}");
+            headers
+                .into_iter()
+                .find(|(n, _)| n == "content-type")
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            content_type(NATIVE_ACCEPT),
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            "{bin}"
+        );
+        assert_eq!(
+            content_type("text/plain"),
+            "text/plain; version=0.0.4; charset=utf-8",
+            "{bin}"
+        );
+    }
+}
+
 /// `GET path`; the status.
 fn service_get(addr: &str, path: &str) -> u16 {
     http(addr, "GET", path, &[], "").0

@@ -6,8 +6,8 @@
 use observe_core::{Format, Observe, ObserveBuilder};
 use observe_examples::axum_app;
 use observe_tests::{
-    Sample, client, parse_samples, promtool_check_metrics, protobuf, scrape, scrape_bytes,
-    spawn_axum, strict_openmetrics_parse,
+    FRAMEWORKS, Sample, client, parse_samples, promtool_check_metrics, protobuf, scrape,
+    scrape_bytes, spawn_axum, start_example, strict_openmetrics_parse,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
@@ -326,6 +326,47 @@ async fn protobuf_is_offered_only_with_native_histograms_on() {
         assert!(
             text.contains("http_server_request_duration_seconds_bucket{"),
             "{text}"
+        );
+    }
+}
+
+/// Each framework's `/metrics` passes the binary document through intact,
+/// with the OpenMetrics document's families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_serves_the_protobuf_document_intact() {
+    for framework in FRAMEWORKS {
+        let observe = Observe::builder()
+            .native_histograms(true)
+            .exclude_route("/metrics")
+            .build()
+            .expect("valid settings");
+        let addr = start_example(framework, &observe).await;
+        client()
+            .get(format!("http://{addr}/users/1"))
+            .send()
+            .await
+            .expect("answered");
+        let (content_type, body) = scrape_bytes(addr, Some(NATIVE_ACCEPT)).await;
+        assert_eq!(content_type, Format::Protobuf.content_type(), "{framework}");
+        let families = protobuf::decode(&body);
+        let (_, text) = scrape(addr, Some(PROMETHEUS_ACCEPT)).await;
+        let with_samples = |name: &str| {
+            families
+                .iter()
+                .any(|f| f.name == name && !f.metrics.is_empty())
+        };
+        for name in [
+            "target_info",
+            "http_server_request_duration_seconds",
+            "shop_checkout_v2",
+            "http_server_active_requests",
+        ] {
+            assert!(with_samples(name), "{framework}: {name} missing");
+        }
+        assert_eq!(
+            comparable(families.iter().flat_map(protobuf::Family::samples)).len(),
+            comparable(parse_samples(&text)).len(),
+            "{framework}"
         );
     }
 }
