@@ -48,11 +48,13 @@ impl Histogram {
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(units, Ordering::Relaxed);
         // After the classic bucket: a scrape reads the native buckets
-        // first, so they never run ahead of the count.
+        // first, so they rarely run ahead of the count (the encoder raises
+        // the count when they do).
         if let Some(native) = &self.native {
             native.observe(value);
         }
     }
+
     /// [`observe`](Self::observe), keeping `exemplar` as its bucket's
     /// latest (one per bucket, as OpenMetrics allows).
     pub(crate) fn observe_with_exemplar(
@@ -113,9 +115,8 @@ impl Histogram {
 }
 
 /// Schema 3: each power of two split into 8 buckets, a bucket's bound
-/// `2^(1/8)` ≈ 1.09 times the one before. The schema client_golang picks
-/// for its default `NativeHistogramBucketFactor` of 1.1, and Prometheus's
-/// resolution limit rarely needs to reduce it for latencies.
+/// `2^(1/8)` ≈ 1.09 times the one before: the schema client_golang picks
+/// for its default `NativeHistogramBucketFactor` of 1.1.
 pub(crate) const NATIVE_SCHEMA: i32 = 3;
 
 /// Observations up to 2^-20 s (about 0.95 µs) count in the zero bucket:
@@ -126,7 +127,7 @@ pub(crate) const NATIVE_ZERO_THRESHOLD: f64 = 1.0 / 1_048_576.0;
 /// The first regular bucket, `(2^-20, 2^(-159/8)]` s.
 pub(crate) const NATIVE_MIN_INDEX: i32 = -159;
 
-/// The last bucket, `(2^(55/8), 2^7]` = (116.4 s, 128 s]. Slower requests
+/// The last bucket, `(2^(55/8), 2^7]` ≈ (117.4 s, 128 s]. Slower requests
 /// count in it too (their sum stays exact): a fixed range keeps an
 /// observation one index computation and one add, with no allocation.
 pub(crate) const NATIVE_MAX_INDEX: i32 = 56;

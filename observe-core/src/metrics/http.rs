@@ -404,8 +404,8 @@ impl HttpMetrics {
             );
             for (route, s) in &series {
                 let histogram = (family.pick)(s);
-                // Native first: read before the classic buckets, they never
-                // count more than the series' count.
+                // Native first: read before the classic buckets, they
+                // rarely count more than the series' count.
                 let native = match natives {
                     Some(_) => histogram.native_snapshot(),
                     None => None,

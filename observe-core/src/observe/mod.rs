@@ -450,6 +450,47 @@ mod tests {
         );
     }
 
+    const NATIVE_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8";
+
+    #[test]
+    fn protobuf_only_with_native_histograms_on() {
+        let off = Observe::builder().build().unwrap();
+        assert_eq!(
+            off.scrape(Some(NATIVE_ACCEPT)).content_type,
+            Format::OpenMetrics.content_type()
+        );
+        let on = Observe::builder().native_histograms(true).build().unwrap();
+        let mut t = on.start_request("GET", Some("/a"));
+        t.response(200);
+        t.finish();
+        let scrape = on.scrape(Some(NATIVE_ACCEPT));
+        assert_eq!(scrape.content_type, Format::Protobuf.content_type());
+        assert!(
+            String::from_utf8_lossy(&scrape.body).contains("http_server_request_duration_seconds")
+        );
+        // Text scrapers see the classic document, and render gives text.
+        assert!(on.render(Format::Protobuf).ends_with("# EOF\n"));
+        let text = String::from_utf8(on.scrape(None).body).unwrap();
+        assert!(
+            text.contains("http_server_request_duration_seconds_bucket{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_document_protobuf_cannot_carry_is_served_as_openmetrics() {
+        use prometheus_client::metrics::counter::Counter;
+        let observe = Observe::builder().native_histograms(true).build().unwrap();
+        // prometheus-client takes a name Prometheus would not: the reader
+        // refuses it, and the scrape falls back instead of failing.
+        observe.with_registry(|r| r.register("shop-orders", "Orders.", Counter::<u64>::default()));
+        let scrape = observe.scrape(Some(NATIVE_ACCEPT));
+        assert_eq!(scrape.content_type, Format::OpenMetrics.content_type());
+        let text = String::from_utf8(scrape.body).unwrap();
+        assert!(text.contains("shop-orders_total 0"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
     #[test]
     fn instances_do_not_share_series() {
         let a = Observe::builder().build().unwrap();
