@@ -17,7 +17,9 @@
 //! `sampled` (`full` with tail sampling keeping a tenth of the fast
 //! successful requests' events); `console` (`metrics` with the operator
 //! console's windows and request lists, as an admin listener sets up);
-//! `labels` (`metrics` with one request-derived label from a header).
+//! `labels` (`metrics` with one request-derived label from a header);
+//! `native` (`metrics` with native histogram buckets beside the classic
+//! ones on the duration histogram).
 
 use axum::Json;
 use axum::Router;
@@ -55,7 +57,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|console|labels|errors|logged|full|traced|sampled ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled ADDR (noop: axum only)"
     );
     std::process::exit(2)
 }
@@ -106,6 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // One request-derived label from a header, as a classifier would.
         builder = builder.http_label_fn("client", |r| r.header("host").map(str::to_string));
     }
+    if mode == "native" {
+        builder = builder.native_histograms(true);
+    }
     let observe = builder.build()?;
     let sampler = match mode.as_str() {
         "full" | "sampled" => Some(observe_core::trace::Sampler::AlwaysOff),
@@ -144,8 +149,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if framework == "actix" {
         let observed = match mode.as_str() {
             "bare" => false,
-            "metrics" | "console" | "labels" | "errors" | "logged" | "full" | "traced"
-            | "sampled" => true,
+            "metrics" | "native" | "console" | "labels" | "errors" | "logged" | "full"
+            | "traced" | "sampled" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -163,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
-        ("axum", "metrics" | "console" | "labels" | "errors") => routes
+        ("axum", "metrics" | "native" | "console" | "labels" | "errors") => routes
             .merge(observe_axum::metrics_router(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),

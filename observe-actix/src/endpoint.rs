@@ -15,9 +15,10 @@ pub fn metrics_service(observe: &Observe) -> Resource {
     }))
 }
 
-/// Renders the metrics for `request`, negotiating OpenMetrics or Prometheus
-/// text on its `Accept` header. Rendering runs on actix's blocking pool so a
-/// large registry never stalls the worker.
+/// Renders the metrics for `request`, negotiating OpenMetrics, Prometheus
+/// text or (with native histograms on) the Prometheus protobuf format on
+/// its `Accept` header. Rendering runs on actix's blocking pool so a large
+/// registry never stalls the worker.
 pub async fn metrics_handler(observe: &Observe, request: &HttpRequest) -> HttpResponse {
     let accept = request
         .headers()

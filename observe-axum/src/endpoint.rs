@@ -31,8 +31,9 @@ where
 }
 
 /// Renders the metrics for a request with this `Accept` header, negotiating
-/// OpenMetrics or Prometheus text. Rendering runs on tokio's blocking pool so
-/// a large registry never stalls the async workers.
+/// OpenMetrics, Prometheus text or (with native histograms on) the
+/// Prometheus protobuf format. Rendering runs on tokio's blocking pool so a
+/// large registry never stalls the async workers.
 pub async fn metrics_response(observe: &Observe, accept: Option<&HeaderValue>) -> Response {
     let accept = accept.and_then(|v| v.to_str().ok()).map(str::to_owned);
     let observe = observe.clone();

@@ -13,7 +13,8 @@
 //! 1. `base`: ids and W3C trace context, the bounded-queue flush, JSON and
 //!    time formatting, the [`Redactor`], the service identity, what is
 //!    installed process-wide;
-//! 2. `encoding`: Prometheus text and OpenMetrics, [`negotiate`];
+//! 2. `encoding`: Prometheus text, OpenMetrics and the Prometheus protobuf
+//!    format, [`negotiate`];
 //! 3. `metrics`: the HTTP, application, process and signal families;
 //! 4. [`context`]: the request being handled;
 //! 5. `signals`: [`logging`], [`errors`], [`trace`], [`event`] (none uses
@@ -58,7 +59,10 @@
 //! | `http_server_active_requests` | gauge | `http_request_method` |
 //! | `target_info` | info | `service_name`, `service_version`, `git_commit`, the resource attributes (`deployment_track`, ...) |
 //!
-//! Label values are bounded by construction: see [`labels`].
+//! Label values are bounded by construction: see [`labels`]. With
+//! [`ObserveBuilder::native_histograms`] the duration histogram also has
+//! native (exponential) buckets, which `/metrics` sends in the protobuf
+//! format ([`Format::Protobuf`]) to a scraper that prefers it.
 //!
 //! # The rest of the set-up
 //! - [`logging`]: `observe.logging().init()`, JSON lines, redaction, the

@@ -3,6 +3,7 @@
 //! validators (promtool, a strict OpenMetrics parser).
 
 pub mod otlp;
+pub mod protobuf;
 pub mod sentry;
 
 use std::collections::BTreeMap;
@@ -125,6 +126,25 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
+}
+
+/// `GET /metrics` with `accept`; returns the content type and the body's
+/// bytes (the protobuf format is binary).
+pub async fn scrape_bytes(addr: SocketAddr, accept: Option<&str>) -> (String, Vec<u8>) {
+    let mut request = client().get(format!("http://{addr}/metrics"));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.expect("scrape");
+    assert_eq!(response.status(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response.bytes().await.expect("body");
+    (content_type, body.to_vec())
 }
 
 /// `GET /metrics` with `accept`; returns the content type and body.

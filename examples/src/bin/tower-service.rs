@@ -37,6 +37,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         // deployment.track=canary): a deploy tool labels a canary without
         // a rebuild; the judge tells the two apart through target_info.
         .resource_attributes_from_env()
+        // OBSERVE_NATIVE_HISTOGRAMS=1: latency as a native histogram too,
+        // for a Prometheus that scrapes protobuf (text scrapers see no
+        // change); a bad value stops start-up with its message.
+        .native_histograms_from_env()
         // Set by build.rs from `git rev-parse`; OBSERVE_GIT_COMMIT at run
         // time wins when the build had no git checkout.
         .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())

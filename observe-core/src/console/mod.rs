@@ -320,7 +320,7 @@ impl Admin {
                 AdminResponse {
                     status: 200,
                     headers: vec![("content-type", scrape.content_type.into())],
-                    body: scrape.body.into_bytes(),
+                    body: scrape.body,
                 }
             }
             "/metrics"

@@ -1,28 +1,45 @@
 //! Encoding, the layer above the primitives: the exposition formats
-//! (Prometheus text 0.0.4, OpenMetrics 1.0.0) and their negotiation.
+//! (Prometheus text 0.0.4, OpenMetrics 1.0.0, the Prometheus protobuf
+//! format) and their negotiation.
 //!
 //! prometheus-client cannot write `_created` samples, which OpenMetrics uses
 //! to tell a restarted process's fresh counters from a reset. observe's own
 //! families are therefore written by the small encoder in `text`, and the
 //! user's [`prometheus_client::registry::Registry`] is appended by
-//! prometheus-client's encoder, so one document carries both.
+//! prometheus-client's encoder, so one document carries both. The protobuf
+//! format is that OpenMetrics document read back (`parse`) and re-encoded
+//! (`protobuf`), plus the native histogram buckets text cannot carry.
 
 mod negotiate;
+mod parse;
+pub(crate) mod protobuf;
 pub(crate) mod text;
 
 pub use negotiate::negotiate;
+pub(crate) use negotiate::negotiate_offering;
+pub(crate) use protobuf::{NativeHistograms, NativeSnapshot, ProtobufError};
 pub(crate) use text::{
     Exemplar, HistogramSnapshot, counter_header, escape_label_value, float, gauge_header, header,
     histogram_header, write_counter, write_histogram, write_labels, write_sample, write_totals,
 };
 
 /// An exposition format.
+///
+/// Non-exhaustive: exposition formats keep coming (OpenMetrics 2.0 is in
+/// the works), and a match on them should not break when one does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Prometheus text format 0.0.4: the default, understood by every scraper.
     Text,
     /// OpenMetrics 1.0.0 text: adds `_created`, units and `# EOF`.
     OpenMetrics,
+    /// The Prometheus protobuf format (length-delimited
+    /// `io.prometheus.client.MetricFamily` messages): binary, and the only
+    /// format Prometheus 2.x reads native histograms from. Negotiated only
+    /// for an `Observe` with
+    /// [`native_histograms`](crate::ObserveBuilder::native_histograms) on.
+    Protobuf,
 }
 
 impl Format {
@@ -31,6 +48,9 @@ impl Format {
         match self {
             Format::Text => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
         }
     }
 }
@@ -40,6 +60,6 @@ impl Format {
 pub struct Scrape {
     /// The `Content-Type` header value.
     pub content_type: &'static str,
-    /// The document.
-    pub body: String,
+    /// The document: UTF-8 text, or binary for [`Format::Protobuf`].
+    pub body: Vec<u8>,
 }

@@ -1,10 +1,17 @@
-//! `Accept` header negotiation between OpenMetrics and Prometheus text.
+//! `Accept` header negotiation between the Prometheus protobuf format,
+//! OpenMetrics and Prometheus text.
 
 use super::Format;
 
 /// Media ranges looked at, at most: a scraper sends four or five, and a
 /// hostile header must not cost more than a bounded scan.
 const MAX_RANGES: usize = 32;
+
+/// The protobuf media type, and the parameters that make it the
+/// delimited `MetricFamily` stream Prometheus asks for.
+const PROTOBUF: &str = "application/vnd.google.protobuf";
+const PROTOBUF_PROTO: &str = "io.prometheus.client.MetricFamily";
+const PROTOBUF_ENCODING: &str = "delimited";
 
 /// Chooses the format for an `Accept` header value.
 ///
@@ -13,6 +20,8 @@ const MAX_RANGES: usize = 32;
 /// quality at least as high as anything that maps to Prometheus text
 /// (`text/plain`, `text/*`, `*/*`). Anything else, including a missing or
 /// malformed header, gives Prometheus text 0.0.4, which every scraper reads.
+/// This never chooses [`Format::Protobuf`]: [`Observe::scrape`](crate::Observe::scrape)
+/// offers it too when native histograms are on.
 ///
 /// ```
 /// use observe_core::{negotiate, Format};
@@ -24,9 +33,19 @@ const MAX_RANGES: usize = 32;
 /// assert_eq!(negotiate(None), Format::Text);
 /// ```
 pub fn negotiate(accept: Option<&str>) -> Format {
+    negotiate_offering(accept, false)
+}
+
+/// [`negotiate`], with the protobuf format on offer when `protobuf`: it
+/// wins when the client names it exactly
+/// (`application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
+/// with a quality at least as high as every text format's. A wildcard
+/// never picks it: binary is only for a client that asked for it.
+pub(crate) fn negotiate_offering(accept: Option<&str>, protobuf: bool) -> Format {
     let Some(accept) = accept else {
         return Format::Text;
     };
+    let mut best_protobuf = 0.0f32;
     let mut best_openmetrics = 0.0f32;
     let mut best_text = 0.0f32;
     for range in accept.split(',').take(MAX_RANGES) {
@@ -34,6 +53,8 @@ pub fn negotiate(accept: Option<&str>) -> Format {
         let media = parts.next().unwrap_or("").trim();
         let mut q = 1.0f32;
         let mut version = None;
+        let mut proto = None;
+        let mut encoding = None;
         for param in parts {
             let Some((name, value)) = param.split_once('=') else {
                 continue;
@@ -42,10 +63,18 @@ pub fn negotiate(accept: Option<&str>) -> Format {
             match name.trim().to_ascii_lowercase().as_str() {
                 "q" => q = parse_quality(value),
                 "version" => version = Some(value),
+                "proto" => proto = Some(value),
+                "encoding" => encoding = Some(value),
                 _ => {}
             }
         }
-        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+        if media.eq_ignore_ascii_case(PROTOBUF) {
+            if proto == Some(PROTOBUF_PROTO)
+                && encoding.is_some_and(|e| e.eq_ignore_ascii_case(PROTOBUF_ENCODING))
+            {
+                best_protobuf = best_protobuf.max(q);
+            }
+        } else if media.eq_ignore_ascii_case("application/openmetrics-text") {
             if matches!(version, None | Some("1.0.0")) {
                 best_openmetrics = best_openmetrics.max(q);
             }
@@ -57,7 +86,9 @@ pub fn negotiate(accept: Option<&str>) -> Format {
             best_text = best_text.max(q);
         }
     }
-    if best_openmetrics > 0.0 && best_openmetrics >= best_text {
+    if protobuf && best_protobuf > 0.0 && best_protobuf >= best_openmetrics.max(best_text) {
+        Format::Protobuf
+    } else if best_openmetrics > 0.0 && best_openmetrics >= best_text {
         Format::OpenMetrics
     } else {
         Format::Text
@@ -120,14 +151,73 @@ mod tests {
         assert_eq!(negotiate(Some(";;;;,,,,==;q=;")), Format::Text);
     }
 
+    /// What Prometheus 2.42 sends with `--enable-feature=native-histograms`.
+    const NATIVE_SCRAPER: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    #[test]
+    fn protobuf_only_when_offered_and_preferred() {
+        assert_eq!(
+            negotiate_offering(Some(NATIVE_SCRAPER), true),
+            Format::Protobuf
+        );
+        // Off for this instance: the same scraper reads OpenMetrics.
+        assert_eq!(negotiate(Some(NATIVE_SCRAPER)), Format::OpenMetrics);
+        assert_eq!(
+            negotiate_offering(Some(NATIVE_SCRAPER), false),
+            Format::OpenMetrics
+        );
+        let offered = |accept| negotiate_offering(Some(accept), true);
+        assert_eq!(
+            offered(
+                " Application/Vnd.Google.Protobuf ; proto=io.prometheus.client.MetricFamily ; Encoding=\"Delimited\""
+            ),
+            Format::Protobuf
+        );
+        // Other encodings, other messages, a missing parameter, a wildcard
+        // or a lower quality than text: text.
+        for accept in [
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=compact-text",
+            "application/vnd.google.protobuf;proto=other.Message;encoding=delimited",
+            "application/vnd.google.protobuf;encoding=delimited",
+            "application/vnd.google.protobuf",
+            "*/*",
+            "application/*",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4,text/plain;q=0.5",
+        ] {
+            assert_ne!(offered(accept), Format::Protobuf, "{accept}");
+        }
+        assert_eq!(
+            offered(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4,application/openmetrics-text;q=0.5"
+            ),
+            Format::OpenMetrics
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
 
-        /// Any header, however malformed, picks one of the two formats.
+        /// Any header, however malformed, picks one of the formats, and
+        /// protobuf only when it is on offer.
         #[test]
         fn any_header_is_answered(accept in ".{0,300}") {
             let format = negotiate(Some(&accept));
             proptest::prop_assert!(matches!(format, Format::Text | Format::OpenMetrics));
+            let _ = negotiate_offering(Some(&accept), true);
+        }
+
+        /// Without an exact protobuf range, offering protobuf changes
+        /// nothing.
+        #[test]
+        fn protobuf_only_when_named(
+            ranges in proptest::collection::vec("(text/plain|\\*/\\*|application/json|application/openmetrics-text|application/vnd.google.protobuf(;encoding=text)?)(;q=0\\.[0-9])?", 0..6)
+        ) {
+            let accept = ranges.join(",");
+            proptest::prop_assert_eq!(
+                negotiate_offering(Some(&accept), true),
+                negotiate(Some(&accept))
+            );
         }
 
         /// Adding ranges that do not mention OpenMetrics never turns a text

@@ -114,7 +114,7 @@ pub(crate) fn write_labels<'a, N, V>(
 pub(crate) fn counter_header(out: &mut String, format: Format, name: &str, help: &str) {
     match format {
         Format::Text => header(out, format, &format!("{name}_total"), "counter", None, help),
-        Format::OpenMetrics => header(out, format, name, "counter", None, help),
+        Format::OpenMetrics | Format::Protobuf => header(out, format, name, "counter", None, help),
     }
 }
 

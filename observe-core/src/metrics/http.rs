@@ -12,7 +12,9 @@ use super::request_labels::{HttpLabels, LabelIds};
 use crate::base::hash::FastMap;
 use crate::base::ids::TraceIds;
 use crate::base::time::unix_now;
-use crate::encoding::{Exemplar, Format, escape_label_value, header, write_histogram};
+use crate::encoding::{
+    Exemplar, Format, NativeHistograms, escape_label_value, header, write_histogram,
+};
 
 /// Bucket bounds (seconds) advised by the OpenTelemetry HTTP semantic
 /// conventions for `http.server.request.duration`.
@@ -136,6 +138,8 @@ impl ActiveRequests {
 pub(crate) struct Shared {
     pub(crate) buckets: Buckets,
     pub(crate) active: ActiveRequests,
+    /// Whether duration histograms carry native buckets.
+    pub(crate) native: bool,
 }
 
 /// One finished request, as the histograms see it.
@@ -194,7 +198,10 @@ impl RouteMetrics {
             let series = Arc::new(Series {
                 key,
                 created: unix_now(),
-                duration: Histogram::new(&self.shared.buckets.duration),
+                duration: match self.shared.native {
+                    true => Histogram::with_native(&self.shared.buckets.duration),
+                    false => Histogram::new(&self.shared.buckets.duration),
+                },
                 request_size: Histogram::new(&self.shared.buckets.size),
                 response_size: Histogram::new(&self.shared.buckets.size),
             });
@@ -268,6 +275,7 @@ impl HttpMetrics {
         size_buckets: Vec<f64>,
         excluded_routes: &[String],
         max_routes: usize,
+        native_histograms: bool,
     ) -> Self {
         let methods = Methods::new(extra_methods);
         let n = methods.len();
@@ -277,6 +285,7 @@ impl HttpMetrics {
                 size: size_buckets.into(),
             },
             active: ActiveRequests::new(n),
+            native: native_histograms,
         });
         let routes = excluded_routes
             .iter()
@@ -351,8 +360,15 @@ struct HistogramFamily<'a> {
 }
 
 impl HttpMetrics {
-    /// Writes the three histogram families.
-    pub(crate) fn render_histograms(&self, out: &mut String, format: Format, const_labels: &str) {
+    /// Writes the three histogram families, and the duration series' native
+    /// buckets into `natives` when given one.
+    pub(crate) fn render_histograms(
+        &self,
+        out: &mut String,
+        format: Format,
+        const_labels: &str,
+        mut natives: Option<&mut NativeHistograms>,
+    ) {
         let routes = self.snapshot_routes();
         // Copy the series pointers once; every family below reads the same set.
         let mut series: Vec<(Arc<RouteMetrics>, Arc<Series>)> = Vec::new();
@@ -399,12 +415,22 @@ impl HttpMetrics {
                 family.help,
             );
             for (route, s) in &series {
-                let snapshot = (family.pick)(s).snapshot(family.sum_unit);
+                let histogram = (family.pick)(s);
+                // Native first: read before the classic buckets, they
+                // rarely count more than the series' count.
+                let native = match natives {
+                    Some(_) => histogram.native_snapshot(),
+                    None => None,
+                };
+                let snapshot = histogram.snapshot(family.sum_unit);
                 if snapshot.count() == 0 {
                     continue;
                 }
                 labels.clear();
                 self.series_labels(&mut labels, route, s, const_labels);
+                if let (Some(natives), Some(native)) = (natives.as_deref_mut(), native) {
+                    natives.insert(name, labels.clone(), native);
+                }
                 write_histogram(
                     out,
                     format,
@@ -478,6 +504,7 @@ mod tests {
             DEFAULT_SIZE_BUCKETS.to_vec(),
             &["/health".to_string()],
             max_routes,
+            false,
         )
     }
 

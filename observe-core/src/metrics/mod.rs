@@ -21,7 +21,7 @@ use std::sync::RwLock;
 use prometheus_client::registry::Registry;
 
 use crate::base::service::Service;
-use crate::encoding::{Format, escape_label_value, header};
+use crate::encoding::{Format, NativeHistograms, ProtobufError, escape_label_value, header};
 
 pub(crate) use app::AppMetrics;
 pub use app::{CacheResult, CallOutcome, CounterFamily, Gauge, MetricError, StateSet, States};
@@ -52,12 +52,34 @@ pub(crate) struct Families {
 }
 
 impl Families {
-    /// The whole document in `format`.
+    /// The whole document in a text `format` ([`Format::Protobuf`] gives
+    /// the OpenMetrics text the protobuf document is encoded from).
     pub(crate) fn render(&self, format: Format) -> String {
+        self.render_text(format, None)
+    }
+
+    /// The whole document in the protobuf format: the OpenMetrics document
+    /// read back and re-encoded, with the duration histograms' native
+    /// buckets. On the (never expected) failure, the OpenMetrics text comes
+    /// back with the reason, for the caller to serve instead.
+    pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, (String, ProtobufError)> {
+        let mut natives = NativeHistograms::default();
+        let text = self.render_text(Format::OpenMetrics, Some(&mut natives));
+        crate::encoding::protobuf::encode(&text, &natives).map_err(|error| (text, error))
+    }
+
+    fn render_text(&self, format: Format, natives: Option<&mut NativeHistograms>) -> String {
+        // The text writers know the two text formats; protobuf is read
+        // back from OpenMetrics.
+        let format = match format {
+            Format::Text => Format::Text,
+            _ => Format::OpenMetrics,
+        };
         let mut out = String::with_capacity(16 * 1024);
         let const_labels = &self.const_labels;
         self.render_target_info(&mut out, format);
-        self.http.render_histograms(&mut out, format, const_labels);
+        self.http
+            .render_histograms(&mut out, format, const_labels, natives);
         self.rpc.render(&mut out, format, const_labels);
         let route_overflowed = self
             .http
@@ -84,9 +106,7 @@ impl Families {
             Format::Text => {
                 prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
             }
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode_registry(&mut out, &registry)
-            }
+            _ => prometheus_client::encoding::text::encode_registry(&mut out, &registry),
         };
         debug_assert!(encoded.is_ok(), "writing to a String does not fail");
         if format == Format::OpenMetrics {

@@ -26,6 +26,7 @@ use crate::metrics::{
 };
 
 mod identity;
+mod native;
 
 /// Label names observe sets itself; a constant label may not reuse them.
 const RESERVED_LABELS: [&str; 11] = [
@@ -117,6 +118,12 @@ pub enum BuildError {
         /// What is accepted.
         expected: &'static str,
     },
+    /// `OBSERVE_NATIVE_HISTOGRAMS` is neither on nor off.
+    #[error(
+        "invalid {variable}={0:?}: expected 1 or true (native histograms on), 0 or false (off), or unset",
+        variable = native::VARIABLE
+    )]
+    NativeHistograms(String),
     /// The request id header is not a valid lowercase header name.
     #[error(
         "invalid request id header {0:?}: expected a header name of 1 to 64 lowercase letters, digits and '-' (e.g. \"x-request-id\")"
@@ -157,6 +164,8 @@ pub struct ObserveBuilder {
     event_sampling: Option<EventSampling>,
     resource_attributes: Vec<(String, String)>,
     resource_attributes_from_env: bool,
+    native_histograms: bool,
+    native_histograms_from_env: bool,
     http_labels: Vec<HttpLabelSpec>,
     http_label_values: usize,
 }
@@ -196,6 +205,8 @@ impl Default for ObserveBuilder {
             event_sampling: None,
             resource_attributes: Vec::new(),
             resource_attributes_from_env: false,
+            native_histograms: false,
+            native_histograms_from_env: false,
             http_labels: Vec::new(),
             http_label_values: DEFAULT_HTTP_LABEL_VALUES,
         }
@@ -434,6 +445,7 @@ impl ObserveBuilder {
         if !is_header_name(&self.request_id_header) {
             return Err(BuildError::RequestIdHeader(self.request_id_header));
         }
+        let native_histograms = self.native_histograms_setting()?;
         let event_sampling = match self.event_sampling {
             Some(sampling) => sampling,
             None => sampling_from_env()?,
@@ -474,6 +486,7 @@ impl ObserveBuilder {
             self.size_buckets,
             &self.excluded_routes,
             self.max_routes,
+            native_histograms,
         );
         http.labels = HttpLabels::new(http_labels, self.http_label_values, unix_now());
         let rpc = crate::metrics::rpc::RpcMetrics::new(&self.duration_buckets, self.max_routes);

@@ -12,7 +12,7 @@ use prometheus_client::registry::Registry;
 pub use builder::{BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, ObserveBuilder};
 
 use crate::base::service::Service;
-use crate::encoding::{Format, Scrape, negotiate};
+use crate::encoding::{Format, Scrape, negotiate_offering};
 use crate::metrics::{CounterFamily, Families, Gauge, MetricError, StateSet, States};
 use crate::request::{self, Cache, Dependency, RequestHead, RequestTracker, RouteCache};
 use crate::signals::health::{Health, HealthCheck, HealthError, Readiness};
@@ -76,6 +76,13 @@ impl Observe {
     /// ([`ObserveBuilder::catch_panics`]).
     pub fn catches_panics(&self) -> bool {
         self.settings.catch_panics
+    }
+
+    /// Whether duration histograms carry native buckets and `/metrics`
+    /// offers the protobuf format
+    /// ([`ObserveBuilder::native_histograms`]).
+    pub fn native_histograms(&self) -> bool {
+        self.families.http.shared.native
     }
 
     /// Requests in flight now (`http_server_active_requests`, every method
@@ -181,20 +188,54 @@ impl Observe {
     /// document: the whole of a `/metrics` endpoint but the I/O. CPU work
     /// proportional to the number of series, see [`render`](Self::render).
     ///
+    /// With [`native_histograms`](ObserveBuilder::native_histograms) on, a
+    /// scraper preferring the Prometheus protobuf format gets it
+    /// ([`Format::Protobuf`]), native buckets included; should that
+    /// encoding ever fail, the answer is the same document in OpenMetrics
+    /// (which such a scraper accepts too) and a WARN line says why.
+    ///
     /// ```
     /// let observe = observe_core::Observe::builder().build().unwrap();
     /// let scrape = observe.scrape(Some("application/openmetrics-text; version=1.0.0"));
     /// assert_eq!(scrape.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    ///
+    /// let native = observe_core::Observe::builder().native_histograms(true).build().unwrap();
+    /// let scrape = native.scrape(Some(
+    ///     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,\
+    ///      application/openmetrics-text;version=1.0.0;q=0.8",
+    /// ));
+    /// assert_eq!(scrape.content_type, observe_core::Format::Protobuf.content_type());
     /// ```
     pub fn scrape(&self, accept: Option<&str>) -> Scrape {
-        let format = negotiate(accept);
-        Scrape {
-            content_type: format.content_type(),
-            body: self.render(format),
+        let format = negotiate_offering(accept, self.native_histograms());
+        if format != Format::Protobuf {
+            return Scrape {
+                content_type: format.content_type(),
+                body: self.render(format).into_bytes(),
+            };
+        }
+        match self.families.render_protobuf() {
+            Ok(body) => Scrape {
+                content_type: format.content_type(),
+                body,
+            },
+            Err((text, error)) => {
+                tracing::warn!(
+                    error = %error,
+                    "the protobuf exposition failed; answering in OpenMetrics"
+                );
+                Scrape {
+                    content_type: Format::OpenMetrics.content_type(),
+                    body: text.into_bytes(),
+                }
+            }
         }
     }
 
-    /// Renders every metric of this instance in `format`.
+    /// Renders every metric of this instance in a text `format`.
+    /// [`Format::Protobuf`] is binary: [`scrape`](Self::scrape) gives it,
+    /// and here it gives the OpenMetrics text it is encoded from (the same
+    /// series, readable).
     ///
     /// Recording is never blocked for longer than it takes to copy the
     /// pointers to the series; the formatting itself runs without locks on
@@ -407,6 +448,47 @@ mod tests {
             Observe::builder().max_routes(0).build().unwrap_err(),
             BuildError::MaxRoutes
         );
+    }
+
+    const NATIVE_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8";
+
+    #[test]
+    fn protobuf_only_with_native_histograms_on() {
+        let off = Observe::builder().build().unwrap();
+        assert_eq!(
+            off.scrape(Some(NATIVE_ACCEPT)).content_type,
+            Format::OpenMetrics.content_type()
+        );
+        let on = Observe::builder().native_histograms(true).build().unwrap();
+        let mut t = on.start_request("GET", Some("/a"));
+        t.response(200);
+        t.finish();
+        let scrape = on.scrape(Some(NATIVE_ACCEPT));
+        assert_eq!(scrape.content_type, Format::Protobuf.content_type());
+        assert!(
+            String::from_utf8_lossy(&scrape.body).contains("http_server_request_duration_seconds")
+        );
+        // Text scrapers see the classic document, and render gives text.
+        assert!(on.render(Format::Protobuf).ends_with("# EOF\n"));
+        let text = String::from_utf8(on.scrape(None).body).unwrap();
+        assert!(
+            text.contains("http_server_request_duration_seconds_bucket{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_document_protobuf_cannot_carry_is_served_as_openmetrics() {
+        use prometheus_client::metrics::counter::Counter;
+        let observe = Observe::builder().native_histograms(true).build().unwrap();
+        // prometheus-client takes a name Prometheus would not: the reader
+        // refuses it, and the scrape falls back instead of failing.
+        observe.with_registry(|r| r.register("shop-orders", "Orders.", Counter::<u64>::default()));
+        let scrape = observe.scrape(Some(NATIVE_ACCEPT));
+        assert_eq!(scrape.content_type, Format::OpenMetrics.content_type());
+        let text = String::from_utf8(scrape.body).unwrap();
+        assert!(text.contains("shop-orders_total 0"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
     }
 
     #[test]

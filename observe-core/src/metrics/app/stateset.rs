@@ -102,7 +102,7 @@ impl Render for StateSetFamily {
 
     fn render(&self, out: &mut String, format: Format, const_labels: &str) {
         let kind = match format {
-            Format::OpenMetrics => "stateset",
+            Format::OpenMetrics | Format::Protobuf => "stateset",
             Format::Text => "gauge",
         };
         header(out, format, &self.name, kind, None, &self.help);

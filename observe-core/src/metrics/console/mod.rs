@@ -133,7 +133,7 @@ mod tests {
         for buckets in [15, 40, 200] {
             let now = Instant::now();
             let bounds = (1..buckets).map(|i| i as f64).collect();
-            let http = crate::metrics::HttpMetrics::new(&[], bounds, vec![1.0], &[], 1000);
+            let http = crate::metrics::HttpMetrics::new(&[], bounds, vec![1.0], &[], 1000, false);
             let console = Console {
                 recent: Recent::new(now),
                 windows: Mutex::new(Windows::new(&http, now)),

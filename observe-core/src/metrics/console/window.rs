@@ -358,7 +358,7 @@ mod tests {
     use crate::metrics::{Observation, Outcome, SeriesKey};
 
     fn http() -> HttpMetrics {
-        HttpMetrics::new(&[], vec![0.1, 1.0], vec![100.0], &[], 10)
+        HttpMetrics::new(&[], vec![0.1, 1.0], vec![100.0], &[], 10, false)
     }
 
     fn observe(http: &HttpMetrics, route: &str, status: u16, ms: u64, times: usize) {
@@ -434,7 +434,7 @@ mod tests {
     fn routes_followed_stay_within_the_budget() {
         let buckets = |n: usize| {
             let bounds = (1..n).map(|i| i as f64).collect();
-            HttpMetrics::new(&[], bounds, vec![100.0], &[], 10)
+            HttpMetrics::new(&[], bounds, vec![100.0], &[], 10, false)
         };
         let small = Windows::new(&buckets(15), Instant::now());
         assert_eq!(small.max_routes(), MAX_ROUTES);
