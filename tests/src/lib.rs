@@ -149,19 +149,8 @@ pub async fn scrape_bytes(addr: SocketAddr, accept: Option<&str>) -> (String, Ve
 
 /// `GET /metrics` with `accept`; returns the content type and body.
 pub async fn scrape(addr: SocketAddr, accept: Option<&str>) -> (String, String) {
-    let mut request = client().get(format!("http://{addr}/metrics"));
-    if let Some(accept) = accept {
-        request = request.header("accept", accept);
-    }
-    let response = request.send().await.expect("scrape");
-    assert_eq!(response.status(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (content_type, response.text().await.expect("body"))
+    let (content_type, body) = scrape_bytes(addr, accept).await;
+    (content_type, String::from_utf8(body).expect("a text exposition is UTF-8"))
 }
 
 /// One sample of an exposition: metric name, labels, value.
