@@ -150,7 +150,10 @@ pub async fn scrape_bytes(addr: SocketAddr, accept: Option<&str>) -> (String, Ve
 /// `GET /metrics` with `accept`; returns the content type and body.
 pub async fn scrape(addr: SocketAddr, accept: Option<&str>) -> (String, String) {
     let (content_type, body) = scrape_bytes(addr, accept).await;
-    (content_type, String::from_utf8(body).expect("a text exposition is UTF-8"))
+    (
+        content_type,
+        String::from_utf8(body).expect("a text exposition is UTF-8"),
+    )
 }
 
 /// One sample of an exposition: metric name, labels, value.
