@@ -96,7 +96,15 @@ fn readiness(binary: &str) {
         let addr = service.addr.clone();
         std::thread::spawn(move || get(&addr, "/slow?ms=2000").0)
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // In flight before the signal: refused afterwards, it would not be.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get(&admin, "/metrics")
+        .1
+        .contains("http_server_active_requests{http_request_method=\"GET\"} 1")
+    {
+        assert!(Instant::now() < deadline, "the slow request never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     service.signal("TERM");
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
@@ -159,24 +167,37 @@ fn put_level(admin: &str, token: Option<&str>, body: &str) -> (u16, Value) {
     (status, json(&body))
 }
 
-/// Whether a lookup logs the handler's DEBUG line now.
-fn debug_line_after_lookup(service: &Service, id: u32) -> bool {
+/// Whether a lookup logs the handler's DEBUG line now; every line read
+/// on the way is kept in `seen`, so none is lost to a later search.
+fn debug_line_after_lookup(service: &Service, id: u32, seen: &mut Vec<Value>) -> bool {
     let (status, _) = get(&service.addr, &format!("/users/{id}"));
     assert_eq!(status, 200);
-    service
-        .collect_json(Duration::from_millis(400))
+    let lines = service.collect_json(Duration::from_millis(400));
+    let debug = lines
         .iter()
-        .any(|l| l["level"] == "DEBUG" && l["target"] == "observe_examples::shop")
+        .any(|l| l["level"] == "DEBUG" && l["target"] == "observe_examples::shop");
+    seen.extend(lines);
+    debug
+}
+
+/// The first line matching `want`: among those read already, else the
+/// next to come.
+fn find_line(service: &Service, seen: &mut Vec<Value>, want: impl Fn(&Value) -> bool) -> Value {
+    if let Some(at) = seen.iter().position(&want) {
+        return seen.remove(at);
+    }
+    service.next_json(want)
 }
 
 fn log_level(binary: &str) {
     let (service, admin) = start(binary, &[("OBSERVE_ADMIN_TOKEN", TOKEN)]);
+    let mut seen = Vec::new();
     let (status, body) = get(&admin, "/observe/log-level");
     assert_eq!(status, 200);
     let level = json(&body);
     assert_eq!(level["directives"], "info");
     assert_eq!(level["revert_at"], Value::Null);
-    assert!(!debug_line_after_lookup(&service, 1));
+    assert!(!debug_line_after_lookup(&service, 1, &mut seen));
 
     // No token, a wrong one: 401, nothing changes, counted.
     let change = r#"{"directives": "info,observe_examples=debug", "revert_after": "3s"}"#;
@@ -213,7 +234,7 @@ fn log_level(binary: &str) {
         body["error"].as_str().unwrap().contains("revert_after"),
         "{body}"
     );
-    assert!(!debug_line_after_lookup(&service, 2));
+    assert!(!debug_line_after_lookup(&service, 2, &mut seen));
 
     // With the token: DEBUG from the handler at once, no restart.
     let (status, body) = put_level(&admin, Some(TOKEN), change);
@@ -222,7 +243,7 @@ fn log_level(binary: &str) {
     assert_eq!(body["default"], "info");
     assert!(body["revert_at"].is_string(), "{body}");
     let changed = Instant::now();
-    let audit = service.next_json(|l| l["target"] == "observe::log_level");
+    let audit = find_line(&service, &mut seen, |l| l["target"] == "observe::log_level");
     assert_eq!(audit["level"], "WARN");
     assert_eq!(audit["fields"]["previous"], "info");
     assert_eq!(audit["fields"]["directives"], "info,observe_examples=debug");
@@ -232,7 +253,7 @@ fn log_level(binary: &str) {
         !audit.to_string().contains(TOKEN),
         "the token is never logged"
     );
-    assert!(debug_line_after_lookup(&service, 3));
+    assert!(debug_line_after_lookup(&service, 3, &mut seen));
     assert!(
         get(&admin, "/metrics")
             .1
@@ -240,11 +261,11 @@ fn log_level(binary: &str) {
     );
 
     // After revert_after the default is back by itself, audited.
-    let revert = service.next_json(|l| {
+    let revert = find_line(&service, &mut seen, |l| {
         l["target"] == "observe::log_level" && l["message"] == "log level reverted to the default"
     });
     assert!(changed.elapsed() >= Duration::from_secs(2), "{revert}");
-    assert!(!debug_line_after_lookup(&service, 4));
+    assert!(!debug_line_after_lookup(&service, 4, &mut seen));
     let level = json(&get(&admin, "/observe/log-level").1);
     assert_eq!(level["directives"], "info");
     assert_eq!(level["revert_at"], Value::Null);
