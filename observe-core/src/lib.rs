@@ -58,6 +58,10 @@
 //! | `http_server_response_body_size_bytes` | histogram | same |
 //! | `http_server_active_requests` | gauge | `http_request_method` |
 //! | `target_info` | info | `service_name`, `service_version`, `git_commit`, the resource attributes (`deployment_track`, ...) |
+//! | `rpc_server_duration_seconds` | histogram | `rpc_system`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code`, `error_type` (gRPC calls, instead of the HTTP families) |
+//!
+//! The HTTP families also carry the request-derived labels the builder
+//! declares ([`ObserveBuilder::http_label`]).
 //!
 //! Label values are bounded by construction: see [`labels`]. With
 //! [`ObserveBuilder::native_histograms`] the duration histogram also has
