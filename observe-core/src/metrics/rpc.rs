@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::histogram::Histogram;
+use super::http::Outcome;
 use super::labels::{OTHER_METHOD, OVERFLOW_VALUE};
 use crate::base::time::unix_now;
 use crate::encoding::{Format, escape_label_value, header, write_histogram};
@@ -59,11 +60,11 @@ pub fn is_server_error(code: u8) -> bool {
 
 /// `error_type` of a call: `panic`, `cancelled`, or the code of a server
 /// error; `None` for a success or a client error.
-pub(crate) fn error_type(code: u8, ending: Ending) -> Option<String> {
-    match ending {
-        Ending::Panic => Some("panic".into()),
-        Ending::Cancelled => Some("cancelled".into()),
-        Ending::Answered => is_server_error(code).then(|| code.to_string()),
+pub(crate) fn error_type(code: u8, outcome: Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Panic => Some("panic".into()),
+        Outcome::Cancelled => Some("cancelled".into()),
+        Outcome::Completed => is_server_error(code).then(|| code.to_string()),
     }
 }
 
@@ -103,24 +104,13 @@ pub(crate) fn split_path(path: &str) -> Option<(&str, &str)> {
     (name(service) && name(method)).then_some((service, method))
 }
 
-/// How a call ended beyond its code, for `error_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Ending {
-    /// With the code the server sent (or its stand-in).
-    Answered,
-    /// The handler panicked: INTERNAL, `error_type="panic"`.
-    Panic,
-    /// The client went away: CANCELLED, `error_type="cancelled"`.
-    Cancelled,
-}
-
 /// One series: a method, a code and how the call ended.
 #[derive(Debug)]
 struct RpcSeries {
     service: Arc<str>,
     method: Arc<str>,
     code: u8,
-    ending: Ending,
+    outcome: Outcome,
     created: f64,
     duration: Histogram,
 }
@@ -135,7 +125,7 @@ pub(crate) struct RpcMetrics {
     max_methods: usize,
     /// (service, method) → id; the series key is the id and the code.
     methods: RwLock<HashMap<MethodName, u32>>,
-    series: RwLock<HashMap<(u32, u8, Ending), Arc<RpcSeries>>>,
+    series: RwLock<HashMap<(u32, u8, Outcome), Arc<RpcSeries>>>,
     overflowed: AtomicU64,
 }
 
@@ -198,11 +188,11 @@ impl RpcMetrics {
         service: &str,
         method: &str,
         code: u8,
-        ending: Ending,
+        outcome: Outcome,
         nanos: u64,
     ) {
         let id = self.method_id(service, method);
-        let key = (id, code, ending);
+        let key = (id, code, outcome);
         let seconds = nanos as f64 * 1e-9;
         if let Some(series) = self
             .series
@@ -223,7 +213,7 @@ impl RpcMetrics {
                 service: service.into(),
                 method: method.into(),
                 code,
-                ending,
+                outcome,
                 created: unix_now(),
                 duration: Histogram::new(&self.bounds),
             })
@@ -244,8 +234,8 @@ impl RpcMetrics {
             return;
         }
         series.sort_by(|a, b| {
-            (&a.service, &a.method, a.code, a.ending)
-                .cmp(&(&b.service, &b.method, b.code, b.ending))
+            (&a.service, &a.method, a.code, a.outcome)
+                .cmp(&(&b.service, &b.method, b.code, b.outcome))
         });
         header(
             out,
@@ -265,7 +255,7 @@ impl RpcMetrics {
             labels.push_str("\",rpc_service=\"");
             escape_label_value(&mut labels, &s.service);
             labels.push_str("\",rpc_system=\"grpc\"");
-            if let Some(error_type) = error_type(s.code, s.ending) {
+            if let Some(error_type) = error_type(s.code, s.outcome) {
                 labels.push_str(",error_type=\"");
                 labels.push_str(&error_type);
                 labels.push('"');
@@ -314,11 +304,11 @@ mod tests {
             ("_OTHER", "_OTHER")
         );
         let rpc = RpcMetrics::new(&[0.1, 1.0], 2);
-        rpc.observe("a.S", "M1", 0, Ending::Answered, 1_000);
-        rpc.observe("a.S", "M2", 13, Ending::Answered, 1_000);
-        rpc.observe("a.S", "M3", 0, Ending::Answered, 1_000);
-        rpc.observe("a.S", "M1", 0, Ending::Answered, 1_000);
-        rpc.observe("a.S", "M1", 13, Ending::Panic, 1_000);
+        rpc.observe("a.S", "M1", 0, Outcome::Completed, 1_000);
+        rpc.observe("a.S", "M2", 13, Outcome::Completed, 1_000);
+        rpc.observe("a.S", "M3", 0, Outcome::Completed, 1_000);
+        rpc.observe("a.S", "M1", 0, Outcome::Completed, 1_000);
+        rpc.observe("a.S", "M1", 13, Outcome::Panic, 1_000);
         let mut out = String::new();
         rpc.render(&mut out, Format::Text, "");
         assert!(out.contains("rpc_server_duration_seconds_count{rpc_grpc_status_code=\"0\",rpc_method=\"M1\",rpc_service=\"a.S\",rpc_system=\"grpc\"} 2"), "{out}");

@@ -12,7 +12,7 @@ use crate::metrics::console::recent::CALLS_KEPT;
 use crate::metrics::console::{KeptCall, KeptRequest};
 use crate::metrics::labels::CANCELLED_STATUS;
 use crate::metrics::request_labels::LabelRequest;
-use crate::metrics::rpc::{self, Ending, RpcMetrics};
+use crate::metrics::rpc::{self, RpcMetrics};
 use crate::metrics::{Families, Observation, Outcome, RouteMetrics, SeriesKey};
 use crate::signals::{event, trace};
 
@@ -431,17 +431,12 @@ impl RequestTracker {
             },
         };
         let (service, method) = RpcMetrics::labels_for(&grpc.path, code);
-        let ending = match outcome {
-            Outcome::Panic => Ending::Panic,
-            Outcome::Cancelled => Ending::Cancelled,
-            Outcome::Completed => Ending::Answered,
-        };
-        let error_type = rpc::error_type(code, ending);
+        let error_type = rpc::error_type(code, outcome);
         trace::finish_rpc(&self.context, service, method, code, error_type.as_deref());
         let duration = self.started.elapsed();
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         let families = &self.context.families;
-        families.rpc.observe(service, method, code, ending, nanos);
+        families.rpc.observe(service, method, code, outcome, nanos);
         if outcome == Outcome::Completed && rpc::is_server_error(code) {
             report_rpc_error(&self.context, service, method, code);
         }

@@ -160,15 +160,7 @@ impl Tracker {
 
     /// A 5xx response (not a panic, not already reported by an ERROR line).
     pub(crate) fn server_error(&self, context: &RequestContext, route: &str, status: u16) {
-        if !self.server_errors
-            || context.mark_error_reported()
-            || !self.admit(ErrorKind::ServerError)
-        {
-            return;
-        }
-        let event = self.finish(event::server_error(context, route, status), Some(context));
-        let redactor = context.service().redactor.clone();
-        self.submit(Job::Event(event, Some(redactor)));
+        self.request_failure(context, || event::server_error(context, route, status));
     }
 
     /// A gRPC call that ended with a server-error code.
@@ -179,16 +171,19 @@ impl Tracker {
         method: &str,
         code: u8,
     ) {
+        self.request_failure(context, || event::rpc_error(context, service, method, code));
+    }
+
+    /// Reports the request's failure once (unless a panic or an ERROR line
+    /// did already), within the rate limit; `event` is built only then.
+    fn request_failure(&self, context: &RequestContext, event: impl FnOnce() -> Event<'static>) {
         if !self.server_errors
             || context.mark_error_reported()
             || !self.admit(ErrorKind::ServerError)
         {
             return;
         }
-        let event = self.finish(
-            event::rpc_error(context, service, method, code),
-            Some(context),
-        );
+        let event = self.finish(event(), Some(context));
         let redactor = context.service().redactor.clone();
         self.submit(Job::Event(event, Some(redactor)));
     }
