@@ -373,10 +373,11 @@ impl RequestTracker {
             outcome,
         };
         let duration = self.started.elapsed();
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         route.observe(
             key,
             &Observation {
-                duration_nanos: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+                duration_nanos: nanos,
                 request_body_size: self.request_body_size,
                 response_body_size: self.response_body_size,
                 trace: trace::exemplar(&self.context),
@@ -385,7 +386,6 @@ impl RequestTracker {
         if let Some(console) = self.context.families.console.get() {
             let failed = status >= 500 && outcome != Outcome::Cancelled;
             let ended = self.started + duration;
-            let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
             if console.recent.wants(failed, ended, nanos) {
                 let kept = kept_request(&self.context, route, status, &error_type, duration, ended);
                 console.recent.keep(kept, failed);
@@ -394,7 +394,19 @@ impl RequestTracker {
         if outcome == Outcome::Completed && status >= 500 {
             report_server_error(&self.context, &route.name, status);
         }
-        // Tail sampling decides before anything is formatted.
+        self.event(&route.name, status, error_type, duration, None);
+    }
+
+    /// Writes the request event, unless tail sampling drops it (decided
+    /// before anything is formatted).
+    fn event(
+        &self,
+        route: &str,
+        status: u16,
+        error_type: Option<String>,
+        duration: std::time::Duration,
+        rpc: Option<(&str, &str, u8)>,
+    ) {
         let sampling = &self.context.families.event_sampling;
         let Some(sample_rate) = sampling.decide(error_type.is_some(), duration) else {
             return;
@@ -403,14 +415,14 @@ impl RequestTracker {
             &self.context,
             &event::Finished {
                 method: self.context.method(),
-                route: &route.name,
+                route,
                 status,
                 error_type,
                 duration,
                 request_body_bytes: self.request_body_size,
                 response_body_bytes: self.response_body_size,
                 sample_rate: sampling.is_on().then_some(sample_rate),
-                rpc: None,
+                rpc,
             },
         );
     }
@@ -440,24 +452,14 @@ impl RequestTracker {
         if outcome == Outcome::Completed && rpc::is_server_error(code) {
             report_rpc_error(&self.context, service, method, code);
         }
-        let sampling = &families.event_sampling;
-        let Some(sample_rate) = sampling.decide(error_type.is_some(), duration) else {
-            return;
-        };
         let route = format!("/{service}/{method}");
-        write_event(
-            &self.context,
-            &event::Finished {
-                method: self.context.method(),
-                route: &route,
-                status: self.status.unwrap_or(CANCELLED_STATUS),
-                error_type,
-                duration,
-                request_body_bytes: self.request_body_size,
-                response_body_bytes: self.response_body_size,
-                sample_rate: sampling.is_on().then_some(sample_rate),
-                rpc: Some((service, method, code)),
-            },
+        let status = self.status.unwrap_or(CANCELLED_STATUS);
+        self.event(
+            &route,
+            status,
+            error_type,
+            duration,
+            Some((service, method, code)),
         );
     }
 }
