@@ -337,7 +337,10 @@ impl Admin {
             }
             _ => AdminResponse::error(
                 404,
-                "not found: the admin listener serves /metrics, /health/live, /health/ready, /observe, /observe/api/status and /observe/log-level",
+                &format!(
+                    "not found: the admin listener serves {}",
+                    Self::PATHS.join(", ")
+                ),
             ),
         }
     }
