@@ -20,16 +20,11 @@ fn millis(seconds: f64) -> f64 {
 }
 
 fn window(counts: &WindowCounts, bounds: &[f64]) -> Value {
-    let ratio = if counts.requests > 0 {
-        counts.errors as f64 / counts.requests as f64
-    } else {
-        0.0
-    };
     json!({
         "requests": counts.requests,
         "rate": counts.rate(),
         "errors": counts.errors,
-        "error_ratio": ratio,
+        "error_ratio": error_ratio(counts),
         "p50_ms": counts.quantile(0.5, bounds).map(millis),
         "p99_ms": counts.quantile(0.99, bounds).map(millis),
     })
