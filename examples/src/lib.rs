@@ -48,6 +48,15 @@ pub fn admin(
 /// the address in its `server.address` field.
 pub const ADMIN_LISTENING: &str = "serving /metrics, /health and /observe";
 
+/// Binds `admin`'s address on tokio and says so ([`ADMIN_LISTENING`]).
+pub async fn bind_admin(
+    admin: &observe_core::console::Admin,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
+    tracing::info!(server.address = %listener.local_addr()?, "{ADMIN_LISTENING}");
+    Ok(listener)
+}
+
 /// The example service's SLOs: 99.9% of requests without a 5xx, and 99% of
 /// user lookups within 250 ms.
 pub fn slos() -> observe_core::slo::Slos {

@@ -91,12 +91,7 @@ async fn serve(
     // default 127.0.0.1:9464); with it off, /metrics on the public port.
     let app = match observe_examples::admin(&observe, &shop)? {
         Some(admin) => {
-            let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-            tracing::info!(
-                server.address = %listener.local_addr()?,
-                "{}",
-                observe_examples::ADMIN_LISTENING
-            );
+            let listener = observe_examples::bind_admin(&admin).await?;
             let router = observe_axum::admin_router(&admin)
                 .into_make_service_with_connect_info::<std::net::SocketAddr>();
             // No shutdown signal: probes (503 while draining) and scrapes

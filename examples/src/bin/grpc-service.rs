@@ -50,12 +50,7 @@ async fn serve(
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     shop.inject(observe_examples::shop::Faults::from_env()?);
     if let Some(admin) = observe_examples::admin(&observe, &shop)? {
-        let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-        tracing::info!(
-            server.address = %listener.local_addr()?,
-            "{}",
-            observe_examples::ADMIN_LISTENING
-        );
+        let listener = observe_examples::bind_admin(&admin).await?;
         tokio::spawn(observe_examples::tower_app::serve_admin(listener, admin));
     }
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:50051".to_string());

@@ -92,12 +92,7 @@ async fn serve(
     // and the runtime log level, on their own listener (OBSERVE_ADMIN_ADDR,
     // default 127.0.0.1:9464). This service's own router keeps /metrics.
     if let Some(admin) = observe_examples::admin(&observe, &shop)? {
-        let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-        tracing::info!(
-            server.address = %listener.local_addr()?,
-            "{}",
-            observe_examples::ADMIN_LISTENING
-        );
+        let listener = observe_examples::bind_admin(&admin).await?;
         // No shutdown signal: probes (503 while draining) and scrapes go on
         // while the service drains, until the runtime stops.
         tokio::spawn(tower_app::serve_admin(listener, admin));
