@@ -219,8 +219,7 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn request(recent: &Recent, ended: Instant, ms: u64, status: u16) -> KeptRequest {
-        let _ = recent;
+    fn request(ended: Instant, ms: u64, status: u16) -> KeptRequest {
         KeptRequest {
             at: SystemTime::now(),
             ended,
@@ -248,10 +247,7 @@ mod tests {
             let ended = epoch + Duration::from_millis(ms);
             let failed = ms % 3 == 0;
             if recent.wants(failed, ended, ms * 1_000_000) {
-                recent.keep(
-                    request(&recent, ended, ms, if failed { 500 } else { 200 }),
-                    failed,
-                );
+                recent.keep(request(ended, ms, if failed { 500 } else { 200 }), failed);
             }
         }
         let failed = recent.failed();
@@ -274,7 +270,7 @@ mod tests {
         let slow = |at: u64, ms: u64| {
             let ended = epoch + Duration::from_secs(at);
             if recent.wants(false, ended, ms * 1_000_000) {
-                recent.keep(request(&recent, ended, ms, 200), false);
+                recent.keep(request(ended, ms, 200), false);
             }
         };
         slow(1, 5000);
