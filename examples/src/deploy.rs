@@ -17,9 +17,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use observe_core::slo::{
+use observe_core::time::{format_rfc3339, parse_rfc3339};
+use observe_slo::{
     Analysis, Comparison, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge,
-    PrometheusApi, QueryError, Slos, Verdict, format_rfc3339, is_duration, parse_rfc3339,
+    PrometheusApi, QueryError, Slos, Verdict, is_duration,
 };
 
 /// How long one query to Prometheus may take.
@@ -338,7 +339,7 @@ fn judge_change(
     at: f64,
     window: &str,
     meta: &mut serde_json::Value,
-) -> Result<(observe_core::slo::Judgement, String), QueryError> {
+) -> Result<(observe_slo::Judgement, String), QueryError> {
     let judged = api.judge_change(judge, slos, at, window)?;
     let (before, after) = (at - judged.seconds, at + judged.seconds);
     meta["after"] = format_rfc3339(at).into();

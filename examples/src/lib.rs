@@ -59,8 +59,8 @@ pub async fn bind_admin(
 
 /// The example service's SLOs: 99.9% of requests without a 5xx, and 99% of
 /// user lookups within 250 ms.
-pub fn slos() -> observe_core::slo::Slos {
-    use observe_core::slo::{Slo, Slos};
+pub fn slos() -> observe_slo::Slos {
+    use observe_slo::{Slo, Slos};
     Slos::new("shop")
         .with(Slo::availability("shop-availability", 0.999))
         .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))

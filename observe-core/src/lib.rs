@@ -96,12 +96,16 @@ mod metrics;
 mod observe;
 mod request;
 mod signals;
-pub mod slo;
+
+/// RFC 3339 timestamps, as the log lines and the deploy tools write them.
+pub mod time {
+    pub use crate::base::time::{format_rfc3339, parse_rfc3339};
+}
 
 pub use base::process_wide::AlreadyInstalled;
-pub use base::redact::{REDACTED, Redactor, RedactorBuilder};
+pub use observe_redact::{REDACTED, Redactor, RedactorBuilder};
 pub use base::sampling::{DEFAULT_SLOW_EVENT, EventSampling};
-#[cfg(any(feature = "errors", feature = "tracing", feature = "judge"))]
+#[cfg(feature = "tls")]
 pub use base::tls::install_crypto_provider;
 pub use context::{RequestContext, add_event_field, in_current_request};
 pub use encoding::{Format, Scrape, negotiate};

@@ -7,13 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Bottom first. A module may use only those before it; `slo` stands
-/// beside the signals and uses the metric families' constants.
+/// Bottom first. A module may use only those before it.
 const LAYERS: &[&[&str]] = &[
     &["base"],
     &["encoding"],
     &["metrics"],
-    &["context", "slo"],
+    &["context"],
     &["signals"],
     &["request"],
     &["observe"],

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use observe_core::slo::{Slo, Slos};
+use observe_slo::{Slo, Slos};
 use observe_tests::require_tool;
 
 fn rules() -> String {

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use observe_core::slo::{PrometheusApi, format_rfc3339, parse_rfc3339};
+use observe_core::time::{format_rfc3339, parse_rfc3339};
+use observe_slo::PrometheusApi;
 use serde_json::Value;
 
 use crate::parts::{available, drive, eventually, free_port, get, prometheus, verdict};

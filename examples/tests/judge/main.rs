@@ -24,7 +24,7 @@ mod parts;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use observe_core::slo::PrometheusApi;
+use observe_slo::PrometheusApi;
 use parts::{
     Backend, Killed, available, drive, eventually, get, prometheus, verdict, victoria_metrics,
 };

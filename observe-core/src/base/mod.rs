@@ -14,11 +14,10 @@ pub(crate) mod line;
 pub(crate) mod panic_hook;
 pub(crate) mod process_wide;
 pub(crate) mod queue;
-pub(crate) mod redact;
 pub(crate) mod resource;
 pub(crate) mod sampling;
 pub(crate) mod service;
 pub(crate) mod time;
-#[cfg(any(feature = "errors", feature = "tracing", feature = "judge"))]
+#[cfg(feature = "tls")]
 pub(crate) mod tls;
 pub(crate) mod trace_context;

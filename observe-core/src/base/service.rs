@@ -1,7 +1,7 @@
 //! Who is speaking: the identity one `Observe` gives every signal it
 //! feeds, so two instances in one process never borrow each other's name.
 
-use super::redact::Redactor;
+use observe_redact::Redactor;
 
 /// The service an `Observe` describes, as its metrics, log lines, request
 /// events, error events and spans name it.

@@ -49,6 +49,99 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Unix seconds from an RFC 3339 time: `2026-12-01T09:30:00Z`,
+/// `2026-12-01T10:30:00.5+01:00`; `None` if it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<f64> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| digits_of(text.get(range)?);
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut fraction = 0.0;
+    if let Some(after) = rest.strip_prefix('.') {
+        let count = after.bytes().take_while(u8::is_ascii_digit).count();
+        if count == 0 {
+            return None;
+        }
+        fraction = format!("0.{}", &after[..count]).parse().ok()?;
+        rest = &after[count..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let hours = digits_of(&rest[1..3])?;
+            let minutes = digits_of(&rest[4..6])?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+    Some(seconds as f64 + fraction)
+}
+
+/// A run of ASCII digits as a number (no sign, no spaces).
+fn digits_of(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// `2026-12-01T09:30:00Z` (UTC, whole seconds) for Unix seconds.
+pub fn format_rfc3339(unix: f64) -> String {
+    let total = unix.floor() as i64;
+    let (days, second_of_day) = (total.div_euclid(86400), total.rem_euclid(86400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +154,34 @@ mod tests {
         assert_eq!(rfc3339(t), "2025-11-25T19:42:34.123456Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(&rfc3339(leap)[..10], "2000-02-29");
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_rfc3339("2026-12-01T09:30:00Z"), Some(1_796_117_400.0));
+        assert_eq!(
+            parse_rfc3339("2026-12-01T10:30:00.25+01:00"),
+            Some(1_796_117_400.25)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T23:59:59-00:30"),
+            Some(1_709_252_999.0)
+        );
+        assert_eq!(format_rfc3339(1_796_117_400.9), "2026-12-01T09:30:00Z");
+        assert_eq!(format_rfc3339(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951_782_400.0), "2000-02-29T00:00:00Z");
+        for bad in [
+            "2026-12-01",
+            "2026-12-01T09:30:00",
+            "2026-13-01T09:30:00Z",
+            "2025-02-29T09:30:00Z",
+            "2026-12-01T24:00:00Z",
+            "2026-12-01T09:30:00.Z",
+            "2026-12-01T09:30:00+0100",
+            "yesterday",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -91,8 +91,17 @@ impl Methods {
     }
 }
 
-/// Whether `name` is a valid Prometheus label name we let a user set.
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
+/// Whether `name` is a valid Prometheus label name a user may set: the
+/// Prometheus grammar (`[a-zA-Z_][a-zA-Z0-9_]*`), without the reserved
+/// `__` prefix.
+///
+/// ```
+/// use observe_core::labels::is_valid_label_name;
+/// assert!(is_valid_label_name("deployment_track"));
+/// assert!(!is_valid_label_name("__name__"));
+/// assert!(!is_valid_label_name("2xx"));
+/// ```
+pub fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_ok = chars
         .next()

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use prometheus_client::registry::Registry;
 
 use super::{Observe, Settings};
-use crate::base::redact::Redactor;
+use observe_redact::Redactor;
 use crate::base::resource;
 use crate::base::sampling::EventSampling;
 use crate::base::service::Service;

@@ -15,7 +15,7 @@ use super::transport;
 use super::{DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_QUEUE, DEFAULT_SEND_TIMEOUT, TRACKER, event};
 use crate::base::process_wide::{self, Installation};
 use crate::base::queue::{Flushed, flush_through};
-use crate::base::redact::Redactor;
+use observe_redact::Redactor;
 use crate::base::service::Service;
 use crate::context::RequestContext;
 use crate::metrics::signals::{ErrorKind, counters};

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use sentry::protocol::{Event, Map, Value};
 
-use crate::base::redact::{REDACTED, Redactor};
+use observe_redact::{REDACTED, Redactor};
 
 /// Headers that say who the client is: personal data, sent only when
 /// opted in.

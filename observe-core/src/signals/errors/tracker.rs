@@ -10,7 +10,7 @@ use sentry::protocol::Event;
 
 use super::event;
 use super::scrub::scrub;
-use crate::base::redact::Redactor;
+use observe_redact::Redactor;
 use crate::context::RequestContext;
 use crate::metrics::signals::{DropReason, ErrorKind, counters};
 

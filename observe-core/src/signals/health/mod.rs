@@ -24,7 +24,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-use crate::base::redact::Redactor;
+use observe_redact::Redactor;
 
 /// How long a check may take before it counts as failed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -12,7 +12,9 @@ use tracing_subscriber::prelude::*;
 use super::layer::{ErrorLineHook, LogLayer, SpansLayer};
 use super::remap::{Remap, RemapError, RemapTable};
 use super::sink::{LogGuard, LogSink, write_lines};
-use super::{LogFormat, Redactor, SINK};
+use observe_redact::Redactor;
+
+use super::{LogFormat, SINK};
 use crate::base::process_wide::{self, AlreadyInstalled, Installation};
 use crate::base::service::Service;
 

@@ -13,7 +13,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use super::sink::LogSink;
 use crate::base::json;
 use crate::base::line::{LineRequest, LogFormat};
-use crate::base::redact::{REDACTED, Redactor};
+use observe_redact::{REDACTED, Redactor};
 use crate::context::RequestContext;
 
 /// An ERROR line (after remapping), handed to whoever reports errors.

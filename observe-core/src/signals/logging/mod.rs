@@ -38,7 +38,7 @@ mod sink;
 use std::sync::{Arc, OnceLock};
 
 pub use crate::base::line::LogFormat;
-pub use crate::base::redact::{REDACTED, Redactor, RedactorBuilder};
+
 pub use builder::{DEFAULT_BUFFER_LINES, LoggingBuilder, LoggingError};
 pub(crate) use layer::{ErrorLine, ErrorLineHook, SpansLayer};
 pub use level::{

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::judge::{Counts, Judge, JudgeError, Judgement};
 use super::query::{Side, is_duration};
 use super::{Slo, Slos};
-use crate::metrics::labels::is_valid_label_name;
+use observe_core::labels::is_valid_label_name;
 
 /// Why a judgement could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,7 @@ impl PrometheusApi {
             return Err(QueryError::Url(url.to_string()));
         }
         // reqwest is built with rustls and no default crypto provider.
-        crate::base::tls::install_crypto_provider();
+        observe_core::install_crypto_provider();
         let client = reqwest::blocking::Client::builder()
             .timeout(timeout)
             .build()

@@ -53,7 +53,7 @@ impl Analysis<'_> {
         if !is_duration(self.window) {
             return Err(RolloutError::Window(self.window.to_string()));
         }
-        if !crate::metrics::labels::is_valid_label_name(self.label) {
+        if !observe_core::labels::is_valid_label_name(self.label) {
             return Err(RolloutError::Label(self.label.to_string()));
         }
         self.judge.check()?;
@@ -180,7 +180,7 @@ impl Slos {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slo::Slo;
+    use crate::Slo;
 
     fn shop() -> Slos {
         Slos::new("shop")

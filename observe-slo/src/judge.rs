@@ -142,14 +142,14 @@ pub enum JudgeError {
 /// 0–0.5%, 98.2–99.6% and 99.8–100%.
 ///
 /// ```
-/// use observe_core::slo::{Counts, Judge, Slo, Slos, Verdict};
+/// use observe_slo::{Counts, Judge, Slo, Slos, Verdict};
 ///
 /// let slos = Slos::new("shop").with(Slo::availability("available", 0.999));
 /// let judgement = Judge::new().judge(&slos, |_slo| {
 ///     (Some(Counts::new(5_000.0, 25.0)), Some(Counts::new(5_000.0, 80.0)))
 /// })?;
 /// assert_eq!(judgement.verdict, Verdict::Rollback);
-/// # Ok::<(), observe_core::slo::JudgeError>(())
+/// # Ok::<(), observe_slo::JudgeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judge {

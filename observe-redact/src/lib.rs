@@ -49,7 +49,7 @@ pub const REDACTED: &str = "[REDACTED]";
 /// default key rules and every value check.
 ///
 /// ```
-/// use observe_core::Redactor;
+/// use observe_redact::Redactor;
 ///
 /// let redactor = Redactor::default();
 /// assert!(redactor.is_sensitive_key("X-Api-Key"));
@@ -99,7 +99,7 @@ impl Redactor {
     /// allowlist, every value check on.
     ///
     /// ```
-    /// use observe_core::Redactor;
+    /// use observe_redact::Redactor;
     ///
     /// let redactor = Redactor::builder()
     ///     .deny_key("kennwort")
@@ -154,7 +154,7 @@ impl Redactor {
     /// (`token_limit=abc` is redacted). `password=1234` is still a secret.
     ///
     /// ```
-    /// let redactor = observe_core::Redactor::default();
+    /// let redactor = observe_redact::Redactor::default();
     /// assert!(redactor.is_sensitive_key("Set-Cookie"));
     /// assert!(redactor.is_sensitive_key("sessionId"));
     /// assert!(redactor.is_sensitive_key("user.phoneNumber"));
@@ -215,7 +215,7 @@ impl Redactor {
     ///
     /// ```
     /// use std::borrow::Cow;
-    /// let redactor = observe_core::Redactor::default();
+    /// let redactor = observe_redact::Redactor::default();
     /// assert!(matches!(redactor.redact_value("order shipped"), Cow::Borrowed(_)));
     /// assert_eq!(
     ///     redactor.redact_value("login password=hunter2 user=bob"),
@@ -245,7 +245,7 @@ impl Redactor {
     /// [`redact_value(value)`](Self::redact_value).
     ///
     /// ```
-    /// let redactor = observe_core::Redactor::default();
+    /// let redactor = observe_redact::Redactor::default();
     /// assert_eq!(redactor.redact_field("db_password", "hunter2"), "[REDACTED]");
     /// assert_eq!(redactor.redact_field("password", "1234"), "[REDACTED]");
     /// assert_eq!(redactor.redact_field("route", "/users/{id}"), "/users/{id}");

@@ -23,7 +23,7 @@
 //! fix. `for: 2m` on pages rides over a single bad scrape; tickets need none.
 //!
 //! ```
-//! use observe_core::slo::{Slo, Slos};
+//! use observe_slo::{Slo, Slos};
 //! let rules = Slos::new("shop")
 //!     .with(Slo::availability("checkout", 0.999).route("/orders"))
 //!     .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
@@ -32,29 +32,29 @@
 //! assert!(rules.contains("alert: SloErrorBudgetBurn"));
 //! ```
 
-#[cfg(feature = "judge")]
+#[cfg(feature = "prometheus-api")]
 mod change;
 mod dashboard;
 mod judge;
-#[cfg(feature = "judge")]
+#[cfg(feature = "prometheus-api")]
 mod prometheus;
 mod query;
 mod rollout;
 
-#[cfg(feature = "judge")]
-pub use change::{ChangeJudgement, format_rfc3339, parse_rfc3339};
+#[cfg(feature = "prometheus-api")]
+pub use change::ChangeJudgement;
 pub use judge::{
     Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
     Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
 };
-#[cfg(feature = "judge")]
+#[cfg(feature = "prometheus-api")]
 pub use prometheus::{Comparison, Points, PrometheusApi, QueryError, UnknownSide};
 pub use query::{Side, SideQueries, duration_seconds, is_duration};
 pub use rollout::{Analysis, RolloutError};
 
 use std::fmt::Write;
 
-use crate::metrics::DEFAULT_DURATION_BUCKETS;
+use observe_core::DEFAULT_DURATION_BUCKETS;
 
 /// The alert rows: severity, long window, short window, burn rate, `for`.
 pub const BURN_RATE_ALERTS: [(&str, &str, &str, f64, &str); 3] = [

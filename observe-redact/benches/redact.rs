@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use observe_core::Redactor;
+use observe_redact::Redactor;
 
 /// About 120 bytes of an ordinary request log line: words, numbers, a path,
 /// a `key=value` pair, a duration and a timestamp, nothing to redact.
