@@ -124,12 +124,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .tracing()
                 .endpoint("http://127.0.0.1:9")
                 .sampler(sampler)
-                .init()?,
+                .try_init()?,
         ),
         None => None,
     };
     let _errors = match mode.as_str() {
-        "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").init()?),
+        "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").try_init()?),
         _ => None,
     };
     // The operator console's bookkeeping (rolling windows, failed and
@@ -143,7 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let logged = matches!(mode.as_str(), "logged" | "full" | "traced" | "sampled");
     let _logs = match logged {
-        true => Some(observe.logging().init()?),
+        true => Some(observe.logging().try_init()?),
         false => None,
     };
     if framework == "actix" {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
-use observe_core::{BodyRecorder, RequestTracker};
+use observe_core::integration::{BodyRecorder, RequestTracker};
 use pin_project_lite::pin_project;
 
 pin_project! {

@@ -3,7 +3,8 @@
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderName};
-use observe_core::{Header, Observe, RequestHead};
+use observe_core::Observe;
+use observe_core::integration::{Header, RequestHead};
 
 /// The header names observe reads, parsed once per worker: a lookup by a
 /// parsed name only hashes it.

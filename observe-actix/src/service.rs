@@ -13,7 +13,8 @@ use actix_web::http::Uri;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError};
 use observe_core::context::LateRoute;
-use observe_core::{CaughtPanic, Observe, RequestTracker};
+use observe_core::Observe;
+use observe_core::integration::{CaughtPanic, RequestTracker, poll_handler};
 use pin_project_lite::pin_project;
 
 use crate::body::ObservedBody;
@@ -141,7 +142,7 @@ where
             .as_ref()
             .map(|u| Rc::clone(u) as Rc<dyn LateRoute>);
         let polled =
-            observe_core::poll_handler(this.tracker, *this.catch_panics, late.as_ref(), || {
+            poll_handler(this.tracker, *this.catch_panics, late.as_ref(), || {
                 inner.poll(cx)
             });
         match polled {

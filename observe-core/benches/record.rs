@@ -43,9 +43,9 @@ fn render(c: &mut Criterion) {
         let observe = populated(routes);
         let mut group = c.benchmark_group(name);
         group.sample_size(20);
-        group.bench_function("text", |b| b.iter(|| observe.render(Format::Text)));
+        group.bench_function("text", |b| b.iter(|| observe.render(Format::Text).into_text()));
         group.bench_function("openmetrics", |b| {
-            b.iter(|| observe.render(Format::OpenMetrics))
+            b.iter(|| observe.render(Format::OpenMetrics).into_text())
         });
         group.finish();
     }
@@ -72,7 +72,7 @@ fn record_while_rendering(c: &mut Criterion) {
         std::thread::spawn(move || {
             let mut renders = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                std::hint::black_box(observe.render(Format::Text));
+                std::hint::black_box(observe.render(Format::Text).into_text());
                 renders += 1;
             }
             renders

@@ -45,7 +45,7 @@
 //! request.response(200);
 //! request.finish();
 //!
-//! let text = observe.render(Format::Text);
+//! let text = observe.render(Format::Text).into_text();
 //! assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\""));
 //! # Ok::<(), observe_core::BuildError>(())
 //! ```
@@ -69,10 +69,10 @@
 //! format ([`Format::Protobuf`]) to a scraper that prefers it.
 //!
 //! # The rest of the set-up
-//! - [`logging`]: `observe.logging().init()`, JSON lines, redaction, the
+//! - [`logging`]: `observe.logging().try_init()`, JSON lines, redaction, the
 //!   per-request [`event`];
-//! - [`errors`]: `observe.errors().init()`, Sentry;
-//! - [`trace`]: `observe.tracing().init()`, OpenTelemetry spans, W3C trace
+//! - [`errors`]: `observe.errors().try_init()`, Sentry;
+//! - [`trace`]: `observe.tracing().try_init()`, OpenTelemetry spans, W3C trace
 //!   context, exemplars;
 //! - [`slo`]: Prometheus rules, a Grafana dashboard and the canary
 //!   [`Judge`](slo::Judge) from code;
@@ -123,10 +123,26 @@ pub use metrics::{
 pub use observe::{
     BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, Observe, ObserveBuilder,
 };
-pub use request::{
-    BodyRecorder, Cache, CaughtPanic, Dependency, Header, RequestHead, RequestTracker, RouteCache,
-    poll_handler, request_body_size,
-};
+pub use request::{Cache, Dependency};
+
+/// What a framework crate uses to record a request; an application needs
+/// none of it.
+///
+/// A framework crate hands each request over as a [`RequestHead`]
+/// (method, path, headers, body size) to [`Observe::track`], gets a
+/// [`RequestTracker`] back, polls the handler through [`poll_handler`]
+/// (which catches or records a panic) and wraps the response body in a
+/// [`BodyRecorder`], so the request ends when its body has been sent or
+/// dropped. [`RouteCache`] resolves a route's series once. Every rule about
+/// what a request means lives behind these types, once, for every
+/// framework: `observe-tower`'s and `observe-actix`'s `head.rs` (about 60
+/// lines each) show all an adapter has to write.
+pub mod integration {
+    pub use crate::request::{
+        BodyRecorder, CaughtPanic, Header, RequestHead, RequestTracker, RouteCache, poll_handler,
+        request_body_size,
+    };
+}
 #[cfg(feature = "errors")]
 pub use signals::errors;
 pub use signals::event;

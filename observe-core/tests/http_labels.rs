@@ -61,7 +61,7 @@ fn handler_code_gets_an_error_not_a_panic() {
     context.set_http_label("plan", "pro").unwrap();
     request.response(200);
     request.finish();
-    let text = observe.render(Format::Text);
+    let text = observe.render(Format::Text).into_text();
     assert!(
         text.contains("http_route=\"/users/{id}\",plan=\"pro\"} 1"),
         "{text}"
@@ -71,7 +71,7 @@ fn handler_code_gets_an_error_not_a_panic() {
     let mut request = plain.start_request("GET", Some("/users/{id}"));
     request.response(200);
     request.finish();
-    let text = plain.render(Format::Text);
+    let text = plain.render(Format::Text).into_text();
     assert!(text.contains("http_route=\"/users/{id}\"} 1"), "{text}");
     assert!(!text.contains("observe_http_label_overflow"));
 }

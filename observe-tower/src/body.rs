@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
-use observe_core::{BodyRecorder, RequestTracker};
+use observe_core::integration::{BodyRecorder, RequestTracker};
 use pin_project_lite::pin_project;
 
 /// Where a gRPC call's status is: in the trailers, or in the headers of a

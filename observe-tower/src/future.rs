@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use http::header::CONTENT_TYPE;
 use http::header::Entry;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
-use observe_core::{CaughtPanic, RequestTracker};
+use observe_core::integration::{CaughtPanic, RequestTracker, poll_handler};
 use pin_project_lite::pin_project;
 
 use crate::body::{GRPC_STATUS, ObservedBody};
@@ -57,7 +57,7 @@ where
         // catching off, observe-core records the panic as it unwinds.
         // Handler code sees the request's context (route, calls, cache).
         let polled =
-            observe_core::poll_handler(this.tracker, *this.catch_panics, None, || inner.poll(cx));
+            poll_handler(this.tracker, *this.catch_panics, None, || inner.poll(cx));
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {

@@ -2,7 +2,8 @@
 
 use http::{HeaderName, Request, header};
 use http_body::Body;
-use observe_core::{Header, Observe, RequestHead};
+use observe_core::Observe;
+use observe_core::integration::{Header, RequestHead};
 
 /// The header names observe reads, parsed once per layer: a lookup by a
 /// parsed name only hashes it.

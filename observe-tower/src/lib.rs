@@ -22,7 +22,7 @@
 //! the status page and the runtime log level.
 //!
 //! The layer translates the request into observe-core's neutral
-//! [`RequestHead`](observe_core::RequestHead); every rule about what the
+//! [`RequestHead`](observe_core::integration::RequestHead); every rule about what the
 //! request means lives in observe-core.
 //!
 //! Features: `logging`, `errors` and `tracing` (default on) turn on

@@ -5,7 +5,8 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use observe_core::{Observe, RouteCache};
+use observe_core::Observe;
+use observe_core::integration::RouteCache;
 use tower_service::Service;
 
 use crate::body::ObservedBody;

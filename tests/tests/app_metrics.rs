@@ -117,7 +117,7 @@ async fn a_full_family_sends_new_label_sets_to_one_overflow_series() {
     for op in ["a", "b", "c", "d", "e"] {
         db.time(op, async {}).await;
     }
-    let samples = parse_samples(&observe.render(observe_core::Format::Text));
+    let samples = parse_samples(&observe.render(observe_core::Format::Text).into_text());
     let count = |op| {
         value(
             &samples,

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use observe_core::Observe;
-use observe_core::errors::ErrorGuard;
+use observe_core::errors::ErrorsGuard;
 use observe_tests::sentry::{SentrySink, SinkMode};
 use observe_tests::{
     FRAMEWORKS, client, eventually, example_observe, parse_samples, scrape, spawn_axum,
@@ -42,7 +42,7 @@ const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 
 struct Setup {
     sink: SentrySink,
-    guard: ErrorGuard,
+    guard: ErrorsGuard,
 }
 
 fn setup() -> &'static Setup {
@@ -59,7 +59,7 @@ fn setup() -> &'static Setup {
             .logging()
             .filter("info")
             .writer(std::io::sink())
-            .init()
+            .try_init()
             .unwrap();
         std::mem::forget(logs);
         let guard = observe
@@ -67,7 +67,7 @@ fn setup() -> &'static Setup {
             .dsn(sink.dsn())
             .environment("test")
             .max_events_per_second(1000)
-            .init()
+            .try_init()
             .unwrap();
         assert!(guard.is_enabled());
         Setup { sink, guard }
@@ -247,7 +247,7 @@ fn a_second_setup_is_refused() {
     let err = observe
         .errors()
         .dsn("http://key@127.0.0.1:9/1")
-        .init()
+        .try_init()
         .unwrap_err();
     assert!(err.to_string().contains("already"), "{err}");
 }
@@ -394,7 +394,7 @@ async fn events_the_handler_sends_carry_the_request() {
     let text = Observe::builder()
         .build()
         .unwrap()
-        .render(observe_core::Format::Text);
+        .render(observe_core::Format::Text).into_text();
     let samples = parse_samples(&text);
     assert!(
         value(

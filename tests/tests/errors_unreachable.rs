@@ -34,7 +34,7 @@ async fn a_black_holed_sentry_slows_nothing_and_drops_are_counted() {
         .queue(10)
         .max_events_per_second(1_000_000)
         .shutdown_timeout(Duration::from_millis(200))
-        .init()
+        .try_init()
         .unwrap();
     let http = client();
     let mut rss_before = None;
@@ -93,7 +93,7 @@ async fn a_black_holed_sentry_slows_nothing_and_drops_are_counted() {
 /// Server errors captured, dropped for a full queue, and sent, from the
 /// exposition of a fresh server (the counters are process-wide).
 async fn counts(observe: &Observe) -> (f64, f64, f64) {
-    let text = observe.render(observe_core::Format::Text);
+    let text = observe.render(observe_core::Format::Text).into_text();
     let samples = parse_samples(&text);
     let get = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels).unwrap();
     (

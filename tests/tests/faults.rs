@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use observe_core::Observe;
-use observe_core::errors::ErrorGuard;
+use observe_core::errors::ErrorsGuard;
 use observe_core::trace::TracingGuard;
 use observe_tests::otlp::{OtlpReceiver, ReceiverMode};
 use observe_tests::sentry::{SentrySink, SinkMode};
@@ -30,7 +30,7 @@ use observe_tests::{
 struct Setup {
     sentry: SentrySink,
     collector: OtlpReceiver,
-    _errors: ErrorGuard,
+    _errors: ErrorsGuard,
     _traces: TracingGuard,
 }
 
@@ -48,9 +48,9 @@ fn setup() -> &'static Setup {
         let traces = observe
             .tracing()
             .endpoint(collector.endpoint())
-            .init()
+            .try_init()
             .unwrap();
-        let errors = observe.errors().dsn(sentry.dsn()).init().unwrap();
+        let errors = observe.errors().dsn(sentry.dsn()).try_init().unwrap();
         Setup {
             sentry,
             collector,
@@ -95,7 +95,7 @@ async fn failing_sentry_and_collector_are_counted_and_cost_requests_nothing() {
     }
     // Both stand-ins saw traffic and answered 500: counted as failures.
     let text = eventually(Duration::from_secs(15), "failures counted", || async {
-        let text = example_observe().render(observe_core::Format::Text);
+        let text = example_observe().render(observe_core::Format::Text).into_text();
         let sentry_failed = counter(
             &text,
             "observe_error_events_dropped_total",
@@ -156,7 +156,7 @@ async fn storm(framework: Framework, length: Duration, rss_start: &mut Option<u6
         latencies[latencies.len() / 2]
     };
     let calm = healthy(http.clone()).await;
-    let before = example_observe().render(observe_core::Format::Text);
+    let before = example_observe().render(observe_core::Format::Text).into_text();
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -196,7 +196,7 @@ async fn storm(framework: Framework, length: Duration, rss_start: &mut Option<u6
         ],
     );
     assert_eq!(recorded, sent, "{framework:?}: every panic recorded once");
-    let after = example_observe().render(observe_core::Format::Text);
+    let after = example_observe().render(observe_core::Format::Text).into_text();
     let captured = counter(&after, "observe_error_events_total", &[("kind", "panic")])
         - counter(&before, "observe_error_events_total", &[("kind", "panic")]);
     let throttled = counter(

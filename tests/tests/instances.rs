@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use observe_core::Observe;
-use observe_core::errors::ErrorGuard;
+use observe_core::errors::ErrorsGuard;
 use observe_core::trace::{Sampler, TracingGuard};
 use observe_tests::otlp::{OtlpReceiver, ReceivedSpan, ReceiverMode};
 use observe_tests::sentry::{SentrySink, SinkMode};
@@ -44,7 +44,7 @@ struct Setup {
     receiver: OtlpReceiver,
     traces: TracingGuard,
     sentry: SentrySink,
-    errors: ErrorGuard,
+    errors: ErrorsGuard,
     logs: CapturedOutput,
 }
 
@@ -68,7 +68,7 @@ fn setup() -> &'static Setup {
             .tracing()
             .endpoint(receiver.endpoint())
             .sampler(Sampler::AlwaysOn)
-            .init()
+            .try_init()
             .unwrap();
         assert!(traces.is_exporting());
         let logs = CapturedOutput::default();
@@ -76,7 +76,7 @@ fn setup() -> &'static Setup {
             .logging()
             .filter("info")
             .writer(logs.clone())
-            .init()
+            .try_init()
             .unwrap();
         // Lines are flushed by the writer thread; keep the guard for good.
         std::mem::forget(log_guard);
@@ -85,7 +85,7 @@ fn setup() -> &'static Setup {
             .errors()
             .dsn(sentry.dsn())
             .max_events_per_second(1000)
-            .init()
+            .try_init()
             .unwrap();
         assert!(errors.is_enabled());
         Setup {
@@ -141,7 +141,7 @@ async fn log_line(request_id: &str, message: &str) -> Value {
 /// Exports what is finished, then returns every span of `trace`.
 async fn spans_of(trace: &str, at_least: usize) -> Vec<ReceivedSpan> {
     eventually(WAIT, trace, || async {
-        assert!(setup().traces.flush());
+        assert!(setup().traces.flush(std::time::Duration::from_secs(5)));
         let spans: Vec<_> = setup()
             .receiver
             .spans()
@@ -290,14 +290,14 @@ fn a_second_installation_names_the_instance_that_installed_it() {
     let err = b
         .logging()
         .writer(std::io::sink())
-        .init()
+        .try_init()
         .unwrap_err()
         .to_string();
     assert!(err.contains("shop-a"), "logging: {err}");
     let err = b
         .errors()
         .dsn(setup.sentry.dsn())
-        .init()
+        .try_init()
         .unwrap_err()
         .to_string();
     assert!(err.contains("shop-a"), "error tracking: {err}");
@@ -305,7 +305,7 @@ fn a_second_installation_names_the_instance_that_installed_it() {
         .tracing()
         .endpoint(setup.receiver.endpoint())
         .sampler(Sampler::AlwaysOn)
-        .init()
+        .try_init()
         .unwrap_err()
         .to_string();
     assert!(err.contains("shop-a"), "tracing: {err}");

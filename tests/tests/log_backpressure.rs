@@ -34,13 +34,13 @@ fn a_blocked_stdout_drops_and_counts_lines_instead_of_blocking() {
         .filter("info")
         .buffer_lines(16)
         .writer(Blocked(Arc::clone(&gate)))
-        .init()
+        .try_init()
         .unwrap();
     // 10,000 lines against a writer that accepts none: every call returns.
     for i in 0..10_000 {
         tracing::info!(i, "line");
     }
-    let text = observe.render(observe_core::Format::Text);
+    let text = observe.render(observe_core::Format::Text).into_text();
     let value = |name: &str| -> f64 {
         text.lines()
             .find(|l| l.starts_with(name))

@@ -37,7 +37,7 @@ fn the_filter_changes_remapping_holds_and_the_default_returns() {
         // chatty's INFO is noise: treated as DEBUG.
         .remap("chatty", Level::INFO, Level::DEBUG)
         .writer(output.clone())
-        .init()
+        .try_init()
         .unwrap();
     assert_eq!(logging::log_level().unwrap().directives, "info");
 

@@ -34,7 +34,7 @@ fn output() -> &'static CapturedOutput {
             .remap("chatty", Level::INFO, Level::DEBUG)
             .remap("noisy", Level::ERROR, Level::WARN)
             .writer(captured.clone())
-            .init()
+            .try_init()
             .expect("first and only logging setup in this process");
         // Lines are flushed by the writer thread; keep the guard for good.
         std::mem::forget(guard);
@@ -266,7 +266,7 @@ async fn secrets_never_reach_the_output_and_remaps_apply() {
             .contains('\n')
     );
     // Lines are counted by their remapped level.
-    let text = observe.render(observe_core::Format::Text);
+    let text = observe.render(observe_core::Format::Text).into_text();
     let warn = text
         .lines()
         .find(|l| l.starts_with("observe_log_events_total{level=\"warn\"}"))
@@ -358,7 +358,7 @@ async fn tail_sampling_keeps_every_failure_and_weights_the_rest() {
             "{framework}: weights add up to {weight} for {FAST} requests"
         );
         // Metrics saw every request.
-        let text = observe.render(observe_core::Format::Text);
+        let text = observe.render(observe_core::Format::Text).into_text();
         assert!(
             text.contains(&format!(
                 "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/users/{{id}}\"}} {FAST}"

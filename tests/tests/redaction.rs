@@ -29,7 +29,7 @@ fn output() -> &'static CapturedOutput {
             .logging()
             .filter("info")
             .writer(captured.clone())
-            .init()
+            .try_init()
             .expect("first and only logging setup in this process");
         // Lines are flushed by the writer thread; keep the guard for good.
         std::mem::forget(guard);

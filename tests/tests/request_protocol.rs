@@ -493,7 +493,7 @@ impl Series {
 /// (a request is recorded when its response body is done).
 async fn recorded(observe: &Observe, requests: u32) -> Vec<Series> {
     eventually(Duration::from_secs(10), "the requests recorded", || async {
-        let samples = parse_samples(&observe.render(Format::Text));
+        let samples = parse_samples(&observe.render(Format::Text).into_text());
         let series: Vec<Series> = samples
             .iter()
             .filter(|s| s.name == "http_server_request_duration_seconds_count")
@@ -512,7 +512,7 @@ async fn recorded(observe: &Observe, requests: u32) -> Vec<Series> {
 
 /// The count and sum of the request body sizes recorded for `/upload`.
 fn upload_body_sizes(observe: &Observe) -> (Option<f64>, Option<f64>) {
-    let samples = parse_samples(&observe.render(Format::Text));
+    let samples = parse_samples(&observe.render(Format::Text).into_text());
     let labels = [("http_route", "/upload")];
     (
         value(

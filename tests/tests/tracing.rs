@@ -42,7 +42,7 @@ fn setup() -> &'static Setup {
         let guard = observe
             .tracing()
             .endpoint(receiver.endpoint())
-            .init()
+            .try_init()
             .unwrap();
         assert!(guard.is_exporting());
         let logs = CapturedOutput::default();
@@ -50,7 +50,7 @@ fn setup() -> &'static Setup {
             .logging()
             .filter("info")
             .writer(logs.clone())
-            .init()
+            .try_init()
             .unwrap();
         std::mem::forget(log_guard);
         Setup {
@@ -64,7 +64,7 @@ fn setup() -> &'static Setup {
 /// Exports what is finished, then returns every span of `trace_id`.
 async fn spans_of(trace_id: &str, at_least: usize) -> Vec<ReceivedSpan> {
     eventually(Duration::from_secs(10), trace_id, || async {
-        assert!(setup().guard.flush());
+        assert!(setup().guard.flush(std::time::Duration::from_secs(5)));
         let spans: Vec<_> = setup()
             .receiver
             .spans()
@@ -174,9 +174,9 @@ async fn malformed_traceparent_headers_start_a_new_trace() {
     for header in bad {
         assert_eq!(fetch(addr, "/users/5", Some(header)).await, 200);
     }
-    assert!(setup().guard.flush());
+    assert!(setup().guard.flush(std::time::Duration::from_secs(5)));
     let fresh: Vec<ReceivedSpan> = eventually(Duration::from_secs(10), "fresh spans", || async {
-        assert!(setup().guard.flush());
+        assert!(setup().guard.flush(std::time::Duration::from_secs(5)));
         let fresh: Vec<_> = setup()
             .receiver
             .spans()
@@ -368,7 +368,7 @@ fn bad_tracing_settings_name_the_variable() {
     let err = observe
         .tracing()
         .endpoint("localhost:4318")
-        .init()
+        .try_init()
         .unwrap_err();
     assert!(err.to_string().contains("http://"), "{err}");
 }

@@ -32,7 +32,7 @@ async fn a_black_holed_collector_slows_nothing_and_drops_are_counted() {
         // the collector would show.
         .export_timeout(Duration::from_secs(30))
         .queue(64)
-        .init()
+        .try_init()
         .unwrap();
     let http = client();
     let mut rss_before = None;
@@ -83,7 +83,7 @@ async fn a_black_holed_collector_slows_nothing_and_drops_are_counted() {
 
 /// Spans exported and dropped for a full queue (process-wide counters).
 fn counts(observe: &Observe) -> (f64, f64) {
-    let text = observe.render(observe_core::Format::Text);
+    let text = observe.render(observe_core::Format::Text).into_text();
     let samples = parse_samples(&text);
     let get = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels).unwrap();
     (

@@ -56,10 +56,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
-    let traces = observe.tracing().init()?;
-    let logs = observe.logging().init()?;
+    let traces = observe.tracing().try_init()?;
+    let logs = observe.logging().try_init()?;
     // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
-    let errors = observe.errors().init()?;
+    let errors = observe.errors().try_init()?;
 
     // The system is ours rather than `#[actix_web::main]`'s so it is gone,
     // and every request with it, before the guards below flush.

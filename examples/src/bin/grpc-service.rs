@@ -30,9 +30,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let shutdown =
         observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
-    let traces = observe.tracing().init()?;
-    let logs = observe.logging().init()?;
-    let errors = observe.errors().init()?;
+    let traces = observe.tracing().try_init()?;
+    let logs = observe.logging().try_init()?;
+    let errors = observe.errors().try_init()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime.block_on(serve(observe, shutdown));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -63,3 +63,14 @@ pub struct Scrape {
     /// The document: UTF-8 text, or binary for [`Format::Protobuf`].
     pub body: Vec<u8>,
 }
+
+impl Scrape {
+    /// The document as text, for the text formats (a test, a log, a
+    /// file). A binary document comes back with its invalid bytes
+    /// replaced, so check [`content_type`](Self::content_type) first where
+    /// the format was negotiated.
+    pub fn into_text(self) -> String {
+        String::from_utf8(self.body)
+            .unwrap_or_else(|binary| String::from_utf8_lossy(binary.as_bytes()).into_owned())
+    }
+}

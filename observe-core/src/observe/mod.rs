@@ -173,7 +173,7 @@ impl Observe {
     /// let orders = Counter::<u64>::default();
     /// observe.with_registry(|r| r.register("shop_orders", "Orders placed", orders.clone()));
     /// orders.inc();
-    /// assert!(observe.render(observe_core::Format::Text).contains("shop_orders_total 1"));
+    /// assert!(observe.render(observe_core::Format::Text).into_text().contains("shop_orders_total 1"));
     /// ```
     pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
         let mut registry = self
@@ -207,11 +207,34 @@ impl Observe {
     /// assert_eq!(scrape.content_type, observe_core::Format::Protobuf.content_type());
     /// ```
     pub fn scrape(&self, accept: Option<&str>) -> Scrape {
-        let format = negotiate_offering(accept, self.native_histograms());
+        self.render(negotiate_offering(accept, self.native_histograms()))
+    }
+
+    /// Renders every metric of this instance in `format`: the document and
+    /// its `Content-Type`. [`Format::Protobuf`] gives the binary protobuf
+    /// exposition (in the never expected case that encoding fails, a WARN
+    /// line says why and the document is OpenMetrics, with the content type
+    /// that says so).
+    ///
+    /// Recording is never blocked for longer than it takes to copy the
+    /// pointers to the series; the formatting itself runs without locks on
+    /// the hot path. It is CPU work proportional to the number of series, so
+    /// async endpoints should call it from a blocking-friendly context (the
+    /// framework crates use `spawn_blocking`).
+    ///
+    /// ```
+    /// use observe_core::{Format, Observe};
+    /// let observe = Observe::builder().service_name("shop").build().unwrap();
+    /// let text = observe.render(Format::OpenMetrics).into_text().into_text();
+    /// assert!(text.ends_with("# EOF\n"));
+    /// let binary = observe.render(Format::Protobuf);
+    /// assert_eq!(binary.content_type, Format::Protobuf.content_type());
+    /// ```
+    pub fn render(&self, format: Format) -> Scrape {
         if format != Format::Protobuf {
             return Scrape {
                 content_type: format.content_type(),
-                body: self.render(format).into_bytes(),
+                body: self.families.render(format).into_bytes(),
             };
         }
         match self.families.render_protobuf() {
@@ -230,27 +253,6 @@ impl Observe {
                 }
             }
         }
-    }
-
-    /// Renders every metric of this instance in a text `format`.
-    /// [`Format::Protobuf`] is binary: [`scrape`](Self::scrape) gives it,
-    /// and here it gives the OpenMetrics text it is encoded from (the same
-    /// series, readable).
-    ///
-    /// Recording is never blocked for longer than it takes to copy the
-    /// pointers to the series; the formatting itself runs without locks on
-    /// the hot path. It is CPU work proportional to the number of series, so
-    /// async endpoints should call it from a blocking-friendly context (the
-    /// framework crates use `spawn_blocking`).
-    ///
-    /// ```
-    /// use observe_core::{Format, Observe};
-    /// let observe = Observe::builder().service_name("shop").build().unwrap();
-    /// let text = observe.render(Format::OpenMetrics);
-    /// assert!(text.ends_with("# EOF\n"));
-    /// ```
-    pub fn render(&self, format: Format) -> String {
-        self.families.render(format)
     }
 
     /// Starts tracking the request `head` describes: the framework crates'
@@ -286,7 +288,7 @@ impl Observe {
     /// tracker.response(200);
     /// tracker.add_response_body_bytes(42);
     /// tracker.finish();
-    /// assert!(observe.render(observe_core::Format::Text).contains("http_route=\"/users/{id}\""));
+    /// assert!(observe.render(observe_core::Format::Text).into_text().contains("http_route=\"/users/{id}\""));
     /// ```
     pub fn start_request(&self, method: &str, route: Option<&str>) -> RequestTracker {
         request::start(&self.families, method, route, None)
@@ -316,7 +318,7 @@ impl Observe {
     /// ```
     /// let observe = observe_core::Observe::builder().build().unwrap();
     /// observe.gauge_fn("shop_cache_entries", "Entries in the cache.", || 42.0).unwrap();
-    /// assert!(observe.render(observe_core::Format::Text).contains("shop_cache_entries 42"));
+    /// assert!(observe.render(observe_core::Format::Text).into_text().contains("shop_cache_entries 42"));
     /// ```
     pub fn gauge_fn(
         &self,
@@ -469,7 +471,7 @@ mod tests {
             String::from_utf8_lossy(&scrape.body).contains("http_server_request_duration_seconds")
         );
         // Text scrapers see the classic document, and render gives text.
-        assert!(on.render(Format::Protobuf).ends_with("# EOF\n"));
+        assert_eq!(on.render(Format::Protobuf).content_type, Format::Protobuf.content_type());
         let text = String::from_utf8(on.scrape(None).body).unwrap();
         assert!(
             text.contains("http_server_request_duration_seconds_bucket{"),
@@ -498,8 +500,8 @@ mod tests {
         let mut t = a.start_request("GET", Some("/only-a"));
         t.response(200);
         t.finish();
-        assert!(a.render(Format::Text).contains("/only-a"));
-        assert!(!b.render(Format::Text).contains("/only-a"));
+        assert!(a.render(Format::Text).into_text().contains("/only-a"));
+        assert!(!b.render(Format::Text).into_text().contains("/only-a"));
     }
 
     #[test]
@@ -508,7 +510,7 @@ mod tests {
         let mut t = o.start_request("GET", Some("/health"));
         t.response(200);
         t.finish();
-        assert!(!o.render(Format::Text).contains("/health"));
+        assert!(!o.render(Format::Text).into_text().contains("/health"));
     }
 
     #[test]
@@ -516,7 +518,7 @@ mod tests {
         let o = Observe::builder().build().unwrap();
         drop(o.start_request("GET", Some("/slow")));
         o.start_request("GET", Some("/boom")).panicked();
-        let text = o.render(Format::Text);
+        let text = o.render(Format::Text).into_text();
         assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"499\",http_route=\"/slow\",error_type=\"cancelled\"} 1"), "{text}");
         assert!(text.contains("http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"500\",http_route=\"/boom\",error_type=\"panic\"} 1"), "{text}");
         assert!(

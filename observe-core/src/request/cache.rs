@@ -13,7 +13,7 @@ use crate::metrics::{CacheResult, Families};
 /// let users = observe.cache("users");
 /// users.hit();
 /// users.miss();
-/// let text = observe.render(observe_core::Format::Text);
+/// let text = observe.render(observe_core::Format::Text).into_text();
 /// assert!(text.contains(r#"observe_cache_requests_total{cache="users",http_route="_NONE",result="hit"} 1"#));
 /// ```
 #[derive(Debug, Clone)]

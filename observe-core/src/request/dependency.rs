@@ -21,7 +21,7 @@ use crate::signals::trace::{self, ClientSpan};
 /// let db = observe.dependency("postgres");
 /// let user: Result<u64, std::io::Error> = db.call("select_user", async { Ok(7) }).await;
 /// assert_eq!(user.unwrap(), 7);
-/// let text = observe.render(observe_core::Format::Text);
+/// let text = observe.render(observe_core::Format::Text).into_text();
 /// assert!(text.contains(r#"observe_dependency_duration_seconds_count{dependency="postgres",http_route="_NONE",operation="select_user",outcome="ok"} 1"#));
 /// # }
 /// # futures_executor_block_on(example());

@@ -43,7 +43,7 @@ impl Custom {
 /// let queue = observe.gauge("shop_queue_depth", "Jobs waiting.").unwrap();
 /// queue.set(3.0);
 /// queue.inc();
-/// assert!(observe.render(observe_core::Format::Text).contains("shop_queue_depth 4"));
+/// assert!(observe.render(observe_core::Format::Text).into_text().contains("shop_queue_depth 4"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gauge {
@@ -125,7 +125,7 @@ impl Render for GaugeFamily {
 /// for tenant in ["a", "b", "c", "d"] {
 ///     logins.inc(&[tenant]).unwrap();
 /// }
-/// let text = observe.render(observe_core::Format::Text);
+/// let text = observe.render(observe_core::Format::Text).into_text();
 /// assert!(text.contains(r#"shop_logins_total{tenant="_OVERFLOW"} 2"#));
 /// assert!(text.contains(r#"observe_series_overflow_total{metric="shop_logins_total"} 2"#));
 /// ```

@@ -32,7 +32,7 @@ pub trait States: Copy + PartialEq + Send + Sync + 'static {
 /// let observe = observe_core::Observe::builder().build().unwrap();
 /// let flag = observe.state_set("shop_checkout_flag", "New checkout flow.", CheckoutFlag::Disabled).unwrap();
 /// flag.set(CheckoutFlag::Shadowing);
-/// let text = observe.render(observe_core::Format::OpenMetrics);
+/// let text = observe.render(observe_core::Format::OpenMetrics).into_text();
 /// assert!(text.contains("# TYPE shop_checkout_flag stateset"));
 /// assert!(text.contains(r#"shop_checkout_flag{shop_checkout_flag="shadowing"} 1"#));
 /// assert!(text.contains(r#"shop_checkout_flag{shop_checkout_flag="in_use"} 0"#));

@@ -197,7 +197,7 @@ mod tests {
             .const_label("region", "eu")
             .build()
             .unwrap();
-        let text = observe.render(crate::Format::Text);
+        let text = observe.render(crate::Format::Text).into_text();
         assert!(
             text.contains(
                 "target_info{service_name=\"shop\",service_version=\"1.5.0\",deployment_track=\"can\\\"ary\\\\\\n\",region=\"eu\"} 1\n"

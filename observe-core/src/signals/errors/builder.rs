@@ -12,7 +12,7 @@ use super::tracker::{
     Job, Throttle, Tracker, capture_events, install_panic_hook, scrubbed_already,
 };
 use super::transport;
-use super::{DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_QUEUE, DEFAULT_SEND_TIMEOUT, TRACKER, event};
+use super::{DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_EVENT_QUEUE, DEFAULT_SEND_TIMEOUT, TRACKER, event};
 use crate::base::process_wide::{self, Installation};
 use crate::base::queue::{Flushed, flush_through};
 use observe_redact::Redactor;
@@ -75,12 +75,12 @@ pub enum ErrorsError {
 /// timeout): keep it alive for the life of `main`. Holds nothing when error
 /// tracking is off.
 #[must_use = "dropping the guard flushes and ends error tracking"]
-pub struct ErrorGuard {
+pub struct ErrorsGuard {
     client: Option<sentry::ClientInitGuard>,
     shutdown_timeout: Duration,
 }
 
-impl Drop for ErrorGuard {
+impl Drop for ErrorsGuard {
     fn drop(&mut self) {
         // Events still on the capture thread reach the client before the
         // client's own guard flushes it (its shutdown timeout).
@@ -96,15 +96,15 @@ impl Drop for ErrorGuard {
     }
 }
 
-impl std::fmt::Debug for ErrorGuard {
+impl std::fmt::Debug for ErrorsGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ErrorGuard")
+        f.debug_struct("ErrorsGuard")
             .field("enabled", &self.client.is_some())
             .finish()
     }
 }
 
-impl ErrorGuard {
+impl ErrorsGuard {
     /// Whether error tracking is on (a DSN was found).
     pub fn is_enabled(&self) -> bool {
         self.client.is_some()
@@ -153,7 +153,7 @@ impl ErrorsBuilder {
             release: None,
             server_errors: true,
             client_ip: false,
-            queue: DEFAULT_QUEUE,
+            queue: DEFAULT_EVENT_QUEUE,
             max_per_second: DEFAULT_MAX_EVENTS_PER_SECOND,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             shutdown_timeout: Duration::from_secs(2),
@@ -196,7 +196,7 @@ impl ErrorsBuilder {
         self
     }
 
-    /// Events waiting to be sent at most (default [`DEFAULT_QUEUE`]); past
+    /// Events waiting to be sent at most (default [`DEFAULT_EVENT_QUEUE`]); past
     /// that they are dropped and counted.
     pub fn queue(mut self, events: usize) -> Self {
         self.queue = events.max(1);
@@ -218,7 +218,7 @@ impl ErrorsBuilder {
         self
     }
 
-    /// How long dropping the [`ErrorGuard`] waits for pending events
+    /// How long dropping the [`ErrorsGuard`] waits for pending events
     /// (default two seconds).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
@@ -234,12 +234,26 @@ impl ErrorsBuilder {
         self
     }
 
+    /// [`try_init`](Self::try_init), panicking with its error: for `main`,
+    /// where a bad setting should stop the process with a message that
+    /// names it (as `tracing_subscriber`'s `init` does).
+    ///
+    /// # Panics
+    /// When error tracking cannot start; the message is the error's.
+    #[track_caller]
+    pub fn init(self) -> ErrorsGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
     /// Starts error tracking if a DSN is configured (once per process):
     /// starts the sending thread, binds the Sentry client and installs a
     /// panic hook that reports panics before calling the previous hook.
     /// Without a DSN it logs one INFO line and returns a guard that does
     /// nothing.
-    pub fn init(self) -> Result<ErrorGuard, ErrorsError> {
+    pub fn try_init(self) -> Result<ErrorsGuard, ErrorsError> {
         let (source_name, value) = match self.dsn {
             Some(dsn) => ("builder", dsn),
             None => (
@@ -253,7 +267,7 @@ impl ErrorsBuilder {
                 target: "observe::errors",
                 "error tracking is off: SENTRY_DSN is not set"
             );
-            return Ok(ErrorGuard {
+            return Ok(ErrorsGuard {
                 client: None,
                 shutdown_timeout: self.shutdown_timeout,
             });
@@ -341,7 +355,7 @@ impl ErrorsBuilder {
             "error tracking is on, reporting to {}",
             mask_dsn(&value)
         );
-        Ok(ErrorGuard {
+        Ok(ErrorsGuard {
             client: Some(client),
             shutdown_timeout: self.shutdown_timeout,
         })
@@ -389,7 +403,7 @@ mod tests {
         let err = observe
             .errors()
             .dsn("https://o1.ingest.sentry.io")
-            .init()
+            .try_init()
             .expect_err("no key, no project");
         let text = err.to_string();
         assert!(text.contains("builder"), "{text}");

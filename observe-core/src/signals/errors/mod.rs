@@ -11,7 +11,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let observe = observe_core::Observe::builder().service_name("shop").build()?;
 //! // SENTRY_DSN unset: error tracking is off and one INFO line says so.
-//! let _errors = observe.errors().init()?;
+//! let _errors = observe.errors().try_init()?;
 //! # Ok(()) }
 //! ```
 //!
@@ -20,7 +20,7 @@
 //!   method and route plus the error type (status), the panic's source
 //!   location or the log line's callsite, never a message that may hold ids;
 //! - headers are kept (in memory, for the request's lifetime) only while
-//!   error tracking is on, at most [`MAX_HEADERS`]; when an event is built,
+//!   error tracking is on, at most [`MAX_HEADERS`](crate::context::MAX_HEADERS); when an event is built,
 //!   sensitive ones (`Authorization`, `Cookie`, API keys, anything the
 //!   [`Redactor`](crate::Redactor) calls sensitive) are replaced and client address headers
 //!   dropped unless [`ErrorsBuilder::send_client_ip`];
@@ -44,12 +44,12 @@ mod transport;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use crate::context::MAX_HEADERS;
-pub use builder::{ErrorGuard, ErrorsBuilder, ErrorsError};
+
+pub use builder::{ErrorsGuard, ErrorsBuilder, ErrorsError};
 pub(crate) use tracker::Tracker;
 
 /// Default for [`ErrorsBuilder::queue`].
-pub const DEFAULT_QUEUE: usize = 100;
+pub const DEFAULT_EVENT_QUEUE: usize = 100;
 
 /// Default for [`ErrorsBuilder::max_events_per_second`].
 pub const DEFAULT_MAX_EVENTS_PER_SECOND: u32 = 20;

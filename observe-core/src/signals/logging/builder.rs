@@ -11,7 +11,7 @@ use tracing_subscriber::prelude::*;
 
 use super::layer::{ErrorLineHook, LogLayer, SpansLayer};
 use super::remap::{Remap, RemapError, RemapTable};
-use super::sink::{LogGuard, LogSink, write_lines};
+use super::sink::{LoggingGuard, LogSink, write_lines};
 use observe_redact::Redactor;
 
 use super::{LogFormat, SINK};
@@ -153,6 +153,20 @@ impl LoggingBuilder {
         self
     }
 
+    /// [`try_init`](Self::try_init), panicking with its error: for `main`,
+    /// where a bad setting should stop the process with a message that
+    /// names it (as `tracing_subscriber`'s `init` does).
+    ///
+    /// # Panics
+    /// When logging cannot start; the message is the error's.
+    #[track_caller]
+    pub fn init(self) -> LoggingGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
     /// Installs the process-wide `tracing` subscriber and `log` logger (once
     /// per process), observe's panic hook (a panic becomes one ERROR line
     /// under `observe::panic` with its message, `panic.location`,
@@ -160,7 +174,7 @@ impl LoggingBuilder {
     /// `RUST_BACKTRACE` asks for one) and starts the writer thread. Errors name the bad
     /// setting and what is accepted; a second call names the instance that
     /// installed logging first.
-    pub fn init(self) -> Result<LogGuard, LoggingError> {
+    pub fn try_init(self) -> Result<LoggingGuard, LoggingError> {
         let (targets, remap, format) = self.settings()?;
         process_wide::claim(Installation::Subscriber, &self.service.name)?;
         let installed = self.install(targets, remap, format);
@@ -211,7 +225,7 @@ impl LoggingBuilder {
         (targets, directives): (Targets, String),
         remap: RemapTable,
         format: LogFormat,
-    ) -> Result<LogGuard, LoggingError> {
+    ) -> Result<LoggingGuard, LoggingError> {
         let (sender, receiver) = sync_channel(self.buffer_lines);
         let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));
         std::thread::Builder::new()
@@ -246,6 +260,6 @@ impl LoggingBuilder {
             self.std_panic_output,
         );
         let _ = SINK.set(sink);
-        Ok(LogGuard { sender })
+        Ok(LoggingGuard { sender })
     }
 }

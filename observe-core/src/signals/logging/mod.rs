@@ -47,7 +47,7 @@ pub use level::{
 };
 pub use panic::PANIC_TARGET;
 pub use remap::{Remap, RemapError, RemapTable};
-pub use sink::LogGuard;
+pub use sink::LoggingGuard;
 pub(crate) use sink::LogSink;
 
 /// The installed sink: logging is process-wide (one global subscriber, one

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::level::LevelFilter;
 use super::remap::RemapTable;
 use crate::base::line::{self, LineRequest, LogFormat};
-use crate::base::queue::flush_through;
+use crate::base::queue::{Flushed, flush_through};
 use crate::base::service::Service;
 use crate::metrics::signals::counters;
 use tracing::Level;
@@ -102,22 +102,23 @@ impl LogSink {
 /// for the life of `main`.
 #[must_use = "dropping the guard flushes and ends logging's writer thread's buffer"]
 #[derive(Debug)]
-pub struct LogGuard {
+pub struct LoggingGuard {
     pub(super) sender: SyncSender<Message>,
 }
 
-impl LogGuard {
+impl LoggingGuard {
     /// Waits until every line queued so far is written, at most `timeout`
-    /// in all: a stuck stdout cannot hold up shutdown.
-    pub fn flush(&self, timeout: Duration) {
+    /// in all: a stuck stdout cannot hold up shutdown. Returns whether
+    /// every line was written.
+    pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
-        flush_through(&self.sender, Message::Flush, deadline);
+        flush_through(&self.sender, Message::Flush, deadline) == Flushed::Done
     }
 }
 
-impl Drop for LogGuard {
+impl Drop for LoggingGuard {
     fn drop(&mut self) {
-        self.flush(Duration::from_secs(2));
+        let _ = self.flush(Duration::from_secs(2));
     }
 }
 

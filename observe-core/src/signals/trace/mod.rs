@@ -5,8 +5,8 @@
 //! application as children (through `tracing-opentelemetry`), OTLP/HTTP
 //! export, and trace ids in log lines, events and exemplars.
 //!
-//! Set it up with `observe.tracing().init()` (feature `tracing`) before
-//! `observe.logging().init()`; see `TracingBuilder`.
+//! Set it up with `observe.tracing().try_init()` (feature `tracing`) before
+//! `observe.logging().try_init()`; see `TracingBuilder`.
 //!
 //! Without an endpoint no span is built at all: a request's ids are made
 //! (or continued) only when a log line, the event or an outgoing call asks
@@ -23,7 +23,7 @@ pub(crate) use otel::{
     is_exporting, record_path, start_client_span, start_request, subscriber_layer,
 };
 #[cfg(feature = "tracing")]
-pub use otel::{DEFAULT_QUEUE, Sampler, TracingBuilder, TracingError, TracingGuard};
+pub use otel::{DEFAULT_SPAN_QUEUE, Sampler, TracingBuilder, TracingError, TracingGuard};
 
 #[cfg(not(feature = "tracing"))]
 mod off;

@@ -12,7 +12,7 @@ use crate::base::process_wide::{self, Installation};
 use crate::base::service::Service;
 
 /// Default for [`TracingBuilder::queue`].
-pub const DEFAULT_QUEUE: usize = 2048;
+pub const DEFAULT_SPAN_QUEUE: usize = 2048;
 
 /// Why tracing could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +66,21 @@ impl TracingGuard {
         self.provider.is_some()
     }
 
-    /// Waits until the spans finished so far are exported (at most five
-    /// seconds); returns whether that worked.
-    pub fn flush(&self) -> bool {
-        self.provider
-            .as_ref()
-            .is_none_or(|provider| provider.force_flush().is_ok())
+    /// Waits until the spans finished so far are exported, at most
+    /// `timeout`; returns whether that worked.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let Some(provider) = self.provider.clone() else {
+            return true;
+        };
+        // The SDK's flush takes no deadline: it runs on a thread of its
+        // own, and a stuck exporter costs the caller `timeout` at most.
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("observe-trace-flush".into())
+            .spawn(move || {
+                let _ = done.send(provider.force_flush().is_ok());
+            });
+        spawned.is_ok() && result.recv_timeout(timeout).unwrap_or(false)
     }
 }
 
@@ -90,8 +99,8 @@ impl Drop for TracingGuard {
 /// let observe = observe_core::Observe::builder().service_name("shop").build()?;
 /// // OTEL_EXPORTER_OTLP_ENDPOINT unset: nothing is exported, but requests
 /// // still get trace ids (continued from `traceparent`) for logs and events.
-/// let _traces = observe.tracing().init()?;
-/// // Then, with the `logging` feature: observe.logging().init()?, which
+/// let _traces = observe.tracing().try_init()?;
+/// // Then, with the `logging` feature: observe.logging().try_init()?, which
 /// // adds the span layer to the subscriber it installs.
 /// # Ok(()) }
 /// ```
@@ -112,7 +121,7 @@ impl TracingBuilder {
             service,
             endpoint: None,
             sampler: None,
-            queue: DEFAULT_QUEUE,
+            queue: DEFAULT_SPAN_QUEUE,
             export_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(2),
         }
@@ -135,7 +144,7 @@ impl TracingBuilder {
     }
 
     /// Finished spans waiting for export at most (default
-    /// [`DEFAULT_QUEUE`]); past that they are dropped and counted.
+    /// [`DEFAULT_SPAN_QUEUE`]); past that they are dropped and counted.
     pub fn queue(mut self, spans: usize) -> Self {
         self.queue = spans.max(1);
         self
@@ -147,12 +156,26 @@ impl TracingBuilder {
         self
     }
 
+    /// [`try_init`](Self::try_init), panicking with its error: for `main`,
+    /// where a bad setting should stop the process with a message that
+    /// names it (as `tracing_subscriber`'s `init` does).
+    ///
+    /// # Panics
+    /// When tracing cannot start; the message is the error's.
+    #[track_caller]
+    pub fn init(self) -> TracingGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
     /// Starts tracing (once per process, before logging): installs the
     /// process-wide tracer provider. Without an
     /// endpoint nothing is exported and the guard does nothing; request ids
     /// for logs are still made. Errors name the variable and what it
     /// accepts.
-    pub fn init(self) -> Result<TracingGuard, TracingError> {
+    pub fn try_init(self) -> Result<TracingGuard, TracingError> {
         let (variable, endpoint) = match self.endpoint {
             Some(endpoint) => ("builder".to_string(), endpoint),
             None => match std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {

@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::base::service::Service;
 
-pub use builder::{DEFAULT_QUEUE, TracingBuilder, TracingError, TracingGuard};
+pub use builder::{DEFAULT_SPAN_QUEUE, TracingBuilder, TracingError, TracingGuard};
 /// The sampler type [`TracingBuilder::sampler`] takes (OpenTelemetry's).
 pub use opentelemetry_sdk::trace::Sampler;
 pub(crate) use span::{
