@@ -78,8 +78,8 @@ fn actix(observe: Observe, observed: bool, logged: bool, addr: &str) -> std::io:
             HttpServer::new(move || {
                 App::new()
                     .configure(routes)
-                    .service(observe_actix::metrics_service(&observe))
-                    .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                    .service(observe_actix::metrics_endpoint(&observe))
+                    .wrap(observe_actix::ObserveLayer::new(&observe))
             })
             .workers(1)
             .bind(addr)?
@@ -166,10 +166,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
         ("axum", "logged" | "full" | "traced" | "sampled") => Router::new()
             .route("/users/{id}", get(user_logged))
-            .merge(observe_axum::metrics_router(&observe))
+            .merge(observe_axum::metrics_endpoint(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         ("axum", "metrics" | "native" | "console" | "labels" | "errors") => routes
-            .merge(observe_axum::metrics_router(&observe))
+            .merge(observe_axum::metrics_endpoint(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),
     };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::shop::{self, Shop};
 
 /// The service's routes. Register on an `App` wrapped with
-/// `observe_actix::ObserveMiddleware` (see `src/bin/actix-service.rs`).
+/// `observe_actix::ObserveLayer` (see `src/bin/actix-service.rs`).
 ///
 /// Resources rather than `App::route`: `App::route` moves the method guard
 /// onto the resource, so a wrong method falls through to the default service

@@ -16,7 +16,7 @@ use crate::shop::{self, Shop};
 /// The service's router with `GET /metrics`, observed by `observe`.
 pub fn app(observe: &Observe, shop: Arc<Shop>) -> Router {
     routes(shop)
-        .merge(observe_axum::metrics_router(observe))
+        .merge(observe_axum::metrics_endpoint(observe))
         // Added last so it wraps every route and the 404 fallback (a router
         // merged after `layer` would bring back an unobserved fallback).
         .layer(observe_axum::ObserveLayer::new(observe))

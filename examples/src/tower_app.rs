@@ -50,7 +50,7 @@ pub async fn serve(
 /// Like [`serve`] until `shutdown` completes; then stops accepting, lets
 /// each open connection finish the request it is serving, and returns once
 /// every connection closed. Bound the wait with a deadline (e.g.
-/// `observe_axum::Shutdown::drain`): this waits as long as requests take.
+/// `observe_core::shutdown::Shutdown::drain`): this waits as long as requests take.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     observe: Observe,
@@ -97,7 +97,7 @@ pub async fn serve_admin(
 ) -> std::io::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
-        let service = observe_tower::AdminService::new(&admin).peer(peer);
+        let service = observe_tower::admin_endpoints(&admin).peer(peer);
         let connection = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         tokio::spawn(async move {

@@ -6,20 +6,20 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use observe_core::console::{Admin, AdminRequest, MAX_BODY_BYTES};
 
-use crate::endpoint::metrics_handler;
+use crate::endpoint::metrics_response;
 
 /// Every admin endpoint of `admin` (see [`observe_core::console`]), to
 /// `configure` the `App` of the admin listener's `HttpServer` with:
 ///
 /// ```no_run
-/// # fn run(observe: observe_core::Observe) -> Result<(), Box<dyn std::error::Error>> {
+/// # fn run(observe: observe_actix::Observe) -> Result<(), Box<dyn std::error::Error>> {
 /// use actix_web::{App, HttpServer};
-/// use observe_core::console::{Admin, AdminConfig};
+/// use observe_actix::console::{Admin, AdminConfig};
 ///
 /// if let Some(config) = AdminConfig::from_env()? {
 ///     let admin = Admin::new(&observe, config)?;
 ///     let addr = admin.addr();
-///     let server = HttpServer::new(move || App::new().configure(observe_actix::admin_service(&admin)))
+///     let server = HttpServer::new(move || App::new().configure(observe_actix::admin_endpoints(&admin)))
 ///         .workers(1)
 ///         .bind(addr)?
 ///         .run();
@@ -28,7 +28,7 @@ use crate::endpoint::metrics_handler;
 /// # Ok(())
 /// # }
 /// ```
-pub fn admin_service(admin: &Admin) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+pub fn admin_endpoints(admin: &Admin) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
     let admin = admin.clone();
     move |config: &mut web::ServiceConfig| {
         let admin = admin.clone();
@@ -43,7 +43,7 @@ pub fn admin_service(admin: &Admin) -> impl Fn(&mut web::ServiceConfig) + Clone 
 
 async fn answer(admin: &Admin, request: &HttpRequest, body: &[u8]) -> HttpResponse {
     if Admin::is_metrics(request.path()) && request.method() == actix_web::http::Method::GET {
-        return metrics_handler(admin.observe(), request).await;
+        return metrics_response(admin.observe(), request).await;
     }
     let headers = request.headers();
     let answer = admin

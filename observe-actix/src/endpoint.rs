@@ -7,11 +7,11 @@ use observe_core::Observe;
 /// A `GET /metrics` resource, to register with `App::service` (or on a
 /// separate `HttpServer` bound to e.g. `127.0.0.1:9464`, so metrics are not
 /// public).
-pub fn metrics_service(observe: &Observe) -> Resource {
+pub fn metrics_endpoint(observe: &Observe) -> Resource {
     let observe = observe.clone();
     web::resource("/metrics").route(web::get().to(move |request: HttpRequest| {
         let observe = observe.clone();
-        async move { metrics_handler(&observe, &request).await }
+        async move { metrics_response(&observe, &request).await }
     }))
 }
 
@@ -19,7 +19,7 @@ pub fn metrics_service(observe: &Observe) -> Resource {
 /// text or (with native histograms on) the Prometheus protobuf format on
 /// its `Accept` header. Rendering runs on actix's blocking pool so a large
 /// registry never stalls the worker.
-pub async fn metrics_handler(observe: &Observe, request: &HttpRequest) -> HttpResponse {
+pub async fn metrics_response(observe: &Observe, request: &HttpRequest) -> HttpResponse {
     let accept = request
         .headers()
         .get(header::ACCEPT)

@@ -11,13 +11,14 @@ use crate::body::ObservedBody;
 use crate::service::ObserveService;
 
 /// actix-web middleware recording each request in an [`Observe`]. Add it
-/// with `App::wrap`.
+/// with `App::wrap`. Named as on tower and axum, where the same thing is a
+/// layer: one noun for one thing on every framework.
 #[derive(Debug, Clone)]
-pub struct ObserveMiddleware {
+pub struct ObserveLayer {
     observe: Observe,
 }
 
-impl ObserveMiddleware {
+impl ObserveLayer {
     /// Middleware recording into `observe`.
     pub fn new(observe: &Observe) -> Self {
         Self {
@@ -26,7 +27,7 @@ impl ObserveMiddleware {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for ObserveMiddleware
+impl<S, B> Transform<S, ServiceRequest> for ObserveLayer
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,

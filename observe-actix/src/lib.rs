@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web};
-//! use observe_core::Observe;
+//! use observe_actix::Observe;
 //!
 //! # async fn user() -> &'static str { "" }
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,8 +14,8 @@
 //!     .build()?;
 //! HttpServer::new(move || {
 //!     App::new()
-//!         .wrap(observe_actix::ObserveMiddleware::new(&observe))
-//!         .service(observe_actix::metrics_service(&observe))
+//!         .wrap(observe_actix::ObserveLayer::new(&observe))
+//!         .service(observe_actix::metrics_endpoint(&observe))
 //!         .route("/users/{id}", web::get().to(user))
 //! })
 //! .h1_allow_half_closed(false) // drop requests whose client hung up, as hyper does
@@ -57,10 +57,46 @@
 //! the middleware leaves the panic to actix-web (or a middleware outside)
 //! and still records it once, with `error_type="panic"`.
 //!
-//! Features: `logging`, `errors` and `tracing` (default on) turn on
-//! observe-core's signals of the same names; `reqwest` adds
-//! `observe_core::trace::inject_reqwest`. With `default-features = false`
-//! the crate records HTTP metrics only.
+//! Graceful shutdown: actix-web drains by itself on SIGTERM; [`Shutdown`]
+//! (feature `shutdown`) adds the readiness flip, the log lines and the WARN
+//! line of a drain that ran out of time:
+//!
+//! ```no_run
+//! # async fn run(observe: observe_actix::Observe) -> std::io::Result<()> {
+//! use actix_web::{App, HttpServer};
+//! use observe_actix::Shutdown;
+//!
+//! let shutdown = Shutdown::new(&observe);
+//! let server = HttpServer::new(App::new)
+//!     .disable_signals() // observe's Shutdown listens instead
+//!     // A backstop a second after observe's own deadline below.
+//!     .shutdown_timeout(shutdown.timeout().as_secs().saturating_add(1))
+//!     .bind("127.0.0.1:3000")?
+//!     .run();
+//! let (handle, stopping, deadline) = (server.handle(), shutdown.clone(), shutdown.clone());
+//! actix_web::rt::spawn(async move {
+//!     stopping.signal().await; // readiness fails from here on
+//!     handle.stop(true).await; // stop accepting, let requests finish
+//! });
+//! actix_web::rt::spawn(async move {
+//!     deadline.deadline().await;
+//!     deadline.warn_abandoned(); // how many requests are dropped
+//!     actix_web::rt::System::current().stop();
+//! });
+//! server.await
+//! # }
+//! ```
+//!
+//! Everything a service touches is re-exported here (`Observe`, its
+//! builder, the signals' modules, `Cache`, `Dependency`, ...: all of
+//! observe-core's public items), so this crate is the one dependency line.
+//!
+//! Features: `logging`, `errors`, `tracing` and `shutdown` (default on)
+//! turn on observe-core's parts of the same names; `reqwest` adds
+//! `trace::inject_reqwest`. With `default-features = false` the crate
+//! records HTTP metrics only.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod body;
@@ -70,8 +106,13 @@ mod layer;
 mod route;
 mod service;
 
-pub use admin::admin_service;
+pub use admin::admin_endpoints;
 pub use body::ObservedBody;
-pub use endpoint::{metrics_handler, metrics_service};
-pub use layer::ObserveMiddleware;
+pub use endpoint::{metrics_endpoint, metrics_response};
+pub use layer::ObserveLayer;
 pub use service::{ObserveService, ResponseFuture};
+
+// One dependency line: everything a service touches, from observe-core.
+pub use observe_core::*;
+#[cfg(feature = "shutdown")]
+pub use observe_core::shutdown::{Shutdown, shutdown_signal};

@@ -21,7 +21,7 @@ use crate::body::ObservedBody;
 use crate::head::{Head, Names};
 use crate::route::matched_route;
 
-/// The service produced by [`ObserveMiddleware`](crate::ObserveMiddleware).
+/// The service produced by [`ObserveLayer`](crate::ObserveLayer).
 #[derive(Debug)]
 pub struct ObserveService<S> {
     service: S,

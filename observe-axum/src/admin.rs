@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::header;
 use observe_core::console::Admin;
-use observe_tower::AdminService;
+
 use tower_service::Service;
 
 use crate::endpoint::metrics_response;
@@ -18,13 +18,13 @@ use crate::endpoint::metrics_response;
 /// public port:
 ///
 /// ```no_run
-/// # async fn run(observe: observe_core::Observe) -> Result<(), Box<dyn std::error::Error>> {
-/// use observe_core::console::{Admin, AdminConfig};
+/// # async fn run(observe: observe_axum::Observe) -> Result<(), Box<dyn std::error::Error>> {
+/// use observe_axum::console::{Admin, AdminConfig};
 ///
 /// if let Some(config) = AdminConfig::from_env()? {
 ///     let admin = Admin::new(&observe, config)?;
 ///     let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-///     let router = observe_axum::admin_router(&admin);
+///     let router = observe_axum::admin_endpoints(&admin);
 ///     // With the peer's address, for the audit line of a log-level change.
 ///     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
 ///         .await?;
@@ -32,7 +32,7 @@ use crate::endpoint::metrics_response;
 /// # Ok(())
 /// # }
 /// ```
-pub fn admin_router(admin: &Admin) -> Router {
+pub fn admin_endpoints(admin: &Admin) -> Router {
     let admin = admin.clone();
     Router::new().fallback(move |request: Request| {
         let admin = admin.clone();
@@ -46,7 +46,7 @@ async fn answer(admin: &Admin, request: Request) -> Response {
         return metrics_response(admin.observe(), accept).await;
     }
     // The rest is the tower service's, with the peer axum knows.
-    let mut service = AdminService::new(admin);
+    let mut service = observe_tower::admin_endpoints(admin);
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
         service = service.peer(*peer);
     }

@@ -11,12 +11,12 @@ use observe_core::Observe;
 /// public:
 ///
 /// ```no_run
-/// # async fn run(observe: observe_core::Observe) -> std::io::Result<()> {
+/// # async fn run(observe: observe_axum::Observe) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
-/// axum::serve(listener, observe_axum::metrics_router::<()>(&observe)).await
+/// axum::serve(listener, observe_axum::metrics_endpoint::<()>(&observe)).await
 /// # }
 /// ```
-pub fn metrics_router<S>(observe: &Observe) -> Router<S>
+pub fn metrics_endpoint<S>(observe: &Observe) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {

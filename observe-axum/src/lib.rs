@@ -1,11 +1,16 @@
 //! axum glue for observe: a layer that names routes by their template
 //! (axum's [`MatchedPath`](axum::extract::MatchedPath)), a `/metrics`
-//! router, and the admin listener's router ([`admin_router`]: metrics,
-//! health probes, the status page, the runtime log level).
+//! router ([`metrics_endpoint`]), the admin listener's router
+//! ([`admin_endpoints`]: metrics, health probes, the status page, the
+//! runtime log level) and graceful shutdown ([`Shutdown`]).
+//!
+//! Everything a service touches is re-exported here (`Observe`, its
+//! builder, the signals' modules, `Cache`, `Dependency`, ...: all of
+//! observe-core's public items), so this crate is the one dependency line.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use observe_core::Observe;
+//! use observe_axum::Observe;
 //!
 //! # async fn user() -> &'static str { "" }
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,7 +20,7 @@
 //!     .build()?;
 //! let app = Router::new()
 //!     .route("/users/{id}", get(user))
-//!     .merge(observe_axum::metrics_router(&observe))
+//!     .merge(observe_axum::metrics_endpoint(&observe))
 //!     // Last, and `layer` rather than `route_layer`: it then wraps every
 //!     // route and the 404 fallback.
 //!     .layer(observe_axum::ObserveLayer::new(&observe));
@@ -34,22 +39,24 @@
 //! wrapped around the whole router from outside runs before routing and
 //! would see no route at all.
 //!
-//! Features: `logging`, `errors` and `tracing` (default on) turn on
-//! observe-core's signals of the same names; `shutdown` (default on) adds
-//! [`shutdown_signal`] and [`Shutdown`]; `reqwest` adds
-//! `observe_core::trace::inject_reqwest`. With `default-features = false`
-//! the crate records HTTP metrics only.
+//! Features: `logging`, `errors`, `tracing` and `shutdown` (default on)
+//! turn on observe-core's parts of the same names; `reqwest` adds
+//! `trace::inject_reqwest`. With `default-features = false` the crate
+//! records HTTP metrics only.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod endpoint;
 mod layer;
 mod route;
-#[cfg(feature = "shutdown")]
-mod shutdown;
 
-pub use admin::admin_router;
-pub use endpoint::{metrics_response, metrics_router};
+pub use admin::admin_endpoints;
+pub use endpoint::{metrics_endpoint, metrics_response};
 pub use layer::ObserveLayer;
 pub use route::MatchedPathRoute;
+
+// One dependency line: everything a service touches, from observe-core.
+pub use observe_core::*;
 #[cfg(feature = "shutdown")]
-pub use shutdown::{DEFAULT_DRAIN_TIMEOUT, Shutdown, ShutdownError, shutdown_signal};
+pub use observe_core::shutdown::{Shutdown, shutdown_signal};

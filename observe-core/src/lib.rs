@@ -96,6 +96,9 @@ mod metrics;
 mod observe;
 mod request;
 mod signals;
+#[cfg(feature = "shutdown")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
+pub mod shutdown;
 
 /// RFC 3339 timestamps, as the log lines and the deploy tools write them.
 pub mod time {

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["signals"],
     &["request"],
     &["observe"],
-    &["console"],
+    &["console", "shutdown"],
 ];
 
 const SIGNALS: &[&str] = &["errors", "event", "health", "logging", "trace"];

@@ -25,23 +25,24 @@ use tower_service::Service;
 /// let config = AdminConfig::new("127.0.0.1:9464".parse().unwrap());
 /// let admin = Admin::new(&observe, config).unwrap();
 /// // Per connection, with the peer's address for the audit line.
-/// let service = observe_tower::AdminService::new(&admin).peer("127.0.0.1:50000".parse().unwrap());
+/// let service = observe_tower::admin_endpoints(&admin).peer("127.0.0.1:50000".parse().unwrap());
 /// # let _ = service;
 /// ```
 #[derive(Debug, Clone)]
-pub struct AdminService {
+pub struct AdminEndpoints {
     admin: Admin,
     peer: Option<SocketAddr>,
 }
 
-impl AdminService {
-    /// The endpoints of `admin`.
-    pub fn new(admin: &Admin) -> Self {
-        Self {
-            admin: admin.clone(),
-            peer: None,
-        }
+/// Every admin endpoint of `admin`; see [`AdminEndpoints`].
+pub fn admin_endpoints(admin: &Admin) -> AdminEndpoints {
+    AdminEndpoints {
+        admin: admin.clone(),
+        peer: None,
     }
+}
+
+impl AdminEndpoints {
 
     /// The connection's peer, named in the audit line of a log-level
     /// change.
@@ -51,7 +52,7 @@ impl AdminService {
     }
 }
 
-impl<B> Service<Request<B>> for AdminService
+impl<B> Service<Request<B>> for AdminEndpoints
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,

@@ -18,24 +18,30 @@
 //! [`ObserveBuilder::request_id_header`](observe_core::ObserveBuilder::request_id_header)
 //! names): an id tower-http's `SetRequestIdLayer` put there first is kept.
 //!
-//! [`AdminService`] serves the admin listener: `/metrics`, health probes,
-//! the status page and the runtime log level.
+//! [`metrics_endpoint`] answers `/metrics`; [`admin_endpoints`] serves the
+//! admin listener: `/metrics`, health probes, the status page and the
+//! runtime log level. [`Shutdown`] (feature `shutdown`) drains a hyper
+//! server before the process exits.
+//!
+//! Everything a service touches is re-exported here (`Observe`, its
+//! builder, the signals' modules, `Cache`, `Dependency`, ...: all of
+//! observe-core's public items), so this crate is the one dependency line.
 //!
 //! The layer translates the request into observe-core's neutral
 //! [`RequestHead`](observe_core::integration::RequestHead); every rule about what the
 //! request means lives in observe-core.
 //!
-//! Features: `logging`, `errors` and `tracing` (default on) turn on
-//! observe-core's signals of the same names; `reqwest` adds
-//! `observe_core::trace::inject_reqwest`. With `default-features = false`
-//! the crate records HTTP metrics only.
+//! Features: `logging`, `errors`, `tracing` and `shutdown` (default on)
+//! turn on observe-core's parts of the same names; `reqwest` adds
+//! `trace::inject_reqwest`. With `default-features = false` the crate
+//! records HTTP metrics only.
 //!
 //! ```
 //! use http::{Request, Response};
 //! use observe_tower::ObserveLayer;
 //! use tower::{ServiceBuilder, service_fn};
 //!
-//! let observe = observe_core::Observe::builder().service_name("shop").build().unwrap();
+//! let observe = observe_tower::Observe::builder().service_name("shop").build().unwrap();
 //! let service = ServiceBuilder::new()
 //!     .layer(ObserveLayer::new(&observe).route_fn(|req: &Request<String>| {
 //!         match req.uri().path() {
@@ -50,17 +56,26 @@
 //! # let _ = service;
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod admin;
 mod body;
+mod endpoint;
 mod future;
 mod head;
 mod layer;
 mod route;
 mod service;
 
-pub use admin::AdminService;
+pub use admin::{AdminEndpoints, admin_endpoints};
+pub use endpoint::{MetricsEndpoint, metrics_endpoint};
 pub use body::ObservedBody;
 pub use future::ResponseFuture;
 pub use layer::ObserveLayer;
 pub use route::{RouteClassifier, RouteFn, Unrouted};
 pub use service::ObserveService;
+
+// One dependency line: everything a service touches, from observe-core.
+pub use observe_core::*;
+#[cfg(feature = "shutdown")]
+pub use observe_core::shutdown::{Shutdown, shutdown_signal};

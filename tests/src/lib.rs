@@ -90,8 +90,8 @@ pub async fn start_example_with(
                     actix_web::HttpServer::new(move || {
                         actix_web::App::new()
                             .configure(observe_examples::actix_app::routes(shop.clone()))
-                            .service(observe_actix::metrics_service(&observe))
-                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                            .service(observe_actix::metrics_endpoint(&observe))
+                            .wrap(observe_actix::ObserveLayer::new(&observe))
                     })
                     .workers(1)
                     .h1_allow_half_closed(false)

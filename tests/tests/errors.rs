@@ -294,7 +294,7 @@ async fn reporting_service(
                                     HttpResponse::InternalServerError().finish()
                                 }),
                             )
-                            .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                            .wrap(observe_actix::ObserveLayer::new(&observe))
                     })
                     .workers(1)
                     .disable_signals()

@@ -604,7 +604,7 @@ fn start_actix(observe: &Observe) -> SocketAddr {
                         "/upload",
                         web::post().to(|_body: web::Bytes| async { HttpResponse::Ok().finish() }),
                     )
-                    .wrap(observe_actix::ObserveMiddleware::new(&observe))
+                    .wrap(observe_actix::ObserveLayer::new(&observe))
             })
             .workers(1)
             .disable_signals()

@@ -52,7 +52,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // a bad value stops start-up. (observe_axum's Shutdown needs only
     // tokio, which actix-web runs on, not axum.)
     let shutdown =
-        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
@@ -74,7 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(
     observe: Observe,
-    shutdown: observe_axum::Shutdown,
+    shutdown: observe_core::shutdown::Shutdown,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     // Demo knobs that make a bad canary (SHOP_FAULT_RATE, SHOP_DB_DELAY_MS).
@@ -92,7 +92,7 @@ async fn serve(
             let addr = admin.addr();
             let admin = admin.clone();
             let server =
-                HttpServer::new(move || App::new().configure(observe_actix::admin_service(&admin)))
+                HttpServer::new(move || App::new().configure(observe_actix::admin_endpoints(&admin)))
                     .workers(1)
                     // Stopped below, after the service drained.
                     .disable_signals()
@@ -113,12 +113,12 @@ async fn serve(
         let app = App::new().configure(actix_app::routes(shop.clone()));
         let app = app.configure(|cfg| {
             if with_metrics {
-                cfg.service(observe_actix::metrics_service(&app_observe));
+                cfg.service(observe_actix::metrics_endpoint(&app_observe));
             }
         });
         // Wrapped last, so it is the outermost middleware: it sees every
         // resource and the default service, and contains handler panics.
-        app.wrap(observe_actix::ObserveMiddleware::new(&app_observe))
+        app.wrap(observe_actix::ObserveLayer::new(&app_observe))
     })
     // Stop a request whose client hung up, as hyper does, instead of running
     // its handler to the end for nobody; observe records it as cancelled.

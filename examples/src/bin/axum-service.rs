@@ -50,7 +50,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // flight SHUTDOWN_TIMEOUT seconds (default 25) to finish. Read first, so
     // a bad value stops start-up.
     let shutdown =
-        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
@@ -76,7 +76,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(
     observe: Observe,
-    shutdown: observe_axum::Shutdown,
+    shutdown: observe_core::shutdown::Shutdown,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     // Demo knobs that make a bad canary (SHOP_FAULT_RATE, SHOP_DB_DELAY_MS).
@@ -92,7 +92,7 @@ async fn serve(
     let app = match observe_examples::admin(&observe, &shop)? {
         Some(admin) => {
             let listener = observe_examples::bind_admin(&admin).await?;
-            let router = observe_axum::admin_router(&admin)
+            let router = observe_axum::admin_endpoints(&admin)
                 .into_make_service_with_connect_info::<std::net::SocketAddr>();
             // No shutdown signal: probes (503 while draining) and scrapes
             // go on while the service drains, until the runtime stops.

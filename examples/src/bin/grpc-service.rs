@@ -29,7 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())
         .build()?;
     let shutdown =
-        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let traces = observe.tracing().try_init()?;
     let logs = observe.logging().try_init()?;
     let errors = observe.errors().try_init()?;
@@ -45,7 +45,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(
     observe: Observe,
-    shutdown: observe_axum::Shutdown,
+    shutdown: observe_core::shutdown::Shutdown,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     shop.inject(observe_examples::shop::Faults::from_env()?);

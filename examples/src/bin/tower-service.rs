@@ -53,7 +53,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // a bad value stops start-up. (observe_axum's Shutdown needs only
     // tokio, not axum.)
     let shutdown =
-        observe_axum::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.
@@ -79,7 +79,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(
     observe: Observe,
-    shutdown: observe_axum::Shutdown,
+    shutdown: observe_core::shutdown::Shutdown,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     // Demo knobs that make a bad canary (SHOP_FAULT_RATE, SHOP_DB_DELAY_MS).

@@ -1,7 +1,7 @@
 //! The admin listener's endpoints, the top layer: health probes, the
 //! runtime log level, the operator status page and its JSON, framework-free.
-//! The framework crates serve them (`observe_axum::admin_router`,
-//! `observe_actix::admin_service`, `observe_tower::AdminService`) on a
+//! The framework crates serve them (`observe_axum::admin_endpoints`,
+//! `observe_actix::admin_endpoints`, `observe_tower::admin_endpoints`) on a
 //! listener of their own, usually loopback or the pod network only:
 //!
 //! | path | method | what |

@@ -153,7 +153,7 @@ impl Observe {
 
     /// Marks the service as draining: readiness fails from now on, so load
     /// balancers stop sending new requests while those in flight finish.
-    /// `observe_axum::Shutdown` calls it when the stop signal comes.
+    /// `observe_core::shutdown::Shutdown` calls it when the stop signal comes.
     pub fn begin_draining(&self) {
         self.settings.health.begin_draining();
     }

@@ -16,7 +16,7 @@ async fn main() {
         .unwrap();
     let app = Router::new()
         .route("/users/{id}", get(handler))
-        .merge(observe_axum::metrics_router(&observe))
+        .merge(observe_axum::metrics_endpoint(&observe))
         .layer(observe_axum::ObserveLayer::new(&observe));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("listening on {}", listener.local_addr().unwrap());
