@@ -129,7 +129,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let _errors = match mode.as_str() {
-        "errors" => Some(observe.errors().dsn("http://bench@127.0.0.1:9/1").try_init()?),
+        "errors" => Some(
+            observe
+                .errors()
+                .dsn("http://bench@127.0.0.1:9/1")
+                .try_init()?,
+        ),
         _ => None,
     };
     // The operator console's bookkeeping (rolling windows, failed and

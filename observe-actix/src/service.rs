@@ -12,8 +12,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::http::Uri;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError};
-use observe_core::context::LateRoute;
 use observe_core::Observe;
+use observe_core::context::LateRoute;
 use observe_core::integration::{CaughtPanic, RequestTracker, poll_handler};
 use pin_project_lite::pin_project;
 
@@ -141,10 +141,9 @@ where
             .unanswered
             .as_ref()
             .map(|u| Rc::clone(u) as Rc<dyn LateRoute>);
-        let polled =
-            poll_handler(this.tracker, *this.catch_panics, late.as_ref(), || {
-                inner.poll(cx)
-            });
+        let polled = poll_handler(this.tracker, *this.catch_panics, late.as_ref(), || {
+            inner.poll(cx)
+        });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {

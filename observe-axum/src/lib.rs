@@ -57,6 +57,6 @@ pub use layer::ObserveLayer;
 pub use route::MatchedPathRoute;
 
 // One dependency line: everything a service touches, from observe-core.
-pub use observe_core::*;
 #[cfg(feature = "shutdown")]
 pub use observe_core::shutdown::{Shutdown, shutdown_signal};
+pub use observe_core::*;

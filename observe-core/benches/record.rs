@@ -43,7 +43,9 @@ fn render(c: &mut Criterion) {
         let observe = populated(routes);
         let mut group = c.benchmark_group(name);
         group.sample_size(20);
-        group.bench_function("text", |b| b.iter(|| observe.render(Format::Text).into_text()));
+        group.bench_function("text", |b| {
+            b.iter(|| observe.render(Format::Text).into_text())
+        });
         group.bench_function("openmetrics", |b| {
             b.iter(|| observe.render(Format::OpenMetrics).into_text())
         });

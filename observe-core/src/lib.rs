@@ -3,9 +3,10 @@
 //! the request recording every framework crate shares.
 //!
 //! A framework crate (`observe-tower`, `observe-axum`, `observe-actix`)
-//! hands its request over as a [`RequestHead`] and its response to the
-//! [`RequestTracker`] it gets back; everything that decides names, labels
-//! and values lives here, once.
+//! hands its request over as a [`RequestHead`](integration::RequestHead)
+//! and its response to the [`RequestTracker`](integration::RequestTracker)
+//! it gets back; everything that decides names, labels and values lives
+//! here, once.
 //!
 //! # Layers
 //! Each module uses only those below it (a test reads the sources and
@@ -74,8 +75,6 @@
 //! - [`errors`]: `observe.errors().try_init()`, Sentry;
 //! - [`trace`]: `observe.tracing().try_init()`, OpenTelemetry spans, W3C trace
 //!   context, exemplars;
-//! - [`slo`]: Prometheus rules, a Grafana dashboard and the canary
-//!   [`Judge`](slo::Judge) from code;
 //! - [`Cache`], [`Dependency`], [`Gauge`], [`CounterFamily`], [`StateSet`]
 //!   and [`context`]: application metrics recorded per route.
 
@@ -95,10 +94,10 @@ mod encoding;
 mod metrics;
 mod observe;
 mod request;
-mod signals;
 #[cfg(feature = "shutdown")]
 #[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
 pub mod shutdown;
+mod signals;
 
 /// RFC 3339 timestamps, as the log lines and the deploy tools write them.
 pub mod time {
@@ -106,7 +105,6 @@ pub mod time {
 }
 
 pub use base::process_wide::AlreadyInstalled;
-pub use observe_redact::{REDACTED, Redactor, RedactorBuilder};
 pub use base::sampling::{DEFAULT_SLOW_EVENT, EventSampling};
 #[cfg(feature = "tls")]
 pub use base::tls::install_crypto_provider;
@@ -126,21 +124,23 @@ pub use metrics::{
 pub use observe::{
     BuildError, DEFAULT_MAX_ROUTES, DEFAULT_REQUEST_ID_HEADER, Observe, ObserveBuilder,
 };
+pub use observe_redact::{REDACTED, Redactor, RedactorBuilder};
 pub use request::{Cache, Dependency};
 
-/// What a framework crate uses to record a request; an application needs
-/// none of it.
-///
-/// A framework crate hands each request over as a [`RequestHead`]
-/// (method, path, headers, body size) to [`Observe::track`], gets a
-/// [`RequestTracker`] back, polls the handler through [`poll_handler`]
-/// (which catches or records a panic) and wraps the response body in a
-/// [`BodyRecorder`], so the request ends when its body has been sent or
-/// dropped. [`RouteCache`] resolves a route's series once. Every rule about
-/// what a request means lives behind these types, once, for every
-/// framework: `observe-tower`'s and `observe-actix`'s `head.rs` (about 60
-/// lines each) show all an adapter has to write.
 pub mod integration {
+    //! What a framework crate uses to record a request; an application needs
+    //! none of it.
+    //!
+    //! A framework crate hands each request over as a [`RequestHead`]
+    //! (method, path, headers, body size) to [`Observe::track`](crate::Observe::track), gets a
+    //! [`RequestTracker`] back, polls the handler through [`poll_handler`]
+    //! (which catches or records a panic) and wraps the response body in a
+    //! [`BodyRecorder`], so the request ends when its body has been sent or
+    //! dropped. [`RouteCache`] resolves a route's series once. Every rule about
+    //! what a request means lives behind these types, once, for every
+    //! framework: `observe-tower`'s and `observe-actix`'s `head.rs` (about 60
+    //! lines each) show all an adapter has to write.
+
     pub use crate::request::{
         BodyRecorder, CaughtPanic, Header, RequestHead, RequestTracker, RouteCache, poll_handler,
         request_body_size,

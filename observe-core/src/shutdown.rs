@@ -300,7 +300,6 @@ mod tests {
 
     use super::*;
 
-
     fn observe() -> Observe {
         Observe::builder().service_name("shop").build().unwrap()
     }

@@ -43,7 +43,6 @@ pub fn admin_endpoints(admin: &Admin) -> AdminEndpoints {
 }
 
 impl AdminEndpoints {
-
     /// The connection's peer, named in the audit line of a log-level
     /// change.
     pub fn peer(mut self, peer: SocketAddr) -> Self {

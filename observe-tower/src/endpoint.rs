@@ -61,7 +61,10 @@ impl<B> Service<Request<B>> for MetricsEndpoint {
 }
 
 /// The exposition answering `request` (its method and `Accept` header).
-pub(crate) fn metrics_response<B>(observe: &Observe, request: &Request<B>) -> Response<Full<Bytes>> {
+pub(crate) fn metrics_response<B>(
+    observe: &Observe,
+    request: &Request<B>,
+) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;

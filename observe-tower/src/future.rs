@@ -56,8 +56,7 @@ where
         // servers, the worker) down with it: answer 500 and record it. With
         // catching off, observe-core records the panic as it unwinds.
         // Handler code sees the request's context (route, calls, cache).
-        let polled =
-            poll_handler(this.tracker, *this.catch_panics, None, || inner.poll(cx));
+        let polled = poll_handler(this.tracker, *this.catch_panics, None, || inner.poll(cx));
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {

@@ -68,14 +68,14 @@ mod route;
 mod service;
 
 pub use admin::{AdminEndpoints, admin_endpoints};
-pub use endpoint::{MetricsEndpoint, metrics_endpoint};
 pub use body::ObservedBody;
+pub use endpoint::{MetricsEndpoint, metrics_endpoint};
 pub use future::ResponseFuture;
 pub use layer::ObserveLayer;
 pub use route::{RouteClassifier, RouteFn, Unrouted};
 pub use service::ObserveService;
 
 // One dependency line: everything a service touches, from observe-core.
-pub use observe_core::*;
 #[cfg(feature = "shutdown")]
 pub use observe_core::shutdown::{Shutdown, shutdown_signal};
+pub use observe_core::*;

@@ -394,7 +394,8 @@ async fn events_the_handler_sends_carry_the_request() {
     let text = Observe::builder()
         .build()
         .unwrap()
-        .render(observe_core::Format::Text).into_text();
+        .render(observe_core::Format::Text)
+        .into_text();
     let samples = parse_samples(&text);
     assert!(
         value(

@@ -95,7 +95,9 @@ async fn failing_sentry_and_collector_are_counted_and_cost_requests_nothing() {
     }
     // Both stand-ins saw traffic and answered 500: counted as failures.
     let text = eventually(Duration::from_secs(15), "failures counted", || async {
-        let text = example_observe().render(observe_core::Format::Text).into_text();
+        let text = example_observe()
+            .render(observe_core::Format::Text)
+            .into_text();
         let sentry_failed = counter(
             &text,
             "observe_error_events_dropped_total",
@@ -156,7 +158,9 @@ async fn storm(framework: Framework, length: Duration, rss_start: &mut Option<u6
         latencies[latencies.len() / 2]
     };
     let calm = healthy(http.clone()).await;
-    let before = example_observe().render(observe_core::Format::Text).into_text();
+    let before = example_observe()
+        .render(observe_core::Format::Text)
+        .into_text();
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -196,7 +200,9 @@ async fn storm(framework: Framework, length: Duration, rss_start: &mut Option<u6
         ],
     );
     assert_eq!(recorded, sent, "{framework:?}: every panic recorded once");
-    let after = example_observe().render(observe_core::Format::Text).into_text();
+    let after = example_observe()
+        .render(observe_core::Format::Text)
+        .into_text();
     let captured = counter(&after, "observe_error_events_total", &[("kind", "panic")])
         - counter(&before, "observe_error_events_total", &[("kind", "panic")]);
     let throttled = counter(

@@ -25,11 +25,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop-grpc")
         .service_version(env!("CARGO_PKG_VERSION"))
-        .resource_attributes_from_env()
         .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())
         .build()?;
-    let shutdown =
-        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+    let shutdown = observe_core::shutdown::Shutdown::new(&observe)
+        .drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let traces = observe.tracing().try_init()?;
     let logs = observe.logging().try_init()?;
     let errors = observe.errors().try_init()?;

@@ -33,14 +33,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let observe = Observe::builder()
         .service_name("shop")
         .service_version(env!("CARGO_PKG_VERSION"))
-        // OTEL_RESOURCE_ATTRIBUTES wins (service.version=1.5.0,
+        // build() reads OTEL_RESOURCE_ATTRIBUTES, which wins (service.version=1.5.0,
         // deployment.track=canary): a deploy tool labels a canary without
         // a rebuild; the judge tells the two apart through target_info.
-        .resource_attributes_from_env()
         // OBSERVE_NATIVE_HISTOGRAMS=1: latency as a native histogram too,
         // for a Prometheus that scrapes protobuf (text scrapers see no
         // change); a bad value stops start-up with its message.
-        .native_histograms_from_env()
         // Set by build.rs from `git rev-parse`; OBSERVE_GIT_COMMIT at run
         // time wins when the build had no git checkout.
         .git_commit(option_env!("OBSERVE_BUILD_GIT_COMMIT").unwrap_or_default())
@@ -52,8 +50,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // flight SHUTDOWN_TIMEOUT seconds (default 25) to finish. Read first, so
     // a bad value stops start-up. (observe_axum's Shutdown needs only
     // tokio, not axum.)
-    let shutdown =
-        observe_core::shutdown::Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
+    let shutdown = observe_core::shutdown::Shutdown::new(&observe)
+        .drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     // JSON lines on stdout (OBSERVE_LOG_FORMAT=text for a terminal).
     // Spans to OTEL_EXPORTER_OTLP_ENDPOINT when set; trace ids in logs
     // either way. Before logging: logging installs the subscriber.

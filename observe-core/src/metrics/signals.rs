@@ -138,11 +138,29 @@ pub(crate) fn drops() -> Drops {
     }
 }
 
-/// Writes every signal counter family.
+/// Writes the counter families of the signals compiled in: a build without
+/// a signal lists none of its families (they could only ever read zero).
 pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
     let counters = counters();
     let created = counters.created;
-    let logs = &counters.logs;
+    if cfg!(feature = "logging") {
+        render_logs(out, format, const_labels, &counters.logs, created);
+    }
+    if cfg!(feature = "errors") {
+        render_errors(out, format, const_labels, &counters.errors, created);
+    }
+    if cfg!(feature = "tracing") {
+        render_spans(out, format, const_labels, &counters.spans, created);
+    }
+}
+
+fn render_logs(
+    out: &mut String,
+    format: Format,
+    const_labels: &str,
+    logs: &LogCounters,
+    created: f64,
+) {
     counter_header(
         out,
         format,
@@ -186,8 +204,15 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         load(&logs.level_changes),
         created,
     );
+}
 
-    let errors = &counters.errors;
+fn render_errors(
+    out: &mut String,
+    format: Format,
+    const_labels: &str,
+    errors: &ErrorCounters,
+    created: f64,
+) {
     counter_header(
         out,
         format,
@@ -235,8 +260,15 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         load(&errors.sent),
         created,
     );
+}
 
-    let spans = &counters.spans;
+fn render_spans(
+    out: &mut String,
+    format: Format,
+    const_labels: &str,
+    spans: &SpanCounters,
+    created: f64,
+) {
     counter_header(
         out,
         format,
@@ -269,4 +301,23 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
         const_labels,
         created,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each signal's families are listed exactly when it is compiled in.
+    #[test]
+    fn only_the_signals_compiled_in_are_listed() {
+        let mut out = String::new();
+        render(&mut out, Format::Text, "");
+        for (feature, on, family) in [
+            ("logging", cfg!(feature = "logging"), "observe_log_events"),
+            ("errors", cfg!(feature = "errors"), "observe_error_events"),
+            ("tracing", cfg!(feature = "tracing"), "observe_trace_spans"),
+        ] {
+            assert_eq!(out.contains(family), on, "{feature}: {out}");
+        }
+    }
 }

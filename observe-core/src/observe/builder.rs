@@ -7,7 +7,6 @@ use std::sync::RwLock;
 use prometheus_client::registry::Registry;
 
 use super::{Observe, Settings};
-use observe_redact::Redactor;
 use crate::base::resource;
 use crate::base::sampling::EventSampling;
 use crate::base::service::Service;
@@ -24,6 +23,7 @@ use crate::metrics::request_labels::{
 use crate::metrics::{
     AppMetrics, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS, Families, HttpMetrics,
 };
+use observe_redact::Redactor;
 
 mod identity;
 mod native;
@@ -163,9 +163,7 @@ pub struct ObserveBuilder {
     catch_panics: bool,
     event_sampling: Option<EventSampling>,
     resource_attributes: Vec<(String, String)>,
-    resource_attributes_from_env: bool,
     native_histograms: bool,
-    native_histograms_from_env: bool,
     http_labels: Vec<HttpLabelSpec>,
     http_label_values: usize,
 }
@@ -204,9 +202,7 @@ impl Default for ObserveBuilder {
             catch_panics: true,
             event_sampling: None,
             resource_attributes: Vec::new(),
-            resource_attributes_from_env: false,
             native_histograms: false,
-            native_histograms_from_env: false,
             http_labels: Vec::new(),
             http_label_values: DEFAULT_HTTP_LABEL_VALUES,
         }
@@ -423,6 +419,24 @@ impl ObserveBuilder {
     }
 
     /// Validates the settings and builds the [`Observe`].
+    ///
+    /// # The environment
+    /// `build` reads these variables, and nothing else does for the
+    /// metrics (each signal's `init` documents its own); a bad value fails
+    /// the build with an error that names the variable and what it
+    /// accepts:
+    ///
+    /// | variable | what | against the code |
+    /// |---|---|---|
+    /// | `OTEL_SERVICE_NAME` | the service name | the code's [`service_name`](Self::service_name) wins |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...`: version, deployment track, ... (`target_info` labels) | the variable wins, but for `service.name` |
+    /// | `OBSERVE_GIT_COMMIT` | the commit in `target_info` | the code's [`git_commit`](Self::git_commit) wins |
+    /// | `OBSERVE_NATIVE_HISTOGRAMS` | `true`/`1` or `false`/`0` | the variable wins |
+    /// | `OBSERVE_EVENT_SAMPLE_RATIO`, `OBSERVE_EVENT_SLOW_MS` | tail sampling of the request event | the code's [`event_sampling`](Self::event_sampling) wins |
+    ///
+    /// The variables a deploy sets (the version and track of a canary,
+    /// native histograms for one Prometheus) win over code; those that
+    /// name what the code is win where the code says.
     pub fn build(mut self) -> Result<Observe, BuildError> {
         check_buckets("duration", &self.duration_buckets)?;
         check_buckets("size", &self.size_buckets)?;
@@ -460,10 +474,7 @@ impl ObserveBuilder {
             const_labels.push('"');
         }
         let http_labels = self.http_labels()?;
-        let variable = self
-            .resource_attributes_from_env
-            .then(|| std::env::var(resource::VARIABLE).ok())
-            .flatten();
+        let variable = std::env::var(resource::VARIABLE).ok();
         let identity =
             self.identity(variable.as_deref(), std::env::var("OTEL_SERVICE_NAME").ok())?;
         let service_name = identity.name;

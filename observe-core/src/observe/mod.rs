@@ -225,7 +225,7 @@ impl Observe {
     /// ```
     /// use observe_core::{Format, Observe};
     /// let observe = Observe::builder().service_name("shop").build().unwrap();
-    /// let text = observe.render(Format::OpenMetrics).into_text().into_text();
+    /// let text = observe.render(Format::OpenMetrics).into_text();
     /// assert!(text.ends_with("# EOF\n"));
     /// let binary = observe.render(Format::Protobuf);
     /// assert_eq!(binary.content_type, Format::Protobuf.content_type());
@@ -471,7 +471,10 @@ mod tests {
             String::from_utf8_lossy(&scrape.body).contains("http_server_request_duration_seconds")
         );
         // Text scrapers see the classic document, and render gives text.
-        assert_eq!(on.render(Format::Protobuf).content_type, Format::Protobuf.content_type());
+        assert_eq!(
+            on.render(Format::Protobuf).content_type,
+            Format::Protobuf.content_type()
+        );
         let text = String::from_utf8(on.scrape(None).body).unwrap();
         assert!(
             text.contains("http_server_request_duration_seconds_bucket{"),

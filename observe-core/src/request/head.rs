@@ -113,7 +113,7 @@ pub(crate) fn body_size(head: &impl RequestHead) -> Option<u64> {
 /// observe applies to a whole request.
 ///
 /// ```
-/// use observe_core::request_body_size;
+/// use observe_core::integration::request_body_size;
 /// assert_eq!(request_body_size(Some(b"42"), false), Some(42));
 /// assert_eq!(request_body_size(None, false), Some(0));
 /// assert_eq!(request_body_size(None, true), None);

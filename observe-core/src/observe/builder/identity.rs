@@ -1,7 +1,6 @@
 //! Who the service says it is: name, version and the other OpenTelemetry
 //! resource attributes, from code and from `OTEL_RESOURCE_ATTRIBUTES`,
-//! with the precedence [`ObserveBuilder::resource_attributes_from_env`]
-//! documents, checked so every attribute can be a `target_info` label.
+//! with the precedence [`ObserveBuilder::build`] documents, checked so every attribute can be a `target_info` label.
 
 use super::{BuildError, ObserveBuilder};
 use crate::base::resource;
@@ -44,31 +43,6 @@ impl ObserveBuilder {
         } else {
             resource::set(&mut self.resource_attributes, &key, value);
         }
-        self
-    }
-
-    /// Reads `OTEL_RESOURCE_ATTRIBUTES` (`key=value,...`, OpenTelemetry's
-    /// format) at [`build`](Self::build); a malformed value fails the
-    /// build with an error naming the variable, the entry and what is
-    /// accepted. Its attributes **win** over those set in code,
-    /// `service.version` over [`service_version`](Self::service_version)
-    /// included, so a deploy tool labels a canary
-    /// (`service.version=1.5.0,deployment.track=canary`) without a
-    /// rebuild. The service name is the exception: a name set in code, then
-    /// `OTEL_SERVICE_NAME`, wins over the variable's `service.name`, because
-    /// rules and dashboards find the service by its name. Off unless called,
-    /// so a library's identity never changes under it.
-    ///
-    /// ```
-    /// let observe = observe_core::Observe::builder()
-    ///     .service_name("shop")
-    ///     .service_version(env!("CARGO_PKG_VERSION"))
-    ///     .resource_attributes_from_env()
-    ///     .build()?;
-    /// # Ok::<(), observe_core::BuildError>(())
-    /// ```
-    pub fn resource_attributes_from_env(mut self) -> Self {
-        self.resource_attributes_from_env = true;
         self
     }
 

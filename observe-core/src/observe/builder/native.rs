@@ -2,7 +2,7 @@
 
 use super::{BuildError, ObserveBuilder};
 
-/// The variable [`ObserveBuilder::native_histograms_from_env`] reads.
+/// The variable [`ObserveBuilder::build`] reads for native histograms.
 pub(super) const VARIABLE: &str = "OBSERVE_NATIVE_HISTOGRAMS";
 
 impl ObserveBuilder {
@@ -20,6 +20,11 @@ impl ObserveBuilder {
     /// duration series, allocated with the series, and one more atomic add
     /// per request. No Cargo feature: it needs no dependency.
     ///
+    /// `OBSERVE_NATIVE_HISTOGRAMS` (`1`/`true`, `0`/`false`) wins over this
+    /// setting at [`build`](Self::build), so a deploy can turn them on for
+    /// a Prometheus that scrapes protobuf; anything else fails the build
+    /// with an error naming the variable, the value and what is accepted.
+    ///
     /// ```
     /// let observe = observe_core::Observe::builder()
     ///     .native_histograms(true)
@@ -32,28 +37,8 @@ impl ObserveBuilder {
         self
     }
 
-    /// Reads `OBSERVE_NATIVE_HISTOGRAMS` at [`build`](Self::build): `1` or
-    /// `true` turns [`native_histograms`](Self::native_histograms) on, `0`
-    /// or `false` off (either way winning over the code's setting); unset
-    /// or empty leaves the code's setting. Anything else fails the build
-    /// with an error naming the variable, the value and what is accepted.
-    ///
-    /// ```
-    /// let observe = observe_core::Observe::builder()
-    ///     .native_histograms_from_env()
-    ///     .build()?;
-    /// # Ok::<(), observe_core::BuildError>(())
-    /// ```
-    pub fn native_histograms_from_env(mut self) -> Self {
-        self.native_histograms_from_env = true;
-        self
-    }
-
     /// Whether the instance built gets native histograms.
     pub(super) fn native_histograms_setting(&self) -> Result<bool, BuildError> {
-        if !self.native_histograms_from_env {
-            return Ok(self.native_histograms);
-        }
         let value = match std::env::var(VARIABLE) {
             Ok(value) => value,
             Err(std::env::VarError::NotPresent) => return Ok(self.native_histograms),

@@ -12,13 +12,15 @@ use super::tracker::{
     Job, Throttle, Tracker, capture_events, install_panic_hook, scrubbed_already,
 };
 use super::transport;
-use super::{DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_EVENT_QUEUE, DEFAULT_SEND_TIMEOUT, TRACKER, event};
+use super::{
+    DEFAULT_EVENT_QUEUE, DEFAULT_MAX_EVENTS_PER_SECOND, DEFAULT_SEND_TIMEOUT, TRACKER, event,
+};
 use crate::base::process_wide::{self, Installation};
 use crate::base::queue::{Flushed, flush_through};
-use observe_redact::Redactor;
 use crate::base::service::Service;
 use crate::context::RequestContext;
 use crate::metrics::signals::{ErrorKind, counters};
+use observe_redact::Redactor;
 
 /// An event the application captured with the `sentry` API: counted, and
 /// inside a request given the request's context (scrubbed with that

@@ -44,8 +44,7 @@ mod transport;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-
-pub use builder::{ErrorsGuard, ErrorsBuilder, ErrorsError};
+pub use builder::{ErrorsBuilder, ErrorsError, ErrorsGuard};
 pub(crate) use tracker::Tracker;
 
 /// Default for [`ErrorsBuilder::queue`].

@@ -10,9 +10,9 @@ use sentry::protocol::Event;
 
 use super::event;
 use super::scrub::scrub;
-use observe_redact::Redactor;
 use crate::context::RequestContext;
 use crate::metrics::signals::{DropReason, ErrorKind, counters};
+use observe_redact::Redactor;
 
 /// The process's error tracker, once [`ErrorsBuilder::init`](super::ErrorsBuilder::init)
 /// found a DSN.

@@ -11,7 +11,7 @@ use tracing_subscriber::prelude::*;
 
 use super::layer::{ErrorLineHook, LogLayer, SpansLayer};
 use super::remap::{Remap, RemapError, RemapTable};
-use super::sink::{LoggingGuard, LogSink, write_lines};
+use super::sink::{LogSink, LoggingGuard, write_lines};
 use observe_redact::Redactor;
 
 use super::{LogFormat, SINK};

@@ -13,8 +13,8 @@ use tracing_subscriber::layer::{Context, Layer};
 use super::sink::LogSink;
 use crate::base::json;
 use crate::base::line::{LineRequest, LogFormat};
-use observe_redact::{REDACTED, Redactor};
 use crate::context::RequestContext;
+use observe_redact::{REDACTED, Redactor};
 
 /// An ERROR line (after remapping), handed to whoever reports errors.
 #[derive(Debug)]

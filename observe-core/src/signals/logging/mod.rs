@@ -1,16 +1,16 @@
 //! Logging conventions: every field and message that leaves the process
-//! through a log line or an error report goes through a [`Redactor`] first.
+//! through a log line or an error report goes through a [`Redactor`](crate::Redactor) first.
 //!
 //! Redaction has two layers: a field whose *name* is sensitive (`password`,
 //! `authorization`, `set-cookie`, ...) is replaced whole by
-//! [`REDACTED`], as is one that names personal data (phone, ssn, iban,
+//! [`REDACTED`](crate::REDACTED), as is one that names personal data (phone, ssn, iban,
 //! a postal address, ...); any other value, including free-text messages,
 //! is scanned for secrets (token shapes of the major clouds and SaaS, PEM
 //! private keys, bearer tokens, JWTs, URL credentials, `key=value` pairs
 //! with a sensitive key, secrets stated in prose) and personal data
 //! (emails, cards, phone numbers, SSNs, IBANs), and has control
 //! characters replaced so it cannot forge a new log line. The default
-//! [`Redactor`] is on and production-safe; see its docs for the rules.
+//! [`Redactor`](crate::Redactor) is on and production-safe; see its docs for the rules.
 //!
 //! [`Observe::logging`](crate::Observe::logging) sets up the service's
 //! logging in one call: JSON lines on stdout through a bounded queue that
@@ -47,8 +47,8 @@ pub use level::{
 };
 pub use panic::PANIC_TARGET;
 pub use remap::{Remap, RemapError, RemapTable};
-pub use sink::LoggingGuard;
 pub(crate) use sink::LogSink;
+pub use sink::LoggingGuard;
 
 /// The installed sink: logging is process-wide (one global subscriber, one
 /// stdout), so every `Observe` in the process writes through it.
