@@ -1,28 +1,96 @@
-//! The admin listener's endpoints, the top layer: health probes, the
-//! runtime log level, the operator status page and its JSON, framework-free.
-//! The framework crates serve them (`observe_axum::admin_endpoints`,
-//! `observe_actix::admin_endpoints`, `observe_tower::admin_endpoints`) on a
-//! listener of their own, usually loopback or the pod network only:
+//! The operator console: one more listener, for operators rather than users,
+//! with the exposition, Kubernetes probes, a live status page and the log
+//! level changed at run time. Framework-free; the framework crates serve it
+//! (`observe_axum::admin_endpoints`, `observe_actix::admin_endpoints`,
+//! `observe_tower::admin_endpoints`) on a listener of their own, usually
+//! loopback or the pod network only (`OBSERVE_ADMIN_ADDR`, default
+//! [`DEFAULT_ADMIN_ADDR`]; `off` for none). The public port keeps only what
+//! the service merges into it.
+//!
+//! ```no_run
+//! # async fn run(observe: observe_core::Observe) -> Result<(), Box<dyn std::error::Error>> {
+//! use observe_core::console::{Admin, AdminConfig};
+//!
+//! if let Some(config) = AdminConfig::from_env()? { // OBSERVE_ADMIN_ADDR, OBSERVE_ADMIN_TOKEN
+//!     let admin = Admin::new(&observe, config)?;   // refuses 0.0.0.0 without a token
+//!     // Bind admin.addr() and serve the framework crate's endpoints there:
+//!     // axum: axum::serve(listener, observe_axum::admin_endpoints(&admin)
+//!     //     .into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!     // actix-web: App::new().configure(observe_actix::admin_endpoints(&admin))
+//!     // tower/hyper: observe_tower::admin_endpoints(&admin)
+//! #   let _ = admin;
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! | path | method | what |
 //! |---|---|---|
 //! | `/metrics` | GET | the exposition (the framework crate renders it off the async workers) |
 //! | `/health/live` | GET | 200 while the process serves; runs no check |
-//! | `/health/ready` | GET | 200 when every check passes and the service is not draining, else 503; JSON with each check |
+//! | `/health/ready` | GET | 200 when every check passes and the service is not draining, else 503; JSON with each check ([`health`](crate::health)) |
 //! | `/observe` | GET | the status page: one self-contained HTML page |
 //! | `/observe/api/status` | GET | the page's JSON |
 //! | `/observe/log-level` | GET, PUT, DELETE | the log filter; PUT `{"directives": "info,shop=debug", "revert_after": "15m"}` changes it until the revert, DELETE restores the default |
 //!
-//! Writes (PUT, DELETE) need `Authorization: Bearer <token>` when a token
-//! is set ([`AdminConfig::token`], `OBSERVE_ADMIN_TOKEN`), compared in
-//! constant time; without a token, writes are allowed only because the
-//! listener is bound to loopback: [`Admin::new`] refuses any other address
-//! without a token. A refused write changes nothing, is answered 401 and
-//! counted in `observe_admin_unauthorized_total`.
+//! # The log level at run time
 //!
-//! Building an [`Admin`] starts the console's bookkeeping for its
-//! `Observe` (rolling windows, the failed and slowest requests); without
-//! one nothing of it exists, and nothing is computed per request.
+//! DEBUG is off in production; turning it on should not need a restart
+//! (which often makes the problem go away), and must not stay on by accident:
+//!
+//! ```sh
+//! curl -X PUT -H "Authorization: Bearer $OBSERVE_ADMIN_TOKEN" \
+//!      -d '{"directives": "info,shop=debug", "revert_after": "15m"}' \
+//!      http://127.0.0.1:9464/observe/log-level
+//! ```
+//!
+//! The running subscriber's filter is replaced at once and the start-up one
+//! (`RUST_LOG`) restored after `revert_after` (default 15 minutes, at most 24
+//! hours; `90s`, `15m`, `2h`, `1h30m`). Level remapping keeps applying.
+//! Invalid directives or durations are answered 400 with what is accepted,
+//! and change nothing. Every change and every revert writes one WARN line
+//! under `observe::log_level` (previous and new directives, revert time,
+//! `changed_by`: the token's presence and the peer's address, never the
+//! token) and counts `observe_log_level_changes_total`. Feature `logging`.
+//!
+//! # Who may write
+//!
+//! Writes (PUT, DELETE) need `Authorization: Bearer <token>` when a token is
+//! set ([`AdminConfig::token`], `OBSERVE_ADMIN_TOKEN`: 16 to 256 visible
+//! ASCII characters, e.g. `openssl rand -hex 32`), compared in constant time.
+//! Without a token, writes are allowed only because the listener is bound to
+//! loopback: [`Admin::new`] refuses any other address without a token. A
+//! refused write changes nothing, is answered 401, logged (WARN, no token) and
+//! counted in `observe_admin_unauthorized_total`. Reads need no token; they
+//! show only what is already redacted: route templates, status codes,
+//! timings, request and trace ids, flag states, check errors through the
+//! redactor. No header, query string, body or client address.
+//!
+//! # The status page
+//!
+//! `/observe` is one self-contained HTML page (inline CSS and JS, no
+//! external asset, served with a CSP that allows nothing else), refreshed
+//! every 2 s from `/observe/api/status`, computed in the process from the
+//! histograms, no Prometheus needed:
+//! - per route, worst first (error ratio, then p99): request rate, error
+//!   ratio, p50 and p99 over the last minute and the last five, a sparkline
+//!   of the last five minutes (10 s points, errors in red), the cache hit
+//!   ratio;
+//! - the last 100 failed requests (5xx, panics) and the 100 slowest of the
+//!   last five minutes: route, status, duration, request id, trace id, the
+//!   first dependency calls;
+//! - health checks, feature flags (every [`StateSet`](crate::StateSet)), the
+//!   log level with a form to change it, build and target info, requests in
+//!   flight, and what the signals dropped.
+//!
+//! Cost: building an [`Admin`] starts the console's bookkeeping for its
+//! `Observe`; without one nothing of it exists and nothing is computed per
+//! request. With one, a request that neither failed nor is among the slowest
+//! of its minute costs two relaxed loads and a comparison; a thread advances
+//! the windows every 10 s, reading the histograms as a scrape does. Memory is
+//! bounded whatever the traffic: at most 200 routes followed (fewer with many
+//! buckets), 100 failed requests, 100 slowest per minute for six minutes,
+//! five dependency calls each: under 1 MiB in all (a unit test adds up the
+//! worst case).
 
 mod auth;
 mod status;
