@@ -1,36 +1,111 @@
-//! SLOs as code, and the Prometheus rules that watch them: recording rules
-//! for the error ratios over the windows the alerts need, and multiwindow,
-//! multi-burn-rate alerts after the SRE Workbook (chapter 5).
-//!
-//! | severity | long window | short window | burn rate | budget spent when it fires |
-//! |---|---|---|---|---|
-//! | `page` (ERROR: needs an operator now) | 1h | 5m | 14.4 | 2% of a 30-day budget |
-//! | `page` | 6h | 30m | 6 | 5% |
-//! | `ticket` (WARN: within a business day) | 3d | 6h | 1 | 10% |
-//!
-//! Every service also gets `ErrorLogLines` (more than one ERROR line a
-//! minute, from `observe_log_events_total`), `TargetDown` (Prometheus
-//! cannot scrape it) and `CanaryWorse`: a version (target_info's
-//! `service_version`) whose error ratio over 10 minutes is at least twice
-//! the best version's and above 1%.
-//!
-//! [`Judge`] gives a deploy its verdict from the same SLOs: continue, wait
-//! or roll back a canary, from both sides' counts, with the method its
-//! documentation states.
-//!
-//! Both windows must burn: the long one proves the problem is real, the
-//! short one that it is still happening, so an alert resets soon after a
-//! fix. `for: 2m` on pages rides over a single bad scrape; tickets need none.
+//! SLOs as code, next to the service, and what watches them: the Prometheus
+//! rules (recording rules for the error ratios over the windows the alerts
+//! need, multiwindow multi-burn-rate alerts after the SRE Workbook, chapter
+//! 5), a Grafana dashboard, and the canary judge that gives a deploy its
+//! verdict. The `observe` binary (observe-cli) prints them:
+//! `observe rules|dashboard|judge|analysis|slos`.
 //!
 //! ```
 //! use observe_slo::{Slo, Slos};
-//! let rules = Slos::new("shop")
-//!     .with(Slo::availability("checkout", 0.999).route("/orders"))
-//!     .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
-//!     .prometheus_rules()
-//!     .unwrap();
+//!
+//! let slos = Slos::new("shop") // the Prometheus job
+//!     .with(Slo::availability("shop-availability", 0.999)) // non-5xx share, all routes
+//!     .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}")); // 0.25 s must be a bucket bound
+//! let rules: String = slos.prometheus_rules().unwrap(); // YAML for rule_files
 //! assert!(rules.contains("alert: SloErrorBudgetBurn"));
+//! let dashboard: serde_json::Value = slos.grafana_dashboard(); // Grafana's JSON model, import as is
+//! # let _ = dashboard;
 //! ```
+//!
+//! [`Slo::grpc_availability`] (optionally `.route("shop.v1.Users/GetUser")`)
+//! counts the gRPC server-error codes as bad; the alerts and the judge work on
+//! it as on HTTP.
+//!
+//! # Alerts
+//!
+//! | alert | when | severity |
+//! |---|---|---|
+//! | `SloErrorBudgetBurn` | error ratio above 14.4× budget over 1h **and** 5m (`for: 2m`): 2% of a 30-day budget | `page` |
+//! | `SloErrorBudgetBurn` | above 6× over 6h **and** 30m (`for: 2m`): 5% | `page` |
+//! | `SloErrorBudgetBurn` | above 1× over 3d **and** 6h: 10% | `ticket` |
+//! | `ErrorLogLines` | more than one ERROR line a minute for 5m (from `observe_log_events_total`) | `page` |
+//! | `TargetDown` | Prometheus cannot scrape the service (`up == 0` or absent) for 5m | `page` |
+//! | `CanaryWorse` | a version's (`target_info`'s `service_version`) 10-minute error ratio is at least twice the best version's and above 1% (`for: 5m`): roll it back | `page` |
+//!
+//! Both windows must burn: the long one proves the problem is real, the short
+//! one that it is still happening, so an alert resets soon after a fix.
+//! `for: 2m` on pages rides over a single bad scrape; tickets need none.
+//! Severity follows the level policy: `page` is ERROR (an operator now),
+//! `ticket` is WARN (within a business day). Recording rules:
+//! `slo:error_ratio:rate{5m,30m,1h,6h,3d,30d}` and
+//! `slo:error_budget_remaining:ratio` per SLO, `version:error_ratio:rate10m`
+//! per `service_version`. The tests run `promtool check rules` and `promtool
+//! test rules` on synthetic series: 2% errors page, 0.05% never alerts, a
+//! one-minute spike neither pages nor tickets, a slow share over budget fires
+//! the latency SLO, and only the worse version of a canary fires.
+//!
+//! The dashboard: request rate, error ratio and p50/p99 per route, requests
+//! in flight, cache hit ratio per route, dependency p99, error budget
+//! remaining, error ratio per version with a `version` selector to put a
+//! canary beside stable, and log lines by level. A test checks that every
+//! metric it queries is exposed by the running example or recorded by the
+//! rules. `examples/stack/run.sh` starts the axum example with a real
+//! Prometheus scraping it and Alertmanager routing by severity (`page` and
+//! `ticket`, each a webhook on loopback); `examples/tests/alerts.rs` sees
+//! `SloErrorBudgetBurn` arrive at the `page` webhook through both.
+//!
+//! # Deploy feedback: the canary judge
+//!
+//! After a canary deployment: continue, wait longer, or roll back? The same
+//! binary runs as baseline and canary, told apart by a `target_info` label:
+//! `OTEL_RESOURCE_ATTRIBUTES=service.version=1.5.0,deployment.track=canary`
+//! gives `target_info{service_version="1.5.0",deployment_track="canary",...}`
+//! without a rebuild (observe-core's `ObserveBuilder::build`). The judge asks
+//! any Prometheus-compatible API (Prometheus, Thanos, Mimir,
+//! VictoriaMetrics; `PrometheusApi`, feature `prometheus-api`) for both
+//! sides' counts over the window, joined through `target_info` on `job` and
+//! `instance`, and judges each SLO with [`Judge`], whose docs state the
+//! method (a one-sided two-proportion z-test, Bonferroni across SLOs, and a
+//! tolerance of a tenth of the error budget) and its simulated error rates.
+//!
+//! ```sh
+//! observe judge --prometheus http://prometheus:9090 --baseline 1.4.2 --canary 1.5.0 \
+//!     [--label service_version] [--window 10m] [--min-requests 1000] [--confidence 0.995] [--tolerance 0.1]
+//! case $? in
+//!   0) echo promote ;;                                  # continue
+//!   1) kubectl rollout undo deployment/shop-canary ;;   # roll back
+//!   3) sleep 60 ;;                                      # wait: judge again
+//!   *) exit 2 ;;                                        # usage error or Prometheus unreachable
+//! esac
+//! ```
+//!
+//! | verdict | exit | means |
+//! |---|---|---|
+//! | `continue` | 0 | on every SLO the canary is not worse than the baseline, or worse by less than the tolerance |
+//! | `rollback` | 1 | on at least one SLO the canary is worse with the stated confidence *and* by more than the tolerance |
+//! | `wait` | 3 | too little data: either side below `--min-requests` in the window, or a series missing; never `continue` |
+//!
+//! Stdout is one JSON object ([`Judgement::to_json`]: the verdict, the
+//! settings, and per SLO both sides' counts, `z`, `p_value`, `alpha`, the
+//! verdict and a one-line reason); stderr a summary. Bad input names the flag
+//! and what it accepts, and exits 2.
+//!
+//! A flag flip or a config change has no second version to compare with:
+//! `--after TIME` (RFC 3339) judges the window after the change against the
+//! same length before it, on every instance (`ChangeJudgement`, feature `prometheus-api`); `--flag
+//! NAME [--lookback 1d]` finds that time in Prometheus as the last change of
+//! a StateSet. The counts are PromQL `increase()` over the window, so a series
+//! first seen inside it (a canary's first 5xx) counts from its first scrape.
+//!
+//! **Argo Rollouts and Flagger**: `analysis --for argo` prints an
+//! `AnalysisTemplate` (`shop-canary-judge`), `analysis --for flagger` one
+//! `MetricTemplate` per SLO ([`Analysis`]), whose queries return the judge's
+//! verdict as one number: `0` continue, `1` rollback, `3` wait (Argo's
+//! Inconclusive, which pauses the rollout; Flagger has no inconclusive result,
+//! so a wait counts as a failed check: give the canary traffic before the
+//! first one). `examples/tests/judge.rs` runs these queries and the judge
+//! against a real Prometheus and VictoriaMetrics, with healthy, faulty and
+//! slow canaries of the axum example.
 
 #[cfg(feature = "prometheus-api")]
 mod change;
