@@ -1,39 +1,95 @@
-//! Error tracking with Sentry (or a self-hosted Sentry): handler panics,
-//! 5xx responses and ERROR log lines become events carrying the request's
-//! method, route, status, request id and trace id, scrubbed before they
-//! leave the process, sent from a background thread.
-//!
-//! The Sentry client and the panic hook are process-wide and installed
-//! once; each event still names the service (name, version, release) of
-//! the `Observe` whose request it comes from.
+//! Error tracking with Sentry (sentry.io or a self-hosted Sentry; a plain
+//! `http://` DSN with a custom host and port works): handler panics, 5xx
+//! responses and ERROR log lines become events carrying the request's method,
+//! route, status, request id and trace id, scrubbed before they leave the
+//! process, sent from a background thread.
 //!
 //! ```no_run
+//! # #[cfg(feature = "logging")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let observe = observe_core::Observe::builder().service_name("shop").build()?;
+//! let _logs = observe.logging().try_init()?; // ERROR lines become events through logging
 //! // SENTRY_DSN unset: error tracking is off and one INFO line says so.
 //! let _errors = observe.errors().try_init()?;
 //! # Ok(()) }
+//! # #[cfg(not(feature = "logging"))]
+//! # fn main() {}
 //! ```
 //!
-//! What is sent, and what never is:
-//! - grouping: one bug is one Sentry issue. The fingerprint is the kind,
-//!   method and route plus the error type (status), the panic's source
-//!   location or the log line's callsite, never a message that may hold ids;
-//! - headers are kept (in memory, for the request's lifetime) only while
-//!   error tracking is on, at most [`MAX_HEADERS`](crate::context::MAX_HEADERS); when an event is built,
-//!   sensitive ones (`Authorization`, `Cookie`, API keys, anything the
-//!   [`Redactor`](crate::Redactor) calls sensitive) are replaced and client address headers
-//!   dropped unless [`ErrorsBuilder::send_client_ip`];
+//! | kind | when | grouped by (fingerprint) |
+//! |---|---|---|
+//! | `panic` | a handler (or any thread) panics; with the backtrace | source location of the panic, method, route |
+//! | `server_error` | a handler answers 5xx without panicking ([`ErrorsBuilder::capture_server_errors`] turns it off), or a gRPC call ends with a server-error code | method, route, status |
+//! | `log` | an ERROR line, after level remapping, through observe's logging | target and callsite (file:line), method, route |
+//! | `application` | the handler sends one itself (`sentry::capture_message`, `capture_error`) | Sentry's own |
+//!
+//! One bug is one Sentry issue: fingerprints never contain the message, which
+//! may hold ids. A request reports once: if its handler logged an ERROR or
+//! panicked, its 500 is not reported again. Every event carries the tags
+//! `http.request.method`, `http.route`, `http.response.status_code` or
+//! `error.type`, `request_id` (the one in the logs and the `x-request-id`
+//! response header), the trace and span ids, the release
+//! (`service@version+commit`, or `SENTRY_RELEASE`) and the environment
+//! (`SENTRY_ENVIRONMENT`).
+//!
+//! **Events the handler sends carry the request.** Inside a request, an event
+//! sent with the `sentry` API gets the transaction (`GET /users/{id}`), the
+//! tags above, the service's name, version and release, and the scrubbed
+//! request, where it does not set them itself; it is scrubbed by the request's
+//! instance's redactor, goes through the same bounded, counted queue, and the
+//! request's own 500 is then not reported a second time. This is one event
+//! processor on the main hub's scope, run on the handler's thread when such
+//! an event is captured: no hub is bound per request, so requests without an
+//! error pay nothing for it.
+//!
+//! # What leaves the process
+//!
+//! A stack trace cannot be trusted to be free of secrets, so:
+//! - the request's path, query string and headers are kept (in memory, for
+//!   the request's lifetime, at most [`MAX_HEADERS`](crate::context::MAX_HEADERS))
+//!   only while error tracking is on, and classified and scrubbed only when
+//!   an event is built, which keeps the per-request cost to one allocation;
+//! - `Authorization`, `Cookie`, `Set-Cookie`, API-key and token headers
+//!   (anything the [`Redactor`](crate::Redactor) calls sensitive) are
+//!   replaced by `[REDACTED]`; client address headers (`X-Forwarded-For`,
+//!   `X-Real-IP`, `Forwarded`) are left out unless
+//!   [`ErrorsBuilder::send_client_ip`];
 //! - request bodies are never read or sent;
 //! - the query string, messages, exception values, tags, extra data and
-//!   breadcrumbs go through the same [`Redactor`](crate::Redactor) as log lines, also for
-//!   events the application captures itself with the `sentry` API.
+//!   breadcrumbs go through the same [`Redactor`](crate::Redactor) as log
+//!   lines (as Sentry's `before_send`), also for events the application
+//!   captures itself.
 //!
-//! Sending never happens on the request path: events go to a bounded queue
-//! ([`ErrorsBuilder::queue`]) drained by one thread; a full queue, a
-//! throttled burst, a rate-limited or failed send are counted in
-//! `observe_error_events_dropped_total{reason}`. Every error is counted in
-//! `observe_error_events_total{kind}` whether or not Sentry is reachable.
+//! # Never in the request path
+//!
+//! Events go to a bounded queue ([`ErrorsBuilder::queue`], default
+//! [`DEFAULT_EVENT_QUEUE`]) drained by one thread (`observe-errors`) with a
+//! send timeout ([`DEFAULT_SEND_TIMEOUT`]); a burst beyond
+//! [`DEFAULT_MAX_EVENTS_PER_SECOND`] events a second is throttled (a panic on
+//! every request must not spend the CPU on backtraces); a 429 pauses sending
+//! for as long as Sentry asked. A slow, failing or black-holed Sentry costs
+//! requests nothing: the queue fills and further events are dropped and
+//! counted. Dropping the guard at the end of `main` flushes for at most two
+//! seconds. Counted whether or not Sentry is reachable:
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `observe_error_events_total` | `kind`: `panic`, `server_error`, `log`, `application` |
+//! | `observe_error_events_dropped_total` | `reason`: `queue_full`, `throttled`, `rate_limited`, `send_failed` |
+//! | `observe_error_events_sent_total` | |
+//!
+//! The Sentry client and the panic hook are process-wide and installed once;
+//! each event still names the service (name, version, release) of the
+//! `Observe` whose request it comes from. Sending uses reqwest with rustls
+//! (see [`install_crypto_provider`](crate::install_crypto_provider)).
+//!
+//! We do not use `sentry-tower` or `sentry-actix`: their per-request hub would
+//! be a second request context beside ours (and cost every request a hub),
+//! they copy the full URL and headers by default, and each framework would
+//! report differently. observe builds the event once, in observe-core, from
+//! what every framework crate already reports, so the three frameworks send
+//! the same events (the test suite checks it against a Sentry stand-in that
+//! parses the real envelopes).
 
 mod builder;
 mod event;

@@ -1,19 +1,61 @@
 //! One analytics event per request, written when the request has finished
 //! (completed, failed, panicked or cancelled) as one structured log line at
-//! INFO under the target [`EVENT_TARGET`].
+//! INFO under the target [`EVENT_TARGET`] (`observe::request`). Requests on
+//! excluded routes (probes) have none. Through observe's
+//! [`logging`](crate::logging) it is a JSON line; without it, the event goes
+//! to whatever `tracing` subscriber the service installed.
 //!
-//! Schema (JSON format; see the README for each field):
-//! `{"timestamp","level":"INFO","target":"observe::request","service",
-//! "request_id","message":"request finished","event":{"method","route",
-//! "status","duration_ms","request_body_bytes","response_body_bytes",
-//! "error_type"?,"sample_rate"?,"dependencies":{"count","total_ms","calls":[{"dependency",
-//! "operation","duration_ms","outcome"}]},"cache":{"hits","misses",
-//! "errors"},"labels"?:{...},"rpc"?:{"system","service","method",
-//! "grpc_status_code"},"fields":{...}}}` (`labels`: the request-derived
-//! labels, when the `Observe` declares any; `rpc`: for a gRPC call). No query string, no client address, no
-//! header: what the handler adds with
-//! [`add_event_field`](crate::context::add_event_field) is redacted like any
-//! log field, by the redactor of the request's `Observe`.
+//! ```json
+//! {"timestamp":"2026-12-01T09:30:00.123456Z","level":"INFO","target":"observe::request",
+//!  "service":"shop","request_id":"5f0c6e2a9d3b41e8a7c2d4f6b8e0a1c3","trace_id":"0af7651916cd43dd8448eb211c80319c",
+//!  "span_id":"b7ad6b7169203331","message":"request finished",
+//!  "event":{"method":"GET","route":"/users/{id}","status":200,"duration_ms":4.2,
+//!   "request_body_bytes":null,"response_body_bytes":57,
+//!   "dependencies":{"count":1,"total_ms":3.1,"calls":[{"dependency":"postgres",
+//!    "operation":"select_user","duration_ms":3.1,"outcome":"ok","span_id":"00f067aa0ba902b7"}]},
+//!   "cache":{"hits":0,"misses":1,"errors":0},"fields":{"user.plan":"pro"}}}
+//! ```
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `request_id`, `trace_id`, `span_id` | the request id, its trace (the caller's, from `traceparent`, or a new one) and its own span |
+//! | `event.method`, `event.route`, `event.status` | as in the metrics labels (route template or `_UNMATCHED`; status 499 when cancelled before answering) |
+//! | `event.duration_ms` | until the response body was sent |
+//! | `event.request_body_bytes`, `event.response_body_bytes` | sizes (`null` when unknown) |
+//! | `event.error_type` | present for 5xx (`"500"`), `panic`, `cancelled` |
+//! | `event.sample_rate` | with tail sampling on: how many requests this event stands for |
+//! | `event.dependencies.count`, `.total_ms` | every call the request made through [`Dependency`](crate::Dependency) |
+//! | `event.dependencies.calls[]` | the first [`MAX_CALLS_LISTED`](crate::context::MAX_CALLS_LISTED) (32): `dependency`, `operation`, `duration_ms`, `outcome`, `span_id` (the parent id its outgoing `traceparent` carried) |
+//! | `event.cache.hits`, `.misses`, `.errors` | lookups recorded through [`Cache`](crate::Cache) |
+//! | `event.labels` | the request-derived labels, when the `Observe` declares any ([`ObserveBuilder::http_label`](crate::ObserveBuilder::http_label)) |
+//! | `event.rpc` | a gRPC call's `system`, `service`, `method`, `grpc_status_code` |
+//! | `event.fields` | what the handler added with [`add_event_field`](crate::context::add_event_field) (redacted, at most 32, values cut at 256 bytes) |
+//!
+//! No query string, client address or header is in the event. The request id
+//! is the caller's `x-request-id` when it is sane (1 to 128 of `A-Za-z0-9._:-`),
+//! else a generated one, and is echoed in the response.
+//!
+//! # Tail sampling
+//!
+//! Off by default: every request keeps its event. With
+//! [`ObserveBuilder::event_sampling`](crate::ObserveBuilder::event_sampling)
+//! (or `OBSERVE_EVENT_SAMPLE_RATIO=0.1`, `OBSERVE_EVENT_SLOW_MS=500`), every
+//! failed (5xx), cancelled, panicked or slow request keeps its event, and one
+//! in ten of the fast successful ones; each kept event carries
+//! `event.sample_rate` (1, or 10 for a kept success), so `sum(sample_rate)`
+//! in the log store counts requests without bias. The decision is made before
+//! anything is formatted; metrics always see every request.
+//!
+//! ```
+//! use std::time::Duration;
+//! use observe_core::{EventSampling, Observe};
+//!
+//! let observe = Observe::builder()
+//!     .event_sampling(EventSampling::keep_ratio(0.1).slow_above(Duration::from_millis(500)))
+//!     .build()?;
+//! # let _ = observe;
+//! # Ok::<(), observe_core::BuildError>(())
+//! ```
 
 #[cfg(feature = "logging")]
 mod line;

@@ -1,15 +1,45 @@
 //! Health: readiness checks the service registers
-//! ([`Observe::health_check`](crate::Observe::health_check)) and the
-//! draining state a graceful shutdown sets.
+//! ([`Observe::health_check`](crate::Observe::health_check), or
+//! [`Observe::add_health_check`](crate::Observe::add_health_check) with a
+//! [`HealthCheck`] for other settings) and the draining state a graceful
+//! shutdown sets. The admin listener ([`console`](crate::console)) answers the
+//! probes from them.
 //!
-//! A check runs at most once per interval (default
-//! [`DEFAULT_INTERVAL`]) however often probes come: concurrent probes wait
-//! for the one run in progress and share its result, bounded by the
-//! check's timeout (default [`DEFAULT_TIMEOUT`]). Liveness never runs a
-//! check: a slow database must not get the pod restarted.
+//! ```
+//! let observe = observe_core::Observe::builder().build().unwrap();
+//! observe
+//!     .health_check("postgres", || async {
+//!         // e.g. `sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())`
+//!         Ok::<(), std::io::Error>(())
+//!     })
+//!     .unwrap();
+//! ```
 //!
-//! Every run sets `observe_health_check_up{check}` (1 or 0) and observes
-//! `observe_health_check_duration_seconds{check}`.
+//! A check runs at most once per interval (default [`DEFAULT_INTERVAL`])
+//! however often probes come: concurrent probes wait for the one run in
+//! progress and share its result, bounded by the check's timeout (default
+//! [`DEFAULT_TIMEOUT`]). Every run sets `observe_health_check_up{check}` (1 or
+//! 0) and observes `observe_health_check_duration_seconds{check}`; a failed
+//! check's last error is kept, redacted.
+//!
+//! - `/health/live` answers 200 while the process serves and never runs a
+//!   check: a slow database must not get the pod restarted.
+//! - `/health/ready` answers 200 when every check passes and the service is
+//!   not draining, else 503, with each check's status, latency and last error
+//!   as JSON.
+//! - When the stop signal comes
+//!   ([`Shutdown`](crate::shutdown::Shutdown) calls
+//!   [`Observe::begin_draining`](crate::Observe::begin_draining)), readiness
+//!   turns 503 `"draining"` at once while requests in flight finish; liveness
+//!   stays 200.
+//!
+//! Kubernetes, with the admin listener on the pod IP
+//! (`OBSERVE_ADMIN_ADDR=0.0.0.0:9464`, which needs `OBSERVE_ADMIN_TOKEN`):
+//!
+//! ```yaml
+//! livenessProbe:  { httpGet: { path: /health/live,  port: 9464 } }
+//! readinessProbe: { httpGet: { path: /health/ready, port: 9464 }, periodSeconds: 5 }
+//! ```
 
 mod join;
 

@@ -1,32 +1,110 @@
-//! Logging conventions: every field and message that leaves the process
-//! through a log line or an error report goes through a [`Redactor`](crate::Redactor) first.
+//! Logging: JSON lines on stdout, redacted, filtered by `RUST_LOG`, with
+//! levels that mean the same everywhere and one event per request.
 //!
-//! Redaction has two layers: a field whose *name* is sensitive (`password`,
-//! `authorization`, `set-cookie`, ...) is replaced whole by
-//! [`REDACTED`](crate::REDACTED), as is one that names personal data (phone, ssn, iban,
-//! a postal address, ...); any other value, including free-text messages,
-//! is scanned for secrets (token shapes of the major clouds and SaaS, PEM
-//! private keys, bearer tokens, JWTs, URL credentials, `key=value` pairs
-//! with a sensitive key, secrets stated in prose) and personal data
-//! (emails, cards, phone numbers, SSNs, IBANs), and has control
-//! characters replaced so it cannot forge a new log line. The default
-//! [`Redactor`](crate::Redactor) is on and production-safe; see its docs for the rules.
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let observe = observe_core::Observe::builder().service_name("shop").build()?;
+//! let _logs = observe.logging().try_init()?; // once, in main; the guard flushes on drop
+//! tracing::info!(user.id = 7, "user looked up");
+//! # Ok(()) }
+//! ```
 //!
-//! [`Observe::logging`](crate::Observe::logging) sets up the service's
-//! logging in one call: JSON lines on stdout through a bounded queue that
-//! never blocks a request, `RUST_LOG` filtering, level remapping by target
-//! (`OBSERVE_LOG_REMAP`), redaction, and `observe_log_events_total{level}`.
-//! The subscriber it installs is process-wide; each line names the service
-//! of the `Observe` it speaks for (inside a request, the request's), and
-//! is redacted by that instance's redactor.
+//! [`Observe::logging`](crate::Observe::logging) installs the process-wide
+//! `tracing` subscriber (and captures `log`-crate records) in one call: JSON
+//! lines written by one thread behind a bounded queue
+//! ([`DEFAULT_BUFFER_LINES`], 8,192 lines), so a slow or blocked stdout never
+//! blocks a request; lines dropped under pressure are counted in
+//! `observe_log_lines_dropped_total`. `OBSERVE_LOG_FORMAT=text` (or
+//! [`LoggingBuilder::format`]) gives a human format for local runs. Each line
+//! names the service of the `Observe` it speaks for (inside a request, the
+//! request's) and is redacted by that instance's redactor.
 //!
-//! The level policy every line follows: **ERROR** needs an operator now
-//! (it is what alerts count); **WARN** someone should look within a
-//! business day; **INFO** normal flow, useful when a problem is suspected;
-//! **DEBUG** off in production, switched on with `RUST_LOG`, or at run
-//! time with [`set_log_level`] (the admin listener's `PUT
-//! /observe/log-level`), which reverts by itself. A library
-//! whose levels mean something else is remapped by target.
+//! # Levels
+//!
+//! The level policy every line follows: **ERROR** needs an operator now (it
+//! is what alerts count; a handler panic is one); **WARN** someone should
+//! look within a business day; **INFO** normal flow, useful once a problem is
+//! suspected; **DEBUG** off in production.
+//!
+//! - `RUST_LOG` filters, in `TARGET=LEVEL` directives (default `info`); a
+//!   value that does not parse stops start-up, quoting it. At run time
+//!   [`set_log_level`] (the admin listener's `PUT /observe/log-level`, see
+//!   [`console`](crate::console)) replaces the filter and reverts by itself.
+//! - A library whose levels mean something else is fixed by configuration:
+//!   `OBSERVE_LOG_REMAP="hyper=error:warn,sqlx=info:debug"` (or
+//!   [`LoggingBuilder::remap`]). A target matches itself and its `::`
+//!   children; the longest target wins. The remapped level is what is
+//!   filtered, written and counted; the line keeps `original_level`.
+//! - `observe_log_events_total{level}` counts lines by (remapped) level, so
+//!   "errors per minute" can alert without the log pipeline.
+//!
+//! # Lines
+//!
+//! Every line: `timestamp` (RFC 3339, UTC), `level`, `target`, `service`,
+//! inside a request `request_id`, `trace_id` and `span_id` (see
+//! [`trace`](crate::trace)), `message`, and the event's `fields`.
+//!
+//! **A panic is one line**, on any thread: ERROR under the target
+//! [`PANIC_TARGET`] with the message (redacted), `fields.panic.location`
+//! (`file:line:column`), `fields.thread.name`, inside a request its
+//! `request_id`, `trace_id` and `fields.http.route`, and with
+//! `RUST_BACKTRACE=1` the backtrace as the one field `fields.backtrace`. The
+//! standard hook's multi-line text is then not written to stderr, so a
+//! pipeline that parses stdout and stderr as JSON (Kubernetes collects both)
+//! gets one record per panic; [`LoggingBuilder::std_panic_output`] keeps it
+//! for local runs. The panic hook is process-wide: observe installs one,
+//! once, for logging and error tracking together.
+//!
+//! **One event per request** is written at INFO under the target
+//! `observe::request` when the request has finished; its fields are in
+//! [`event`](crate::event).
+//!
+//! # Redaction
+//!
+//! Every message and field goes through the `Observe`'s
+//! [`Redactor`](crate::Redactor) ([`ObserveBuilder::redactor`](crate::ObserveBuilder::redactor))
+//! before it is written, in one pass that allocates nothing for a clean
+//! value. Replaced by [`REDACTED`](crate::REDACTED):
+//!
+//! - fields whose name is sensitive (password, secret, token, API key, auth,
+//!   cookie, session, credential, private key, JWT, bearer, CSRF, ...,
+//!   compared without case, `-` or `_`) or names personal data (phone,
+//!   passport, birth date, SSN, IBAN, tax or national id, a postal address);
+//!   a name that counts something (`tokens_used`, `max_tokens`) keeps a
+//!   numeric value;
+//! - token shapes as secret scanners know them (AWS, GCP, GitHub, GitLab,
+//!   Slack, Stripe, Twilio, SendGrid, npm, PyPI, OpenAI-style `sk-`, Hugging
+//!   Face, ...), PEM private-key blocks, bearer and basic credentials, JWTs,
+//!   URL credentials;
+//! - `key=value`, `key: value` and query parameters with a sensitive key,
+//!   OAuth `code`, `id_token`, `client_secret`, Azure `AccountKey`; prose such
+//!   as `the password is hunter2`;
+//! - values whose shape is unambiguous: emails, Luhn-valid cards, E.164 phone
+//!   numbers, US SSNs, IBANs.
+//!
+//! UUIDs, trace ids, hashes, timestamps, prices and versions are left alone,
+//! and line breaks cannot forge a line. The full rules are in observe-redact's
+//! docs. The same redactor guards error events and the span's `url.path`.
+//!
+//! # Asking the lines questions
+//!
+//! ```sh
+//! # jq over a file: p99 latency per route
+//! jq -s 'map(select(.target=="observe::request").event) | group_by(.route)
+//!   | map({route: .[0].route, p99: (map(.duration_ms) | sort | .[(length*0.99|floor)])})' service.log
+//! ```
+//!
+//! ```text
+//! # LogQL (Loki): error lines per target per minute
+//! sum by (target) (count_over_time({service="shop"} | json | level="ERROR" [1m]))
+//! ```
+//!
+//! ```sql
+//! -- SQL over JSON (DuckDB): requests that made more than 5 database calls
+//! SELECT request_id, event.route, event.dependencies.count
+//! FROM read_json_auto('service.log')
+//! WHERE target = 'observe::request' AND event.dependencies.count > 5;
+//! ```
 
 mod builder;
 mod layer;
