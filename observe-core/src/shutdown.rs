@@ -1,11 +1,49 @@
-//! Graceful shutdown: stop on SIGTERM or Ctrl-C, let the requests in flight
-//! finish within a drain timeout, then return so `main` can flush logs,
-//! spans and error events before the process exits.
+//! Graceful shutdown: stop on SIGTERM (what Kubernetes, Docker and systemd
+//! send on every deploy) or Ctrl-C, let the requests in flight finish within
+//! a drain timeout, then return so `main` can flush error events, spans and
+//! logs, in that order, before the process exits.
 //!
 //! Nothing here depends on a framework: it needs only tokio, and each
-//! framework crate re-exports it (`observe_core::shutdown::Shutdown`,
-//! `observe_actix::Shutdown`, `observe_tower::Shutdown`). Feature
-//! `shutdown`.
+//! framework crate re-exports it (`observe_axum::Shutdown`,
+//! `observe_actix::Shutdown`, `observe_tower::Shutdown`). Feature `shutdown`.
+//!
+//! For servers that drain on their own, for as long as they need,
+//! [`shutdown_signal`] is enough:
+//!
+//! ```no_run
+//! # async fn run() {
+//! // axum: axum::serve(listener, app).with_graceful_shutdown(shutdown_signal())
+//! observe_core::shutdown::shutdown_signal().await;
+//! // Stop accepting, finish what is in flight, flush, exit.
+//! # }
+//! ```
+//!
+//! [`Shutdown`] adds the deadline and the bookkeeping: when the signal comes,
+//! readiness turns 503 at once (see [`health`](crate::health)); requests in
+//! flight get the drain timeout ([`DEFAULT_DRAIN_TIMEOUT`], 25 s) to finish. If
+//! it passes, one WARN line (target `observe::shutdown`) says how many
+//! requests were abandoned (they are recorded as cancelled, 499, when the
+//! runtime shutting down drops them), and [`Shutdown::drain`] still returns
+//! `Ok`: the stop was asked for, and a failing exit status would mark a
+//! routine deploy as a crash.
+//!
+//! # On Kubernetes
+//!
+//! - Keep `terminationGracePeriodSeconds` (default 30) above the drain
+//!   timeout plus a few seconds for the flush: the default 25 s fits. The
+//!   example services read the timeout from `SHUTDOWN_TIMEOUT`
+//!   ([`Shutdown::drain_timeout_from_env`]).
+//! - Behind a Service, add a short `preStop` sleep (5 s) so the endpoints are
+//!   removed before the pod stops accepting connections:
+//!
+//! ```yaml
+//! spec:
+//!   terminationGracePeriodSeconds: 30
+//!   containers:
+//!     - name: shop
+//!       lifecycle:
+//!         preStop: { exec: { command: ["sleep", "5"] } }
+//! ```
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;

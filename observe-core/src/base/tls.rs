@@ -8,7 +8,14 @@
 /// (`ring` builds faster and smaller than `aws-lc-rs`). Error tracking and
 /// trace export call this before their first connection. Because Cargo
 /// unifies features, a `reqwest` client built by the application without
-/// its own TLS features then needs a provider too: call this first.
+/// its own TLS features then needs a provider too: call this first (the
+/// example services' relay does).
+///
+/// ```
+/// observe_core::install_crypto_provider();
+/// observe_core::install_crypto_provider(); // a second call changes nothing
+/// // Now reqwest::Client::new() can open https connections.
+/// ```
 pub fn install_crypto_provider() {
     // An error means a provider is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();

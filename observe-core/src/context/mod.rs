@@ -1,11 +1,32 @@
 //! The current request, available to code running inside the handler
-//! without passing anything around: its route, and what it did (dependency
-//! calls, cache lookups) for the per-request event.
+//! without passing anything around: its route, ids and request-derived
+//! labels, and what it did (dependency calls, cache lookups, fields of its
+//! own) for the per-request [`event`](crate::event).
 //!
 //! The middleware *enters* the request's context around every poll of the
-//! handler, so nested `async` calls see it. A task the handler spawns runs
-//! elsewhere; wrap its future with [`in_current_request`] to take the
-//! context along.
+//! handler, so nested `async` calls see it: a
+//! [`Cache`](crate::Cache) or [`Dependency`](crate::Dependency) records under
+//! the request's route without being told it, and outside any request under
+//! `_NONE`. A task the handler spawns runs elsewhere; wrap its future with
+//! [`in_current_request`] to take the context along.
+//!
+//! ```
+//! # async fn handler(observe: observe_core::Observe) {
+//! use observe_core::context::{add_event_field, in_current_request, set_http_label};
+//!
+//! // Inside a handler:
+//! add_event_field("user.plan", "pro"); // in this request's event, redacted
+//! let _ = set_http_label("plan", "pro"); // declared with ObserveBuilder::http_label
+//! let users = observe.cache("users");
+//! let task = in_current_request(async move {
+//!     users.miss(); // counted for the request that spawned it
+//! });
+//! task.await; // or tokio::spawn(task)
+//! # }
+//! ```
+//!
+//! Outside a request [`add_event_field`] does nothing and [`set_http_label`]
+//! returns an error.
 
 use std::cell::RefCell;
 use std::future::Future;

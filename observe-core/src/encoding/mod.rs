@@ -39,6 +39,32 @@ pub enum Format {
     /// format Prometheus 2.x reads native histograms from. Negotiated only
     /// for an `Observe` with
     /// [`native_histograms`](crate::ObserveBuilder::native_histograms) on.
+    ///
+    /// **One source of truth**: the protobuf document is the OpenMetrics
+    /// document observe renders anyway (its own families, the
+    /// prometheus-client registry, health checks: everything), read back by
+    /// a small strict parser of that output and re-encoded by a small
+    /// protobuf writer, with the native buckets added per series. So text
+    /// and protobuf cannot disagree on a name, a label or a value (the
+    /// tests decode the protobuf with prost and compare sample for sample).
+    /// No crate does it: prost would pull prost-derive and syn for a dozen
+    /// fields, and prometheus-client's protobuf encoder encodes only its
+    /// own registry types and pulls prost-build. The mapping:
+    ///
+    /// | OpenMetrics | protobuf |
+    /// |---|---|
+    /// | counter `x` (`x_total`) | `COUNTER` named `x_total` (as client_golang names it; Prometheus reads a counter's series name from the family name) |
+    /// | gauge | `GAUGE` |
+    /// | stateset | `GAUGE`, one series per state (0 or 1) |
+    /// | info `x` (`x_info`) | `GAUGE` named `x_info`, value 1 |
+    /// | unknown | `UNTYPED` |
+    /// | histogram / gaugehistogram | `HISTOGRAM` / `GAUGE_HISTOGRAM`, classic buckets without `+Inf` (the count is that bucket), native buckets as spans and deltas |
+    /// | `_created` | dropped (Prometheus 2.42's protobuf has no field for it) |
+    /// | exemplars | on the counter or the classic bucket (where Prometheus 2.42 reads a native histogram's exemplars too) |
+    ///
+    /// A summary (nothing in observe writes one) cannot be encoded: should
+    /// the encoding ever fail, the scrape is answered in OpenMetrics, which
+    /// such a scraper accepts too, with a WARN line saying why.
     Protobuf,
 }
 

@@ -1,4 +1,34 @@
-//! Label values that stay bounded whatever the traffic looks like.
+//! Label values that stay bounded whatever the traffic looks like: a raw
+//! path, header or method never becomes a label value.
+//!
+//! - **`http_request_method`**: the nine standard methods as sent
+//!   (case-sensitive), plus any configured with
+//!   [`ObserveBuilder::extra_method`](crate::ObserveBuilder::extra_method);
+//!   anything else is [`OTHER_METHOD`] (`_OTHER`).
+//! - **`http_route`**: the route template the framework matched
+//!   (`/users/{id}`). [`UNMATCHED_ROUTE`] (`_UNMATCHED`) for a request that
+//!   matched no route (the 404 fallback); [`OVERFLOW_ROUTE`] (`_OVERFLOW`)
+//!   past [`max_routes`](crate::ObserveBuilder::max_routes) distinct routes
+//!   (default 1,000), a second line of defence against a route classifier
+//!   that leaks raw paths; [`OUTSIDE_REQUEST_ROUTE`] (`_NONE`) on application
+//!   metrics recorded outside any request.
+//! - **`http_response_status_code`**: the status sent;
+//!   [`CANCELLED_STATUS`] (499, nginx's "client closed request") for a
+//!   request cancelled before any response. One cancelled while its body was
+//!   streaming keeps the status it sent.
+//! - **`error_type`**: absent on success and on 4xx; the status code
+//!   (`"500"`, `"503"`) for 5xx; `panic` when the handler panicked (answered
+//!   with an empty 500, and the server keeps serving); `cancelled` when the
+//!   request future or its response body was dropped before the end,
+//!   typically because the client went away.
+//! - **Request-derived labels** take at most
+//!   [`http_label_values`](crate::ObserveBuilder::http_label_values) values
+//!   each, then [`OVERFLOW_VALUE`]; one that neither the classifier nor the
+//!   handler set is [`NONE_VALUE`].
+//! - **Families observe owns** (cache, dependency, counter families) keep at
+//!   most [`series_limit`](crate::ObserveBuilder::series_limit) series; past
+//!   it new label sets share one series whose labels are all
+//!   [`OVERFLOW_VALUE`], counted in `observe_series_overflow_total{metric}`.
 
 /// `http_route` value for a request that matched no route (the framework's
 /// 404 fallback). A raw path never becomes a label value.

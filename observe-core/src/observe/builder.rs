@@ -271,21 +271,50 @@ impl ObserveBuilder {
         self
     }
 
-    /// Declares a request-derived label on the HTTP duration and size
-    /// families (at most [`MAX_HTTP_LABELS`]): handler code sets its value
-    /// with [`set_http_label`](crate::context::set_http_label); a request
-    /// that does not is recorded with `_NONE`. The request event and the
-    /// server span carry it too. Each label takes at most
-    /// [`http_label_values`](Self::http_label_values) values; past that,
-    /// new values become `_OVERFLOW`, counted in
-    /// `observe_http_label_overflow_total{label}`.
+    /// Declares a request-derived label (tenant, plan, client kind) on the
+    /// HTTP duration and size families, on axum, actix-web and tower alike:
+    /// at most [`MAX_HTTP_LABELS`], as each multiplies the series. Handler
+    /// code sets its value with
+    /// [`set_http_label`](crate::context::set_http_label), which wins over
+    /// a classifier ([`http_label_fn`](Self::http_label_fn)); a request
+    /// that sets none is recorded with `_NONE`.
     ///
     /// ```
     /// let observe = observe_core::Observe::builder()
-    ///     .http_label("tenant_tier")
+    ///     .http_label("plan") // set by handler code
+    ///     .http_label_fn("client", |request| { // set before the handler
+    ///         Some(match request.header("x-client-kind")? {
+    ///             "ios" | "android" => "mobile",
+    ///             "web" => "web",
+    ///             _ => "other",
+    ///         }.to_string())
+    ///     })
     ///     .build()?;
+    /// // In a handler, once the tenant's plan is known:
+    /// // observe_core::context::set_http_label("plan", &tenant.plan)?;
     /// # Ok::<(), observe_core::BuildError>(())
     /// ```
+    ///
+    /// ```text
+    /// http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",plan="pro",client="mobile"} 12
+    /// ```
+    ///
+    /// Values are bounded: each label takes at most
+    /// [`http_label_values`](Self::http_label_values) (default
+    /// [`DEFAULT_HTTP_LABEL_VALUES`]) distinct values, in the order they
+    /// come; past that a new value becomes `_OVERFLOW` and
+    /// `observe_http_label_overflow_total{label}` counts it (alert on
+    /// `> 0`). Values are cut at
+    /// [`MAX_HTTP_LABEL_VALUE_LEN`](crate::MAX_HTTP_LABEL_VALUE_LEN) bytes.
+    /// The request event carries them (`"labels": {"plan": "pro", "client":
+    /// "mobile"}`) and so does the server span (attributes `plan`,
+    /// `client`). An invalid, reserved (`http_*`, `error_type`, `le`, ...),
+    /// duplicate or constant-label name fails [`build`](Self::build),
+    /// naming it; `set_http_label` outside a request, or with an
+    /// undeclared name, returns an error and changes nothing.
+    ///
+    /// Cost: one atomic store per `set_http_label`; with a classifier, the
+    /// header list is read once per request (bench/README.md).
     pub fn http_label(mut self, name: impl Into<String>) -> Self {
         self.http_labels.push(HttpLabelSpec {
             name: name.into(),

@@ -8,6 +8,12 @@ use crate::metrics::{CacheResult, Families};
 /// A named cache's instrumentation, from [`Observe::cache`](crate::Observe::cache).
 /// Cheap to clone; create it once and keep it next to the cache.
 ///
+/// Each lookup counts in `observe_cache_requests_total{cache, http_route,
+/// result}` under the current request's route (`_NONE` outside a request,
+/// see [`context`](crate::context)), and in the request's event
+/// (`cache.hits`, `.misses`, `.errors`); the status page shows each
+/// route's hit ratio. A hit costs ~41 ns inside a request (bench/README.md).
+///
 /// ```
 /// let observe = observe_core::Observe::builder().build().unwrap();
 /// let users = observe.cache("users");

@@ -15,6 +15,16 @@ use crate::signals::trace::{self, ClientSpan};
 /// [`Observe::dependency`](crate::Observe::dependency). Cheap to clone;
 /// create it once.
 ///
+/// [`call`](Self::call) times a future returning a `Result`: `Ok` is
+/// `outcome="ok"`, `Err` is `"error"`, dropped before the end is
+/// `"cancelled"`. Each call counts in
+/// `observe_dependency_duration_seconds{dependency, http_route, operation,
+/// outcome}` under the current request's route (`_NONE` outside one), is
+/// listed in the request's event (the first 32, with the count and total
+/// time of all), and with span export on is a client span under the
+/// request's. Inside the call, [`trace::inject`](crate::trace::inject)
+/// names it as the parent of an outgoing request.
+///
 /// ```
 /// # async fn example() {
 /// let observe = observe_core::Observe::builder().build().unwrap();

@@ -36,7 +36,8 @@ impl Custom {
 }
 
 /// A gauge the service sets: cache size, queue depth, allocated memory.
-/// Cheap to clone; clones share the value.
+/// Cheap to clone; clones share the value. For a value read at scrape time
+/// instead, see [`Observe::gauge_fn`](crate::Observe::gauge_fn).
 ///
 /// ```
 /// let observe = observe_core::Observe::builder().build().unwrap();
@@ -116,8 +117,14 @@ impl Render for GaugeFamily {
 }
 
 /// A counter with labels of the service's own, guarded: past the series
-/// limit, new label sets go to one `_OVERFLOW` series. This makes a label
-/// taken from the request (a tenant header, say) safe to add.
+/// limit ([`ObserveBuilder::series_limit`](crate::ObserveBuilder::series_limit),
+/// default 2,000), new label sets share one series whose labels are all
+/// `_OVERFLOW`, and `observe_series_overflow_total{metric}` counts them, so
+/// an alert catches a leak while memory stays bounded. This makes a label
+/// taken from the request (a tenant header, say) safe to add. Metrics
+/// registered directly in the prometheus-client registry
+/// ([`Observe::with_registry`](crate::Observe::with_registry)) are not
+/// guarded: use a counter family for labels you do not control.
 ///
 /// ```
 /// let observe = observe_core::Observe::builder().series_limit(2).build().unwrap();

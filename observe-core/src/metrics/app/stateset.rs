@@ -53,8 +53,13 @@ macro_rules! states {
     };
 }
 
-/// The current state of an enum, exposed as a StateSet. Cheap to clone;
-/// clones share the state.
+/// The current state of an enum, exposed as an OpenMetrics StateSet (in
+/// text 0.0.4, a gauge per state, 1 for the current one), from
+/// [`Observe::state_set`](crate::Observe::state_set): a feature flag, a
+/// circuit breaker, a mode. Declare the enum with [`states!`](crate::states)
+/// (example there). The status page lists every StateSet, and observe-slo's
+/// judge can take a flag's last change as the moment to compare before and
+/// after. Cheap to clone; clones share the state.
 #[derive(Debug)]
 pub struct StateSet<E> {
     current: Arc<AtomicUsize>,

@@ -20,6 +20,32 @@ impl ObserveBuilder {
     /// duration series, allocated with the series, and one more atomic add
     /// per request. No Cargo feature: it needs no dependency.
     ///
+    /// A native histogram has a bucket for every ~9% of latency, from a
+    /// microsecond to minutes, so a p99 is close to the truth wherever it
+    /// falls without choosing buckets, and Prometheus stores each series
+    /// as one series instead of one per bucket. An observation is an index
+    /// from the float's exponent bits and a search among 8 bounds, and one
+    /// relaxed atomic add: no lock, no allocation, no `log()`. The
+    /// body-size and dependency histograms stay classic.
+    ///
+    /// Prometheus 2.42 with `--enable-feature=native-histograms` sends
+    /// `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,...`
+    /// and gets protobuf ([`Format::Protobuf`](crate::Format::Protobuf));
+    /// without the flag it sends the OpenMetrics-first header and gets
+    /// OpenMetrics, classic buckets and all. Scraping protobuf, Prometheus
+    /// 2.42 stores the native histogram *instead of* the classic `_bucket`
+    /// series (later versions can keep both); query it by its bare name:
+    ///
+    /// ```text
+    /// histogram_quantile(0.99, sum by (http_route) (rate(http_server_request_duration_seconds[5m])))
+    /// ```
+    ///
+    /// Against two real Prometheus scraping the same service, the native
+    /// p99 was 6% off the clients' measure and the classic one 57%
+    /// (bench/README.md, with the cost: +41 instructions per request on
+    /// axum; a protobuf scrape 3.5× an OpenMetrics one in time and a
+    /// seventh of its size).
+    ///
     /// `OBSERVE_NATIVE_HISTOGRAMS` (`1`/`true`, `0`/`false`) wins over this
     /// setting at [`build`](Self::build), so a deploy can turn them on for
     /// a Prometheus that scrapes protobuf; anything else fails the build
