@@ -1,37 +1,46 @@
 //! Framework-free core of **observe**: the HTTP server metrics of the
-//! OpenTelemetry semantic conventions, their exposition for Prometheus, and
-//! the request recording every framework crate shares.
+//! OpenTelemetry semantic conventions and their exposition for Prometheus,
+//! the request context, and the signals (logging, error tracking, tracing,
+//! the request event, health) that every framework crate (`observe-tower`,
+//! `observe-axum`, `observe-actix`) records through. A service depends on its
+//! framework crate, which re-exports all of this; every rule about names,
+//! labels and values lives here, once, so the same traffic gives the same
+//! series on every framework.
 //!
-//! A framework crate (`observe-tower`, `observe-axum`, `observe-actix`)
-//! hands its request over as a [`RequestHead`](integration::RequestHead)
-//! and its response to the [`RequestTracker`](integration::RequestTracker)
-//! it gets back; everything that decides names, labels and values lives
-//! here, once.
+//! # The set-up
 //!
-//! # Layers
-//! Each module uses only those below it (a test reads the sources and
-//! fails on a cycle):
-//! 1. `base`: ids and W3C trace context, the bounded-queue flush, JSON and
-//!    time formatting, the [`Redactor`], the service identity, what is
-//!    installed process-wide;
-//! 2. `encoding`: Prometheus text, OpenMetrics and the Prometheus protobuf
-//!    format, [`negotiate`];
-//! 3. `metrics`: the HTTP, application, process and signal families;
-//! 4. [`context`]: the request being handled;
-//! 5. `signals`: [`logging`], [`errors`], [`trace`], [`event`] (none uses
-//!    another);
-//! 6. `request`: the recorder, the only caller of every signal per request;
-//! 7. the [`Observe`] facade and its builder, which wire the signals;
-//! 8. [`console`]: the admin listener's endpoints (health, the runtime log
-//!    level, the status page), which the framework crates serve.
+//! In `main`, four lines; each is optional and reads the standard environment
+//! variables ([below](#environment-variables)):
 //!
-//! # Features
-//! `logging` (JSON lines through tracing-subscriber), `errors` (Sentry)
-//! and `tracing` (OpenTelemetry spans over OTLP/HTTP) are on by default;
-//! `reqwest` adds [`trace::inject_reqwest`], `judge` the canary judge's
-//! Prometheus client (`slo::PrometheusApi`). With `default-features =
-//! false` what remains is the HTTP and application metrics, the
-//! exposition, the request context and W3C trace-context propagation.
+//! ```no_run
+//! # #[cfg(all(feature = "logging", feature = "errors", feature = "tracing"))]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let observe = observe_core::Observe::builder().service_name("shop").build()?;
+//! let _traces = observe.tracing().try_init()?; // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER
+//! let _logs = observe.logging().try_init()?;   // RUST_LOG, OBSERVE_LOG_FORMAT
+//! let _errors = observe.errors().try_init()?;  // SENTRY_DSN, SENTRY_ENVIRONMENT
+//! # Ok(()) }
+//! # #[cfg(not(all(feature = "logging", feature = "errors", feature = "tracing")))]
+//! # fn main() {}
+//! ```
+//!
+//! [`ObserveBuilder::build`] reads the variables listed on its docs (the
+//! service's identity, native histograms, tail sampling); each signal's
+//! `init` reads its own. [`Observe::logging`], [`Observe::errors`] and
+//! [`Observe::tracing`] each return a builder whose `init()` panics with the error (as
+//! tracing-subscriber's does) and whose `try_init()` returns it; the guards
+//! ([`LoggingGuard`](logging::LoggingGuard), [`ErrorsGuard`](errors::ErrorsGuard),
+//! [`TracingGuard`](trace::TracingGuard)) flush when dropped, and
+//! `flush(timeout)` says whether everything went out in time. Tracing comes
+//! before logging: logging's subscriber carries the span layer. What they
+//! install (the `tracing` subscriber, the panic hook, the Sentry client, the
+//! tracer provider) is process-wide and installed once, explicitly; see
+//! [`Observe`] for several services in one process.
+//!
+//! The tracing signal's module is [`trace`], not `tracing`, so that a `use`
+//! of it never shadows the `tracing` crate in the service's scope.
+//!
+//! Recording without a framework, as a test does:
 //!
 //! ```
 //! use observe_core::{Format, Observe};
@@ -51,33 +60,166 @@
 //! # Ok::<(), observe_core::BuildError>(())
 //! ```
 //!
-//! # Metrics
-//! | name | type | labels |
+//! # Features
+//!
+//! | feature | default | adds |
 //! |---|---|---|
-//! | `http_server_request_duration_seconds` | histogram | `http_request_method`, `http_route`, `http_response_status_code`, `error_type` (failures only) |
-//! | `http_server_request_body_size_bytes` | histogram | same |
-//! | `http_server_response_body_size_bytes` | histogram | same |
-//! | `http_server_active_requests` | gauge | `http_request_method` |
-//! | `target_info` | info | `service_name`, `service_version`, `git_commit`, the resource attributes (`deployment_track`, ...) |
-//! | `rpc_server_duration_seconds` | histogram | `rpc_system`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code`, `error_type` (gRPC calls, instead of the HTTP families) |
+//! | `logging` | on | [`logging`]: JSON (or text) lines through tracing-subscriber, redaction, the per-request [`event`], level remapping, `log` records |
+//! | `errors` | on | [`errors`]: Sentry events for panics, 5xx and ERROR lines, from a bounded background queue |
+//! | `tracing` | on | [`trace`]'s OpenTelemetry spans over OTLP/HTTP, exemplars |
+//! | `shutdown` | on | [`shutdown`]: SIGTERM/SIGINT and a drain deadline |
+//! | `reqwest` | off | `trace::inject_reqwest` |
+//! | `tls` | with `errors` or `tracing` | [`install_crypto_provider`] |
+//!
+//! With `default-features = false` what remains is the HTTP and application
+//! metrics, the exposition, the request [`context`], [`health`], the
+//! [`console`] and W3C trace-context propagation ([`trace::inject`]).
+//!
+//! # Metrics
+//!
+//! Every family an `Observe` writes; a test renders a real `/metrics` and
+//! checks each row's name and labels (`tests/tests/docs_tables.rs`).
+//!
+//! | name | type | labels | when |
+//! |---|---|---|---|
+//! | `http_server_request_duration_seconds` | histogram | `http_request_method`, `http_route`, `http_response_status_code`, `error_type` | every HTTP request; `error_type` on failures only |
+//! | `http_server_request_body_size_bytes` | histogram | `http_request_method`, `http_route`, `http_response_status_code`, `error_type` | when the size is known (`Content-Length` or an exact body size) |
+//! | `http_server_response_body_size_bytes` | histogram | `http_request_method`, `http_route`, `http_response_status_code`, `error_type` | the bytes of body actually sent |
+//! | `http_server_active_requests` | gauge | `http_request_method` | requests in flight, excluded routes included |
+//! | `target_info` | info (a gauge in text 0.0.4) | `service_name`, `service_version`, `git_commit`, `deployment_track` | always; one label per resource attribute (`deployment.track` becomes `deployment_track`) |
+//! | `rpc_server_duration_seconds` | histogram | `rpc_system`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code`, `error_type` | gRPC calls, instead of the HTTP families (`observe_tower`'s docs) |
+//! | `observe_http_label_overflow_total` | counter | `label` | with request-derived labels ([`ObserveBuilder::http_label`]) |
+//! | `observe_cache_requests_total` | counter | `cache`, `http_route`, `result` | [`Cache`]: `result` is `hit`, `miss` or `error` |
+//! | `observe_dependency_duration_seconds` | histogram | `dependency`, `http_route`, `operation`, `outcome` | [`Dependency`]: `outcome` is `ok`, `error` or `cancelled` |
+//! | `observe_series_overflow_total` | counter | `metric` | label sets turned away by a family's series limit |
+//! | `observe_health_check_up`, `observe_health_check_duration_seconds` | gauge, histogram | `check` | with readiness checks ([`health`]) |
+//! | `observe_admin_unauthorized_total` | counter | | once an admin listener is set up ([`console`]) |
+//! | `observe_log_events_total` | counter | `level` | feature `logging`: lines by level, after remapping |
+//! | `observe_log_lines_dropped_total`, `observe_log_level_changes_total` | counter | | feature `logging` |
+//! | `observe_error_events_total` | counter | `kind` | feature `errors`: `panic`, `server_error`, `log`, `application` |
+//! | `observe_error_events_dropped_total` | counter | `reason` | feature `errors`: `queue_full`, `throttled`, `rate_limited`, `send_failed` |
+//! | `observe_error_events_sent_total` | counter | | feature `errors` |
+//! | `observe_trace_spans_exported_total` | counter | | feature `tracing` |
+//! | `observe_trace_spans_dropped_total` | counter | `reason` | feature `tracing`: `queue_full`, `export_failed` |
+//! | `process_cpu_seconds_total` | counter | | Linux, read from `/proc` at scrape time |
+//! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds`, `process_threads` | gauge | | Linux, read from `/proc` at scrape time |
 //!
 //! The HTTP families also carry the request-derived labels the builder
-//! declares ([`ObserveBuilder::http_label`]).
+//! declares ([`ObserveBuilder::http_label`]), and every series the constant
+//! labels ([`ObserveBuilder::const_label`]), observe's and the registry's
+//! alike. The signals' counters are process-wide, as what they count is (one
+//! log writer, one Sentry client, one exporter), and read zero while a signal
+//! is off; the others belong to their `Observe`: two instances in one process
+//! (two servers, parallel tests) never share a series.
 //!
-//! Label values are bounded by construction: see [`labels`]. With
-//! [`ObserveBuilder::native_histograms`] the duration histogram also has
-//! native (exponential) buckets, which `/metrics` sends in the protobuf
-//! format ([`Format::Protobuf`]) to a scraper that prefers it.
+//! - **Duration** runs from the request's arrival at the layer until the
+//!   response body has been sent (or dropped), not only until the headers.
+//!   Buckets default to the OpenTelemetry advisory list
+//!   ([`DEFAULT_DURATION_BUCKETS`], 0.005 to 10 s); body sizes to powers of
+//!   four from 64 B to 16 MiB ([`DEFAULT_SIZE_BUCKETS`]); both configurable.
+//!   With [`ObserveBuilder::native_histograms`] the duration histogram also
+//!   has native (exponential) buckets.
+//! - **Label values are bounded** whatever the traffic: route templates,
+//!   never paths; `_UNMATCHED`, `_OTHER`, `_OVERFLOW`, status 499 for a
+//!   request cancelled before answering. See [`labels`].
+//! - **Exactly once**: each request is recorded once, completed, failed,
+//!   panicked or cancelled; the in-flight gauge is decremented by a drop
+//!   guard, so an aborted request never leaks a count. The gauge has no route
+//!   label: actix-web routes after its middleware runs and would have to route
+//!   every request twice to know it (about 9,000 instructions, a third of a
+//!   small request), and OpenTelemetry's conventions leave it out for the same
+//!   reason. It counts excluded routes too (it measures load), so a scrape
+//!   sees itself as 1.
+//! - **Excluded routes** ([`ObserveBuilder::exclude_route`]) add nothing to
+//!   the histograms and have no request event.
+//! - **Application metrics**: [`Cache`], [`Dependency`], [`Gauge`] (also
+//!   [`Observe::gauge_fn`], read at scrape time), [`CounterFamily`] for
+//!   labels of your own, [`StateSet`] for enum states and feature flags.
+//!   Your own prometheus-client metrics go in the same document through
+//!   [`Observe::with_registry`].
 //!
-//! # The rest of the set-up
-//! - [`logging`]: `observe.logging().try_init()`, JSON lines, redaction, the
-//!   per-request [`event`];
-//! - [`errors`]: `observe.errors().try_init()`, Sentry;
-//! - [`trace`]: `observe.tracing().try_init()`, OpenTelemetry spans, W3C trace
-//!   context, exemplars;
-//! - [`Cache`], [`Dependency`], [`Gauge`], [`CounterFamily`], [`StateSet`]
-//!   and [`context`]: application metrics recorded per route.
+//! # Exposition
+//!
+//! [`Observe::scrape`] negotiates on `Accept` ([`negotiate`]) and renders
+//! (the axum and actix-web endpoints call it on the blocking pool):
+//!
+//! - `application/openmetrics-text` (version 1.0.0 or unversioned) preferred
+//!   at least as much as plain text: **OpenMetrics 1.0.0**
+//!   ([`Format::OpenMetrics`]), with `# UNIT` lines, `_created` samples
+//!   (when a series was first observed, so a restarted process is told
+//!   apart from a counter reset) and `# EOF`. Prometheus asks for it by
+//!   default.
+//! - anything else, or no header: **Prometheus text 0.0.4** ([`Format::Text`]).
+//! - with native histograms on, and only then, a scraper preferring
+//!   `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+//!   encoding=delimited` at least as much as every text format gets the
+//!   **Prometheus protobuf format** ([`Format::Protobuf`]); a wildcard never
+//!   selects it.
+//!
+//! prometheus-client 0.26 cannot write `_created` samples, so observe writes
+//! its own families with a small encoder of its own and appends the
+//! prometheus-client `Registry` with prometheus-client's encoder, in one
+//! document. The tests check both text formats with `promtool check metrics`
+//! and the reference strict OpenMetrics parser. To keep `/metrics` off the
+//! public port, serve it on the admin listener ([`console`]).
+//!
+//! # Environment variables
+//!
+//! Every variable observe reads; a test checks this table against the
+//! `std::env::var` calls in the sources (`tests/tests/docs_tables.rs`). A bad
+//! value stops start-up (`build` or the signal's `init`) with an error naming
+//! the variable and what it accepts.
+//!
+//! | variable | read by | meaning | default |
+//! |---|---|---|---|
+//! | `OTEL_SERVICE_NAME` | [`ObserveBuilder::build`] | the service name when the code names none | `unknown_service` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | [`ObserveBuilder::build`]; [`trace`] | `key=value,...` as `target_info` labels and on the exported resource; wins over code, but for `service.name` | unset |
+//! | `OBSERVE_GIT_COMMIT` | [`ObserveBuilder::build`] | `git_commit` of `target_info` when the code sets none | unset |
+//! | `OBSERVE_NATIVE_HISTOGRAMS` | [`ObserveBuilder::build`] | `1`/`true` or `0`/`false`: native histograms on or off; wins over code | the builder's setting (off) |
+//! | `OBSERVE_EVENT_SAMPLE_RATIO` | [`ObserveBuilder::build`] | tail sampling: keep this ratio, above 0 and at most 1, of the fast successful requests' events ([`event`]) | unset: every event |
+//! | `OBSERVE_EVENT_SLOW_MS` | [`ObserveBuilder::build`] | with the above: a request at least this slow always keeps its event | `1000` |
+//! | `RUST_LOG` | [`logging`] | filter directives, `TARGET=LEVEL,...` | `info` |
+//! | `OBSERVE_LOG_FORMAT` | [`logging`] | `json` or `text` | `json` |
+//! | `OBSERVE_LOG_REMAP` | [`logging`] | level remapping, `TARGET=FROM:TO,...` | unset |
+//! | `SENTRY_DSN` | [`errors`] | where error events go; unset or empty: error tracking off | unset |
+//! | `SENTRY_ENVIRONMENT` | [`errors`] | the events' environment | unset |
+//! | `SENTRY_RELEASE` | [`errors`] | the events' release | `service@version+commit` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`trace`] | OTLP/HTTP base URL; spans go to `/v1/traces` under it; unset: no export | unset |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | [`trace`] | the full traces URL; wins over the above | unset |
+//! | `OTEL_TRACES_SAMPLER` | [`trace`] | sampler name | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | [`trace`] | ratio from 0 to 1 for the ratio samplers | `1` |
+//! | `OBSERVE_ADMIN_ADDR` | [`console::AdminConfig::from_env`] | the admin listener's address; `off` for none | `127.0.0.1:9464` |
+//! | `OBSERVE_ADMIN_TOKEN` | [`console::AdminConfig::from_env`] | bearer token admin writes need, 16 to 256 visible ASCII characters; required off loopback | unset: writes only on loopback |
+//! | `OBSERVE_METRICS_ADDR` | [`console::AdminConfig::from_env`] | the old name of `OBSERVE_ADMIN_ADDR`, read when that is unset (with a WARN line) | unset |
+//!
+//! The drain timeout is read from a variable the service names
+//! ([`shutdown::Shutdown::drain_timeout_from_env`]; the examples use
+//! `SHUTDOWN_TIMEOUT`). The example services' own variables are in
+//! `examples/README.md`.
+//!
+//! # Layers
+//!
+//! Each module uses only those below it (`tests/layers.rs` reads the sources
+//! and fails on an import that runs back up):
+//! 1. `base`: ids and W3C trace context, the bounded-queue flush, JSON and
+//!    time formatting, the [`Redactor`] (from observe-redact), the service
+//!    identity, what is installed process-wide;
+//! 2. `encoding`: Prometheus text, OpenMetrics and the Prometheus protobuf
+//!    format, [`negotiate`];
+//! 3. `metrics`: the HTTP, gRPC, application, process and signal families;
+//! 4. [`context`]: the request being handled;
+//! 5. `signals`: [`logging`], [`errors`], [`trace`], [`event`], [`health`]
+//!    (none uses another);
+//! 6. `request`: the recorder, the only caller of every signal per request
+//!    ([`integration`] is what a framework crate sees of it);
+//! 7. the [`Observe`] facade and its builder, which wire the signals;
+//! 8. [`console`]: the admin listener's endpoints, which the framework crates
+//!    serve; [`shutdown`].
+//!
+//! Performance, and the guarantees with the tests that hold them:
+//! `bench/README.md`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // A build without every signal leaves parts of the shared layers unused
 // (the JSON writer without logging, the request copy without error
 // tracking); the full build, which CI lints with `-D warnings`, still
@@ -107,6 +249,7 @@ pub mod time {
 pub use base::process_wide::AlreadyInstalled;
 pub use base::sampling::{DEFAULT_SLOW_EVENT, EventSampling};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use base::tls::install_crypto_provider;
 pub use context::{RequestContext, add_event_field, in_current_request};
 pub use encoding::{Format, Scrape, negotiate};
@@ -147,9 +290,11 @@ pub mod integration {
     };
 }
 #[cfg(feature = "errors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "errors")))]
 pub use signals::errors;
 pub use signals::event;
 pub use signals::health;
 #[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub use signals::logging;
 pub use signals::trace;

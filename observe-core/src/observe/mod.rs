@@ -20,12 +20,36 @@ use crate::signals::health::{Health, HealthCheck, HealthError, Readiness};
 /// One observability setup: owns its metric registry and settings. Cheap to
 /// clone (a reference count); clones share everything.
 ///
+/// # Several services in one process
+///
 /// There is no global state: two `Observe` values in one process (two
-/// servers, parallel tests) never see each other's series, and each one's
-/// log lines, request events, error events and spans name its own service.
-/// What is process-wide (the `tracing` subscriber, the panic hook, the
-/// Sentry client, the tracer provider) is installed by an explicit `init`
-/// call, once.
+/// servers, parallel tests) never see each other's series, and each speaks
+/// for itself. Its metrics, the log lines and request events written
+/// inside its requests, its error events (`server_name`, the
+/// `service.name` tag, release `name@version`) and its spans (exported
+/// under a resource with its own `service.name`) carry its own name,
+/// version and redactor.
+///
+/// What is process-wide is installed once, explicitly, by the `init` of
+/// one instance: the `tracing` subscriber ([`logging`](Self::logging)),
+/// the Sentry client and the panic hook ([`errors`](Self::errors)), the
+/// tracer provider ([`tracing`](Self::tracing)). Every instance's requests
+/// use them; a second `init` fails with an error naming the instance that
+/// installed it first. Lines written outside any request speak for the
+/// installing instance.
+///
+/// ```
+/// use observe_core::{Format, Observe};
+///
+/// let shop = Observe::builder().service_name("shop").build()?;
+/// let admin = Observe::builder().service_name("backoffice").build()?;
+/// let mut request = shop.start_request("GET", Some("/users/{id}"));
+/// request.response(200);
+/// request.finish();
+/// assert!(shop.render(Format::Text).into_text().contains("/users/{id}"));
+/// assert!(!admin.render(Format::Text).into_text().contains("/users/{id}"));
+/// # Ok::<(), observe_core::BuildError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Observe {
     families: Arc<Families>,
@@ -352,6 +376,7 @@ impl Observe {
 }
 
 #[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 impl Observe {
     /// Logging for this service: JSON lines on stdout, `RUST_LOG` filtering
     /// (default `info`), `OBSERVE_LOG_REMAP` level remapping, redaction on.
@@ -397,6 +422,7 @@ fn error_lines() -> Option<crate::signals::logging::ErrorLineHook> {
 }
 
 #[cfg(feature = "errors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "errors")))]
 impl Observe {
     /// Error tracking for this service, configured from `SENTRY_DSN`,
     /// `SENTRY_ENVIRONMENT` and `SENTRY_RELEASE` (default: the service name,
@@ -409,6 +435,7 @@ impl Observe {
 }
 
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 impl Observe {
     /// Tracing for this service, configured by the standard variables
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
