@@ -35,6 +35,8 @@
 //! check started by a byte that can begin what it looks for, and a clean
 //! value comes back borrowed, without allocating.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
