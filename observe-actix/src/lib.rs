@@ -37,6 +37,13 @@
 //! small request. Wrap the
 //! middleware on the `App` (with `App::wrap`, registered last so it is
 //! outermost) so every resource and the default service pass through it.
+//! Prefer `web::resource(path).get(..)` to `App::route(path, web::get()..)`:
+//! the latter moves the method guard onto the resource, so a wrong method
+//! is a 404 from the default service instead of a 405 on the route.
+//!
+//! The whole set-up (every signal, the admin listener, graceful shutdown)
+//! is `observe-actix/examples/quickstart.rs`, one file to copy:
+//! `cargo run -p observe-actix --example quickstart`.
 //!
 //! Cancellation: hyper (under axum and tower) drops a request's future when
 //! its client hangs up, and observe records it with
@@ -62,6 +69,7 @@
 //! line of a drain that ran out of time:
 //!
 //! ```no_run
+//! # #[cfg(feature = "shutdown")]
 //! # async fn run(observe: observe_actix::Observe) -> std::io::Result<()> {
 //! use actix_web::{App, HttpServer};
 //! use observe_actix::Shutdown;
@@ -87,14 +95,29 @@
 //! # }
 //! ```
 //!
-//! Everything a service touches is re-exported here (`Observe`, its
-//! builder, the signals' modules, `Cache`, `Dependency`, ...: all of
-//! observe-core's public items), so this crate is the one dependency line.
+//! # The same names on every framework
 //!
-//! Features: `logging`, `errors`, `tracing` and `shutdown` (default on)
-//! turn on observe-core's parts of the same names; `reqwest` adds
+//! | noun | observe-tower | observe-axum | observe-actix |
+//! |---|---|---|---|
+//! | the middleware | `ObserveLayer` (`tower::Layer`) | `ObserveLayer` (`Router::layer`) | `ObserveLayer` (`App::wrap`) |
+//! | route naming | `ObserveLayer::route_fn` / `RouteClassifier` | automatic: `MatchedPath` (`MatchedPathRoute`) | automatic: `match_pattern` |
+//! | metrics endpoint | `metrics_endpoint(&observe)` → `MetricsEndpoint` service | `metrics_endpoint(&observe)` → `Router` | `metrics_endpoint(&observe)` → `Resource` |
+//! | one metrics answer | the `MetricsEndpoint` service | `metrics_response(&observe, accept)` | `metrics_response(&observe, &request)` |
+//! | admin endpoints | `admin_endpoints(&admin)` → `AdminEndpoints` service | `admin_endpoints(&admin)` → `Router` | `admin_endpoints(&admin)` → `App::configure` fn |
+//! | shutdown | `Shutdown`, `shutdown_signal` | same | same |
+//! | everything else | re-exported from observe-core (`Observe`, builders, `logging`, `errors`, `trace`, `console`, `Cache`, `Dependency`, ...) | same | same |
+//!
+//! Everything a service touches is re-exported here (all of observe-core's
+//! public items: `Observe`, its builder, the signals' modules, `Cache`,
+//! `Dependency`, ...), so this crate is the one dependency line; observe-core's
+//! crate docs are the manual (metrics, environment variables, features).
+//!
+//! # Features
+//!
+//! `logging`, `errors`, `tracing` and `shutdown` (default on) turn on
+//! observe-core's parts of the same names; `reqwest` adds
 //! `trace::inject_reqwest`. With `default-features = false` the crate
-//! records HTTP metrics only.
+//! records the metrics only.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -114,5 +137,6 @@ pub use service::{ObserveService, ResponseFuture};
 
 // One dependency line: everything a service touches, from observe-core.
 #[cfg(feature = "shutdown")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
 pub use observe_core::shutdown::{Shutdown, shutdown_signal};
 pub use observe_core::*;

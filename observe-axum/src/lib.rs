@@ -4,10 +4,6 @@
 //! ([`admin_endpoints`]: metrics, health probes, the status page, the
 //! runtime log level) and graceful shutdown ([`Shutdown`]).
 //!
-//! Everything a service touches is re-exported here (`Observe`, its
-//! builder, the signals' modules, `Cache`, `Dependency`, ...: all of
-//! observe-core's public items), so this crate is the one dependency line.
-//!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use observe_axum::Observe;
@@ -29,20 +25,47 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The whole set-up (every signal, the admin listener on its own port,
+//! graceful shutdown) is `observe-axum/examples/quickstart.rs`, one file to
+//! copy: `cargo run -p observe-axum --example quickstart`.
+//!
 //! Where the route is known: axum inserts `MatchedPath` before a route's
 //! service runs, so a layer added with [`Router::layer`](axum::Router::layer)
 //! sees the full template of matched routes, nested routers included
 //! (`/api/items/{id}`), and of 405 answers; the fallback sees none and is
 //! recorded as `http_route="_UNMATCHED"`. Add the layer after every
 //! `route`, `nest` and `merge`: merging a router after it brings back an
-//! unobserved default fallback, and 404s would go unrecorded. A layer
-//! wrapped around the whole router from outside runs before routing and
-//! would see no route at all.
+//! unobserved default fallback, and 404s would go unrecorded;
+//! `route_layer` never sees 404s at all. A layer wrapped around the whole
+//! router from outside runs before routing and would see no route at all.
 //!
-//! Features: `logging`, `errors`, `tracing` and `shutdown` (default on)
-//! turn on observe-core's parts of the same names; `reqwest` adds
-//! `trace::inject_reqwest`. With `default-features = false` the crate
-//! records HTTP metrics only.
+//! Shutdown: `axum::serve(listener, app).with_graceful_shutdown(shutdown.signal())`,
+//! then `shutdown.drain(server)` ([`Shutdown`]) gives requests in flight the
+//! drain timeout and fails readiness meanwhile.
+//!
+//! # The same names on every framework
+//!
+//! | noun | observe-tower | observe-axum | observe-actix |
+//! |---|---|---|---|
+//! | the middleware | `ObserveLayer` (`tower::Layer`) | `ObserveLayer` (`Router::layer`) | `ObserveLayer` (`App::wrap`) |
+//! | route naming | `ObserveLayer::route_fn` / `RouteClassifier` | automatic: `MatchedPath` (`MatchedPathRoute`) | automatic: `match_pattern` |
+//! | metrics endpoint | `metrics_endpoint(&observe)` → `MetricsEndpoint` service | `metrics_endpoint(&observe)` → `Router` | `metrics_endpoint(&observe)` → `Resource` |
+//! | one metrics answer | the `MetricsEndpoint` service | `metrics_response(&observe, accept)` | `metrics_response(&observe, &request)` |
+//! | admin endpoints | `admin_endpoints(&admin)` → `AdminEndpoints` service | `admin_endpoints(&admin)` → `Router` | `admin_endpoints(&admin)` → `App::configure` fn |
+//! | shutdown | `Shutdown`, `shutdown_signal` | same | same |
+//! | everything else | re-exported from observe-core (`Observe`, builders, `logging`, `errors`, `trace`, `console`, `Cache`, `Dependency`, ...) | same | same |
+//!
+//! Everything a service touches is re-exported here (all of observe-core's
+//! public items: `Observe`, its builder, the signals' modules, `Cache`,
+//! `Dependency`, ...), so this crate is the one dependency line; observe-core's
+//! crate docs are the manual (metrics, environment variables, features).
+//!
+//! # Features
+//!
+//! `logging`, `errors`, `tracing` and `shutdown` (default on) turn on
+//! observe-core's parts of the same names; `reqwest` adds
+//! `trace::inject_reqwest`. With `default-features = false` the crate records
+//! the metrics only.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -58,5 +81,6 @@ pub use route::MatchedPathRoute;
 
 // One dependency line: everything a service touches, from observe-core.
 #[cfg(feature = "shutdown")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
 pub use observe_core::shutdown::{Shutdown, shutdown_signal};
 pub use observe_core::*;
