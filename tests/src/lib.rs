@@ -2,6 +2,12 @@
 //! a real HTTP client, a parser for the exposition text, and the external
 //! validators (promtool, a strict OpenMetrics parser).
 
+/// The README's code blocks: `cargo test -p observe-tests --doc` compiles
+/// them, and runs those not marked `no_run`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod otlp;
 pub mod protobuf;
 pub mod sentry;
@@ -404,4 +410,46 @@ pub async fn load(
     }
     latencies.sort();
     latencies
+}
+
+/// What a [`next_hop`] received: every `traceparent` and `tracestate` line
+/// of one request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Every `traceparent` line.
+    pub traceparent: Vec<String>,
+    /// Every `tracestate` line.
+    pub tracestate: Vec<String>,
+}
+
+/// A next hop on loopback that records the trace headers of each
+/// `GET /users/{id}` it receives and answers 404.
+pub async fn next_hop() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use axum::http::HeaderMap;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let record = std::sync::Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/users/{id}",
+        axum::routing::get(move |headers: HeaderMap| {
+            let record = std::sync::Arc::clone(&record);
+            async move {
+                let all = |name: &str| {
+                    headers
+                        .get_all(name)
+                        .iter()
+                        .map(|v| v.to_str().unwrap_or_default().to_string())
+                        .collect()
+                };
+                record
+                    .lock()
+                    .expect("the recorder never panics holding the lock")
+                    .push(Received {
+                        traceparent: all("traceparent"),
+                        tracestate: all("tracestate"),
+                    });
+                axum::http::StatusCode::NOT_FOUND
+            }
+        }),
+    );
+    (spawn_axum(app).await, seen)
 }

@@ -1,4 +1,4 @@
-//! W3C Trace Context Level 1 through real servers, as the next hop sees
+//! W3C Trace Context (Level 2, which accepts every Level 1 header) through real servers, as the next hop sees
 //! it: each framework's example service relays `GET /relay/{id}` to a
 //! loopback server that records the `traceparent` and `tracestate` it
 //! receives. A table of incoming headers, the same answers on axum,
@@ -7,53 +7,15 @@
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
-use axum::http::HeaderMap;
 use axum::routing::get;
 use observe_tests::{
-    FRAMEWORKS, client, example_observe, example_shop, spawn_axum, start_example_with,
+    FRAMEWORKS, client, example_observe, example_shop, next_hop, spawn_axum, start_example_with,
 };
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 const OTHER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-
-/// What the next hop received: every `traceparent` and `tracestate` line.
-#[derive(Debug, Clone, Default)]
-struct Received {
-    traceparent: Vec<String>,
-    tracestate: Vec<String>,
-}
-
-/// A next hop that records what it receives and answers 404.
-async fn next_hop() -> (SocketAddr, Arc<Mutex<Vec<Received>>>) {
-    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let record = Arc::clone(&seen);
-    let app = Router::new().route(
-        "/users/{id}",
-        get(move |headers: HeaderMap| {
-            let record = Arc::clone(&record);
-            async move {
-                let all = |name: &str| {
-                    headers
-                        .get_all(name)
-                        .iter()
-                        .map(|v| v.to_str().unwrap().to_string())
-                        .collect()
-                };
-                record.lock().unwrap().push(Received {
-                    traceparent: all("traceparent"),
-                    tracestate: all("tracestate"),
-                });
-                axum::http::StatusCode::NOT_FOUND
-            }
-        }),
-    );
-    (spawn_axum(app).await, seen)
-}
 
 /// What the next hop must see.
 #[derive(Debug, Clone)]
@@ -111,6 +73,31 @@ fn cases() -> Vec<Case> {
         (
             "an invalid key discards all",
             vec![tp(valid.clone()), ts("foo=1,Bar=2")],
+            Expect::Continue(None),
+        ),
+        (
+            "W3C Level 2 keys: @ anywhere after the first character",
+            vec![
+                tp(valid.clone()),
+                ts("foo@=1,foo@@bar=1,foo@bar@baz=1"),
+                ts(&format!("{}@v=1", "t".repeat(242))),
+            ],
+            Expect::Continue(Some(format!(
+                "foo@=1,foo@@bar=1,foo@bar@baz=1,{}@v=1",
+                "t".repeat(242)
+            ))),
+        ),
+        (
+            "a key starting with @ discards all",
+            vec![tp(valid.clone()), ts("foo=1,@foo=1")],
+            Expect::Continue(None),
+        ),
+        (
+            "a 257-character key discards all",
+            vec![
+                tp(valid.clone()),
+                ts(&format!("foo=1,{}=1", "k".repeat(257))),
+            ],
             Expect::Continue(None),
         ),
         (

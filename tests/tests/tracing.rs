@@ -19,8 +19,8 @@ use observe_core::Observe;
 use observe_core::trace::TracingGuard;
 use observe_tests::otlp::{OtlpReceiver, ReceivedSpan, ReceiverMode};
 use observe_tests::{
-    CapturedOutput, FRAMEWORKS, client, eventually, example_observe, scrape, spawn_axum,
-    start_example, strict_openmetrics_parse,
+    CapturedOutput, FRAMEWORKS, client, eventually, example_observe, example_shop, next_hop,
+    scrape, spawn_axum, start_example, start_example_with, strict_openmetrics_parse,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -190,6 +190,50 @@ async fn malformed_traceparent_headers_start_a_new_trace() {
     for span in fresh {
         assert_eq!(span.parent_span_id, "", "a new root: {span:?}");
         assert_ne!(span.trace_id, TRACE);
+    }
+}
+
+/// W3C Trace Context Level 2 keys with span export on: the caller's trace
+/// and tracestate go on to the next hop, on every framework.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level_2_tracestate_keys_pass_through_an_exporting_service() {
+    setup();
+    let (hop, seen) = next_hop().await;
+    let state = format!("foo@=1,foo@@bar=1,foo@bar@baz=1,{}@v=1", "t".repeat(242));
+    for (case, framework) in FRAMEWORKS.into_iter().enumerate() {
+        let observe = example_observe();
+        let shop = example_shop(&observe);
+        shop.set_upstream(&observe, &format!("http://{hop}"))
+            .unwrap();
+        let addr = start_example_with(framework, &observe, shop).await;
+        let trace = trace_for(700 + case);
+        for (sent, expected) in [
+            (state.clone(), vec![state.clone()]),
+            ("foo=1,@foo=1".to_string(), vec![]),
+            (format!("foo=1,{}=1", "k".repeat(257)), vec![]),
+        ] {
+            let before = seen.lock().unwrap().len();
+            let status = client()
+                .get(format!("http://{addr}/relay/1"))
+                .header("traceparent", traceparent(&trace, PARENT))
+                .header("tracestate", &sent)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 404, "{framework}");
+            let received = seen.lock().unwrap()[before].clone();
+            assert!(
+                received.traceparent[0].contains(&trace),
+                "{framework}: {received:?}"
+            );
+            assert_eq!(received.tracestate, expected, "{framework} {sent}");
+        }
+        let spans = spans_of(&trace, 1).await;
+        assert!(
+            spans.iter().any(|s| s.parent_span_id == PARENT),
+            "{framework}: the server span continues the caller's trace"
+        );
     }
 }
 

@@ -88,26 +88,20 @@ pub const MAX_TRACESTATE_MEMBERS: usize = 32;
 const LONG_MEMBER: usize = 128;
 
 fn is_key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// `simple-key` or `tenant@system` of the W3C grammar.
+/// A key by W3C Trace Context Level 2: a lowercase letter or a digit, then
+/// up to 255 of `a-z 0-9 _ - * / @`. Level 1's `tenant@system` split (241
+/// and 14 characters) is gone; every Level 1 key is still valid.
 fn is_valid_key(key: &[u8]) -> bool {
-    let run = |part: &[u8], first_ok: fn(u8) -> bool, max: usize| {
-        !part.is_empty()
-            && part.len() <= max
-            && first_ok(part[0])
-            && part.iter().all(|b| is_key_char(*b))
-    };
-    match key.iter().position(|b| *b == b'@') {
-        None => run(key, |b| b.is_ascii_lowercase(), 256),
-        Some(at) => {
-            run(
-                &key[..at],
-                |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
-                241,
-            ) && run(&key[at + 1..], |b| b.is_ascii_lowercase(), 14)
+    match key.split_first() {
+        Some((first, rest)) => {
+            key.len() <= 256
+                && (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.iter().all(|b| is_key_char(*b))
         }
+        None => false,
     }
 }
 
@@ -263,6 +257,17 @@ mod tests {
             "fw529a3039@dt=CgWVaQ8JAoGnTEV2c3d1hdk",
         );
         ok("0tenant@vendor=x", "0tenant@vendor=x");
+        // Level 2 keys: `@` anywhere after the first character, a digit
+        // first, no tenant or system limits.
+        for key in ["foo@", "foo@@bar", "foo@bar@baz", "1foo", "foo@1bar"] {
+            ok(&format!("{key}=1"), &format!("{key}=1"));
+        }
+        let long = format!("{}@v=1", "t".repeat(242));
+        ok(&long, &long);
+        let system = format!("t@{}=1", "s".repeat(15));
+        ok(&system, &system);
+        let longest = format!("{}=1", "k".repeat(256));
+        ok(&longest, &longest);
         ok("k*/_-=with space inside", "k*/_-=with space inside");
         ok(
             &format!("a={}", "v".repeat(256)),
@@ -274,25 +279,21 @@ mod tests {
             "",
             " , ",
             "Foo=1",
-            "1foo=1",
             "foo",
             "foo=",
             "=1",
             "foo=1=2",
             "foo=a\u{7f}",
             "foo=a\r\nb",
-            "foo@=1",
             "@foo=1",
             "foo@Bar=1",
-            "foo@1bar=1",
+            "_foo=1",
             "foo=1,bar",
         ] {
             discarded(bad);
         }
         discarded(&format!("a={}", "v".repeat(257)));
         discarded(&format!("{}=1", "k".repeat(257)));
-        discarded(&format!("{}@v=1", "t".repeat(242)));
-        discarded(&format!("t@{}=1", "s".repeat(15)));
         let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         discarded(&too_many.join(","));
     }
