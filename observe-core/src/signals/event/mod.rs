@@ -87,8 +87,11 @@ pub(crate) struct Finished<'a> {
     pub(crate) rpc: Option<(&'a str, &'a str, u8)>,
 }
 
+/// Milliseconds to the microsecond observe measures to: the nearest
+/// double to a whole number of microseconds over 1,000 prints as at most
+/// three decimals (`0.411`, never `0.41106200000000004`).
 fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    d.as_micros() as f64 / 1e3
 }
 
 /// The request-derived labels as `name=value,...`, when any is declared.
@@ -134,4 +137,23 @@ pub(crate) fn emit_through_tracing(context: &RequestContext, finished: &Finished
         rpc_grpc_status_code = finished.rpc.map(|(_, _, code)| code),
         "request finished"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Durations print to the microsecond, with no float noise.
+    #[test]
+    fn milliseconds_print_without_float_noise() {
+        for (micros, text) in [(411_062, "411.062"), (411, "0.411"), (1, "0.001"), (0, "0")] {
+            let printed = millis(Duration::from_nanos(micros * 1000 + 999)).to_string();
+            assert_eq!(printed, text);
+        }
+        for micros in 0..200_000u64 {
+            let printed = millis(Duration::from_micros(micros)).to_string();
+            let decimals = printed.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{micros} µs printed as {printed}");
+        }
+    }
 }
