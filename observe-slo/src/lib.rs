@@ -106,24 +106,70 @@
 //! first one). `examples/tests/judge.rs` runs these queries and the judge
 //! against a real Prometheus and VictoriaMetrics, with healthy, faulty and
 //! slow canaries of the axum example.
+//!
+//! # Files: observe's form and OpenSLO
+//!
+//! The SLOs travel as data too. [`Slos::to_json`] writes observe's own form
+//! (and `Slos::to_yaml` the same in YAML, feature `yaml`): the service,
+//! each SLO's `name`, `indicator` (`availability`, `latency` with its
+//! `threshold_seconds`, or `grpc_availability`), `objective`, optional
+//! `route` and `window_days`, and the `duration_buckets` the thresholds are
+//! checked against. [`Slos::from_json`] and `Slos::from_yaml` read it back
+//! with the checks [`Slos::prometheus_rules`] makes, and refuse an unknown
+//! field; an error names the field (`slos[1].objective`) and what it
+//! accepts. `Slos` implements serde's `Serialize` and `Deserialize` in
+//! that form, so it can sit inside a service's own configuration.
+//!
+//! ```yaml
+//! format: observe-slos/v1   # optional
+//! service: shop             # the Prometheus job
+//! slos:
+//!   - name: shop-availability
+//!     indicator: availability
+//!     objective: 0.999
+//!   - name: users-fast
+//!     indicator: latency
+//!     objective: 0.99
+//!     threshold_seconds: 0.25   # a bucket bound
+//!     route: /users/{id}
+//!     window_days: 30           # the default
+//! # duration_buckets: [0.005, 0.01, ...]   # default: observe's
+//! ```
+//!
+//! The admin listener serves this document at `/observe/api/slos` when the
+//! service passes it (`AdminConfig::slos(slos.to_json())` in observe-core's
+//! console), so `observe rules --from http://127.0.0.1:9464` writes the
+//! running service's rules without its source.
+//!
+//! [`Slos::openslo`] and `Slos::openslo_yaml` (feature `yaml`) export the same SLOs in
+//! [OpenSLO](https://openslo.com) v1: a `Service`, and one `SLO` per
+//! objective with a `ratioMetric` of Prometheus counters (good over total,
+//! the complement of the rules' error ratio on the same series), a rolling
+//! `timeWindow` of the SLO's days and `budgetingMethod: Occurrences`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "prometheus-api")]
 mod change;
 mod dashboard;
+mod document;
 mod judge;
 #[cfg(feature = "prometheus-api")]
 mod prometheus;
+mod openslo;
 mod query;
 mod rollout;
 
 #[cfg(feature = "prometheus-api")]
 pub use change::ChangeJudgement;
+pub use document::SLOS_FORMAT;
 pub use judge::{
     Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
     Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
 };
 #[cfg(feature = "prometheus-api")]
 pub use prometheus::{Comparison, Points, PrometheusApi, QueryError, UnknownSide};
+pub use openslo::OPENSLO_API_VERSION;
 pub use query::{Side, SideQueries, duration_seconds, is_duration};
 pub use rollout::{Analysis, RolloutError};
 
@@ -194,6 +240,27 @@ pub enum SloError {
     /// SLO names become label values and rule names.
     #[error("SLO name {0:?}: expected letters, digits, '-' or '_'")]
     Name(String),
+    /// Two SLOs of one service with the same name: their rule groups and
+    /// series would collide.
+    #[error("SLO name {0:?} is used twice: expected each SLO's name once")]
+    Duplicate(String),
+    /// A document that is not JSON (or YAML) at all.
+    #[error("not valid {format}: {message}")]
+    Syntax {
+        /// `JSON` or `YAML`.
+        format: &'static str,
+        /// The parser's message, with the line and column.
+        message: String,
+    },
+    /// A field of observe's SLO document that is missing, of the wrong
+    /// type, unknown or invalid.
+    #[error("{field}: {message}")]
+    Field {
+        /// Where, e.g. `slos[1].objective`.
+        field: String,
+        /// What it accepts, and what was found.
+        message: String,
+    },
 }
 
 impl Slo {
@@ -356,9 +423,15 @@ impl Slos {
         self
     }
 
-    /// Every SLO is valid for these buckets.
+    /// Every SLO is valid for these buckets, and named once.
     fn check(&self) -> Result<(), SloError> {
-        self.slos.iter().try_for_each(|slo| slo.check(&self.bounds))
+        for (i, slo) in self.slos.iter().enumerate() {
+            slo.check(&self.bounds)?;
+            if self.slos[..i].iter().any(|other| other.name == slo.name) {
+                return Err(SloError::Duplicate(slo.name.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// The rule file (YAML) for Prometheus: recording rules, burn-rate
