@@ -31,6 +31,7 @@
 //! | `/observe` | GET | the status page: one self-contained HTML page |
 //! | `/observe/api/status` | GET | the page's JSON |
 //! | `/observe/log-level` | GET, PUT, DELETE | the log filter; PUT `{"directives": "info,shop=debug", "revert_after": "15m"}` changes it until the revert, DELETE restores the default |
+//! | `/observe/api/slos` | GET | the service's SLOs as given to [`AdminConfig::slos`] (observe-slo's `Slos::to_json`), for `observe rules --from URL`; 404 when none were given |
 //!
 //! # The log level at run time
 //!
@@ -160,6 +161,8 @@ pub struct AdminConfig {
     token: Option<auth::Token>,
     /// Set from `OBSERVE_METRICS_ADDR`, the old name.
     deprecated_name: bool,
+    /// The SLO document `/observe/api/slos` serves.
+    slos: Option<Arc<Value>>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -167,6 +170,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("slos", &self.slos.is_some())
             .finish()
     }
 }
@@ -178,7 +182,25 @@ impl AdminConfig {
             addr,
             token: None,
             deprecated_name: false,
+            slos: None,
         }
+    }
+
+    /// The service's SLOs, served as they are at `GET /observe/api/slos`
+    /// so tools read them from the running service (`observe rules --from
+    /// http://127.0.0.1:9464`). Pass observe-slo's `Slos::to_json()`:
+    ///
+    /// ```
+    /// # let document = serde_json::json!({"service": "shop", "slos": []});
+    /// use observe_core::console::AdminConfig;
+    ///
+    /// let config = AdminConfig::new("127.0.0.1:9464".parse().unwrap())
+    ///     .slos(document); // slos.to_json()
+    /// # let _ = config;
+    /// ```
+    pub fn slos(mut self, document: Value) -> Self {
+        self.slos = Some(Arc::new(document));
+        self
     }
 
     /// The token writes need; errors name what is accepted, never the
@@ -330,13 +352,14 @@ impl Admin {
     }
 
     /// Every path the admin listener answers.
-    pub const PATHS: [&'static str; 6] = [
+    pub const PATHS: [&'static str; 7] = [
         "/metrics",
         "/health/live",
         "/health/ready",
         "/observe",
         "/observe/api/status",
         "/observe/log-level",
+        "/observe/api/slos",
     ];
 
     /// Answers `request`. Only `/health/ready` and `/observe/api/status`
@@ -378,6 +401,14 @@ impl Admin {
                 AdminResponse::json(200, &value)
             }
             "/observe/log-level" if read => AdminResponse::json(200, &status::log_level()),
+            "/observe/api/slos" if read => match &self.inner.config.slos {
+                Some(document) => AdminResponse::json(200, document),
+                None => AdminResponse::error(
+                    404,
+                    "no SLOs: this service gave none to its admin listener (AdminConfig::slos)",
+                ),
+            }
+            .with("x-content-type-options", "nosniff"),
             "/observe/log-level" if matches!(request.method, "PUT" | "DELETE") => {
                 self.write_level(&request)
             }
@@ -396,7 +427,8 @@ impl Admin {
             | "/health/ready"
             | "/observe"
             | "/observe/"
-            | "/observe/api/status" => {
+            | "/observe/api/status"
+            | "/observe/api/slos" => {
                 AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET, HEAD")
             }
             "/observe/log-level" => {
@@ -504,5 +536,69 @@ mod level {
             409,
             "observe's logging is not built in (the `logging` feature): nothing to change",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &'static str) -> AdminRequest<'static> {
+        AdminRequest {
+            method: "GET",
+            path,
+            authorization: None,
+            accept: None,
+            peer: None,
+            body: b"",
+        }
+    }
+
+    fn header<'r>(response: &'r AdminResponse, name: &str) -> Option<&'r str> {
+        response
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[tokio::test]
+    async fn the_slos_are_served_as_given_or_404() {
+        let observe = Observe::builder().build().expect("default settings");
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        let document = json!({"service": "shop", "slos": [{"name": "a", "objective": 0.999}]});
+        let admin = Admin::new(&observe, AdminConfig::new(addr).slos(document.clone()))
+            .expect("loopback needs no token");
+        let response = admin.handle(get("/observe/api/slos")).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(header(&response, "content-type"), Some("application/json"));
+        assert_eq!(header(&response, "cache-control"), Some("no-store"));
+        assert_eq!(header(&response, "x-content-type-options"), Some("nosniff"));
+        let body: Value = serde_json::from_slice(&response.body).expect("JSON");
+        assert_eq!(body, document);
+
+        let put = AdminRequest {
+            method: "PUT",
+            ..get("/observe/api/slos")
+        };
+        assert_eq!(admin.handle(put).await.status, 405);
+
+        let without = Admin::new(&observe, AdminConfig::new(addr)).expect("loopback");
+        let response = without.handle(get("/observe/api/slos")).await;
+        assert_eq!(response.status, 404);
+        assert_eq!(header(&response, "content-type"), Some("application/json"));
+        let body: Value = serde_json::from_slice(&response.body).expect("JSON");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("AdminConfig::slos")),
+            "{body}"
+        );
+        // Listed where an unknown path is answered.
+        let response = without.handle(get("/nope")).await;
+        assert!(
+            String::from_utf8_lossy(&response.body).contains("/observe/api/slos"),
+            "{response:?}"
+        );
     }
 }
