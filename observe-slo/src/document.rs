@@ -334,8 +334,7 @@ fn slo(value: &Value, path: &str) -> Result<Slo, SloError> {
 
 /// `duration_buckets`: finite, positive, increasing.
 fn bounds(value: &Value) -> Result<Vec<f64>, SloError> {
-    const EXPECTED: &str =
-        "expected the duration histogram's bucket bounds in seconds, increasing, e.g. [0.005, 0.01, 0.025]";
+    const EXPECTED: &str = "expected the duration histogram's bucket bounds in seconds, increasing, e.g. [0.005, 0.01, 0.025]";
     let Value::Array(items) = value else {
         return Err(field("duration_buckets", EXPECTED, value));
     };
@@ -443,10 +442,7 @@ mod tests {
             r#"{"service": "shop", "slos": [{"name": "a", "indicator": "availability", "objective": 0.999}]}"#,
         )
         .unwrap();
-        assert_eq!(
-            slos,
-            Slos::new("shop").with(Slo::availability("a", 0.999))
-        );
+        assert_eq!(slos, Slos::new("shop").with(Slo::availability("a", 0.999)));
     }
 
     fn refused(text: &str) -> String {
@@ -470,7 +466,9 @@ mod tests {
                 "slos[0].indicator: expected \"availability\", \"latency\" or \"grpc_availability\"; found \"speed\"",
             ),
             (
-                slo(r#""name": "a", "indicator": "latency", "objective": 0.9, "threshold_seconds": 0.3"#),
+                slo(
+                    r#""name": "a", "indicator": "latency", "objective": 0.9, "threshold_seconds": 0.3"#,
+                ),
                 "slos[0].threshold_seconds: SLO \"a\": latency threshold 0.3s is not a bucket bound",
             ),
             (
@@ -478,7 +476,9 @@ mod tests {
                 "slos[0].threshold_seconds: expected the latency threshold in seconds",
             ),
             (
-                slo(r#""name": "a", "indicator": "availability", "objective": 0.9, "threshold_seconds": 0.25"#),
+                slo(
+                    r#""name": "a", "indicator": "availability", "objective": 0.9, "threshold_seconds": 0.25"#,
+                ),
                 "slos[0].threshold_seconds: only a latency SLO has a threshold",
             ),
             (
@@ -490,7 +490,9 @@ mod tests {
                 "slos[0].objectve: unknown field; expected one of name, indicator, objective",
             ),
             (
-                slo(r#""name": "a", "indicator": "availability", "objective": 0.9, "window_days": 0"#),
+                slo(
+                    r#""name": "a", "indicator": "availability", "objective": 0.9, "window_days": 0"#,
+                ),
                 "slos[0].window_days: expected a whole number of days from 1 to 366",
             ),
             (
@@ -535,7 +537,10 @@ mod tests {
     fn yaml_round_trips_and_names_the_field() {
         let slos = every_kind();
         let yaml = slos.to_yaml();
-        assert!(yaml.starts_with("format: observe-slos/v1\nservice: shop\n"), "{yaml}");
+        assert!(
+            yaml.starts_with("format: observe-slos/v1\nservice: shop\n"),
+            "{yaml}"
+        );
         assert_eq!(Slos::from_yaml(&yaml).unwrap(), slos);
         // JSON is YAML, and hand-written YAML reads the same.
         assert_eq!(Slos::from_yaml(&slos.to_json().to_string()).unwrap(), slos);
@@ -544,9 +549,11 @@ mod tests {
             Slos::from_yaml(written).unwrap(),
             Slos::new("shop").with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
         );
-        let err = Slos::from_yaml("service: shop\nslos:\n  - name: a\n    indicator: availability\n    objective: 2\n")
-            .unwrap_err()
-            .to_string();
+        let err = Slos::from_yaml(
+            "service: shop\nslos:\n  - name: a\n    indicator: availability\n    objective: 2\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("slos[0].objective: "), "{err}");
         let err = Slos::from_yaml("service: [shop\n").unwrap_err().to_string();
         assert!(err.starts_with("not valid YAML: "), "{err}");

@@ -154,9 +154,9 @@ mod change;
 mod dashboard;
 mod document;
 mod judge;
+mod openslo;
 #[cfg(feature = "prometheus-api")]
 mod prometheus;
-mod openslo;
 mod query;
 mod rollout;
 
@@ -167,9 +167,9 @@ pub use judge::{
     Counts, DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Judge, JudgeError,
     Judgement, SloJudgement, Verdict, critical_z, upper_tail, z_statistic,
 };
+pub use openslo::OPENSLO_API_VERSION;
 #[cfg(feature = "prometheus-api")]
 pub use prometheus::{Comparison, Points, PrometheusApi, QueryError, UnknownSide};
-pub use openslo::OPENSLO_API_VERSION;
 pub use query::{Side, SideQueries, duration_seconds, is_duration};
 pub use rollout::{Analysis, RolloutError};
 

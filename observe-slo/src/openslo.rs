@@ -215,7 +215,10 @@ mod tests {
             // to it (or, for latency, is the rules' bucket).
             let total = query("total");
             let (total_metric, total_labels) = matchers(&total);
-            let denominator = format!("sum(rate({total_metric}{{{}}}[5m]))", total_labels.join(","));
+            let denominator = format!(
+                "sum(rate({total_metric}{{{}}}[5m]))",
+                total_labels.join(",")
+            );
             assert!(rules.contains(&denominator), "{denominator}\n{rules}");
             let good = query("good");
             let (good_metric, good_labels) = matchers(&good);
