@@ -9,11 +9,13 @@
 //!   classifier closure, no router (`--bin tower-service`).
 //! - [`grpc`]: a gRPC service (tonic's generated server behind observe's
 //!   tower layer, `--bin grpc-service`).
-//! - [`deploy`]: the `judge` and `analysis` subcommands every binary has.
+//!
+//! Every binary also carries observe-cli's commands on its [`slos`]:
+//! `axum-service rules|dashboard|judge|analysis|slos` (see observe-cli), and
+//! its admin listener serves them at `/observe/api/slos`.
 
 pub mod actix_app;
 pub mod axum_app;
-pub mod deploy;
 pub mod grpc;
 pub mod shop;
 pub mod tower_app;
@@ -26,11 +28,21 @@ pub fn listen_addr() -> String {
 /// The admin listener of the example services, from `OBSERVE_ADMIN_ADDR`
 /// (default `127.0.0.1:9464`; `off` for none; the older
 /// `OBSERVE_METRICS_ADDR` still works) and `OBSERVE_ADMIN_TOKEN`, with the
-/// simulated database as its readiness check. `None` when it is off: the
-/// service then serves `/metrics` on its public port.
+/// simulated database as its readiness check, serving [`slos`] at
+/// `/observe/api/slos`. `None` when it is off: the service then serves
+/// `/metrics` on its public port.
 pub fn admin(
     observe: &observe_core::Observe,
     shop: &std::sync::Arc<shop::Shop>,
+) -> Result<Option<observe_core::console::Admin>, Box<dyn std::error::Error>> {
+    admin_serving(observe, shop, &slos())
+}
+
+/// [`admin`], serving `slos` at `/observe/api/slos`.
+pub fn admin_serving(
+    observe: &observe_core::Observe,
+    shop: &std::sync::Arc<shop::Shop>,
+    slos: &observe_slo::Slos,
 ) -> Result<Option<observe_core::console::Admin>, Box<dyn std::error::Error>> {
     use observe_core::console::{Admin, AdminConfig};
     let shop = std::sync::Arc::clone(shop);
@@ -39,7 +51,7 @@ pub fn admin(
         async move { shop.ping_database().await }
     })?;
     match AdminConfig::from_env()? {
-        Some(config) => Ok(Some(Admin::new(observe, config)?)),
+        Some(config) => Ok(Some(Admin::new(observe, config.slos(slos.to_json()))?)),
         None => Ok(None),
     }
 }
@@ -66,29 +78,10 @@ pub fn slos() -> observe_slo::Slos {
         .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
 }
 
-/// `<binary> rules` prints the Prometheus rules and `<binary> dashboard` the
-/// Grafana dashboard, and nothing else, then the binary exits; `None` for
-/// any other invocation, which starts the service.
-pub fn print_artifacts() -> Option<Result<(), Box<dyn std::error::Error>>> {
-    let mode = std::env::args().nth(1)?;
-    let printed = match mode.as_str() {
-        "rules" => slos().prometheus_rules().map(|rules| print!("{rules}")),
-        "dashboard" => {
-            let dashboard = slos().grafana_dashboard();
-            match serde_json::to_string_pretty(&dashboard) {
-                Ok(text) => {
-                    println!("{text}");
-                    Ok(())
-                }
-                Err(e) => return Some(Err(e.into())),
-            }
-        }
-        other => {
-            return Some(Err(format!(
-                "unknown argument {other:?}: expected no argument (serve), rules, dashboard, judge or analysis"
-            )
-            .into()));
-        }
-    };
-    Some(printed.map_err(Into::into))
+/// The gRPC example's SLO: 99.9% of `shop.v1.Users/GetUser` calls without
+/// a server-error code.
+pub fn grpc_slos() -> observe_slo::Slos {
+    use observe_slo::{Slo, Slos};
+    Slos::new("shop-grpc")
+        .with(Slo::grpc_availability("get-user-availability", 0.999).route("shop.v1.Users/GetUser"))
 }

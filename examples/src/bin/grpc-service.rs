@@ -12,6 +12,11 @@ use observe_examples::grpc;
 use observe_examples::shop::{CheckoutV2, Shop};
 
 fn main() -> std::process::ExitCode {
+    // `rules`, `judge`, `slos`, ...: observe-cli's commands on this
+    // service's SLOs.
+    if std::env::args_os().len() > 1 {
+        return observe_cli::run(&observe_examples::grpc_slos());
+    }
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -48,7 +53,9 @@ async fn serve(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Shop::new(&observe, CheckoutV2::from_env()?)?;
     shop.inject(observe_examples::shop::Faults::from_env()?);
-    if let Some(admin) = observe_examples::admin(&observe, &shop)? {
+    if let Some(admin) =
+        observe_examples::admin_serving(&observe, &shop, &observe_examples::grpc_slos())?
+    {
         let listener = observe_examples::bind_admin(&admin).await?;
         tokio::spawn(observe_examples::tower_app::serve_admin(listener, admin));
     }

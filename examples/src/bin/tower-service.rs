@@ -11,16 +11,14 @@ use observe_examples::shop::{CheckoutV2, Shop};
 use observe_examples::{listen_addr, tower_app};
 
 fn main() -> std::process::ExitCode {
-    // `judge` and `analysis`: deploy feedback from the same SLOs; the
-    // exit code gates a pipeline (0 continue, 1 roll back, 3 wait, 2 error).
-    if let Some(code) =
-        observe_examples::deploy::command("tower-service", &observe_examples::slos())
-    {
-        return code;
+    // `rules`, `dashboard`, `judge`, `analysis`, `slos`: what Prometheus,
+    // Grafana and a deploy pipeline need, from the same SLOs (observe-cli);
+    // judge's exit code gates a pipeline (0 continue, 1 roll back, 3 wait).
+    if std::env::args_os().len() > 1 {
+        return observe_cli::run(&observe_examples::slos());
     }
-    // `rules` and `dashboard` print what Prometheus and Grafana need, only.
     // A bad setting stops the service with its message, not a Debug dump.
-    match observe_examples::print_artifacts().unwrap_or_else(run) {
+    match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tower-service: {error}");

@@ -122,7 +122,8 @@ fn a_config_change_is_judged_against_the_window_before_it() {
     let (code, _, stderr) = judge(&url, &["--after", "yesterday"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("--after \"yesterday\": expected an RFC 3339 time"),
+        stderr
+            .contains("invalid value 'yesterday' for '--after <TIME>': expected an RFC 3339 time"),
         "{stderr}"
     );
     eprintln!("config change end to end: {:.1?}", started.elapsed());
