@@ -209,3 +209,89 @@ fn promtool_unit_tests_prove_the_burn_rate_alerts() {
         rules()
     );
 }
+
+/// Recording rules for the OpenSLO export's good and total queries, per SLO.
+fn openslo_rules() -> String {
+    let slos = Slos::new("shop")
+        .with(Slo::availability("checkout", 0.999).route("/orders"))
+        .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+        .with(Slo::grpc_availability("users-grpc", 0.999).route("shop.v1.Users/GetUser"));
+    let mut out = String::from("groups:\n  - name: openslo\n    rules:\n");
+    for document in slos.openslo().unwrap().iter().skip(1) {
+        let slo = document["metadata"]["displayName"].as_str().unwrap();
+        let ratio = &document["spec"]["indicator"]["spec"]["ratioMetric"];
+        for side in ["good", "total"] {
+            let query = &ratio[side]["metricSource"]["spec"]["query"];
+            // A JSON string is a YAML double-quoted scalar.
+            out.push_str(&format!(
+                "      - record: openslo:{side}\n        expr: {query}\n        labels: {{slo: {slo}}}\n"
+            ));
+        }
+    }
+    out
+}
+
+/// At steady traffic, the OpenSLO export's good/total equals one minus the
+/// rules' error ratio, for every kind of SLO.
+const OPENSLO_TESTS: &str = r#"
+rule_files: [rules.yml, openslo.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="201"}'
+        values: '0+980x20'
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/orders",http_response_status_code="500",error_type="500"}'
+        values: '0+20x20'
+      - series: 'http_server_request_duration_seconds_count{job="shop",http_route="/users/{id}",http_response_status_code="200"}'
+        values: '0+1000x20'
+      - series: 'http_server_request_duration_seconds_bucket{job="shop",http_route="/users/{id}",http_response_status_code="200",le="0.25"}'
+        values: '0+800x20'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="0",rpc_system="grpc"}'
+        values: '0+780x20'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="5",rpc_system="grpc"}'
+        values: '0+200x20'
+      - series: 'rpc_server_duration_seconds_count{job="shop",rpc_service="shop.v1.Users",rpc_method="GetUser",rpc_grpc_status_code="13",rpc_system="grpc",error_type="13"}'
+        values: '0+20x20'
+    promql_expr_test:
+      - expr: openslo:good / on (slo) openslo:total
+        eval_time: 10m
+        exp_samples:
+          - labels: '{slo="checkout"}'
+            value: 0.98
+          - labels: '{slo="users-fast"}'
+            value: 0.8
+          - labels: '{slo="users-grpc"}'
+            value: 0.98
+      - expr: abs(openslo:good / on (slo) openslo:total - on (slo) (1 - slo:error_ratio:rate5m)) < bool 1e-9
+        eval_time: 10m
+        exp_samples:
+          - labels: '{slo="checkout"}'
+            value: 1
+          - labels: '{slo="users-fast"}'
+            value: 1
+          - labels: '{slo="users-grpc"}'
+            value: 1
+"#;
+
+#[test]
+fn the_openslo_export_counts_what_the_rules_count() {
+    if require_tool("promtool", &["--version"], "apt-get install prometheus").is_none() {
+        return;
+    }
+    let dir = workdir("openslo");
+    std::fs::write(dir.join("openslo.yml"), openslo_rules()).unwrap();
+    std::fs::write(dir.join("tests.yml"), OPENSLO_TESTS).unwrap();
+    let (ok, output) = promtool(&["check", "rules", "openslo.yml"], &dir);
+    assert!(
+        ok,
+        "promtool check rules failed:\n{output}\n---\n{}",
+        openslo_rules()
+    );
+    let (ok, output) = promtool(&["test", "rules", "tests.yml"], &dir);
+    assert!(
+        ok,
+        "promtool test rules failed:\n{output}\n---\n{}",
+        openslo_rules()
+    );
+}
