@@ -26,6 +26,10 @@ use observe_tests::{
 };
 use serde_json::Value;
 
+#[path = "support/reporting.rs"]
+mod reporting;
+use reporting::reporting_service;
+
 const SECRETS: [&str; 8] = [
     "SECRET-bearer",
     "SECRET-cookie",
@@ -39,6 +43,8 @@ const SECRETS: [&str; 8] = [
 
 /// The trace every test request continues.
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+/// The caller's span: the parent of every request's own.
+const CALLER: &str = "b7ad6b7169203331";
 
 struct Setup {
     sink: SentrySink,
@@ -106,12 +112,22 @@ async fn hostile_get(addr: std::net::SocketAddr, path: &str, id: &str) -> u16 {
         .header("x-api-key", "SECRET-apikey")
         .header("x-forwarded-for", "203.0.113.77")
         .header("x-request-id", id)
-        .header("traceparent", format!("00-{TRACE}-b7ad6b7169203331-01"))
+        .header("traceparent", format!("00-{TRACE}-{CALLER}-01"))
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// Sentry links an event to its trace through `contexts.trace` (not the
+/// tags): the request's trace, its span, and the caller's span as parent.
+fn assert_request_trace(event: &Value) {
+    let trace = &event["contexts"]["trace"];
+    assert_eq!(trace["trace_id"], TRACE, "{event:#}");
+    assert_eq!(trace["span_id"], event["tags"]["span_id"], "{event:#}");
+    assert_ne!(trace["span_id"], CALLER, "{event:#}");
+    assert_eq!(trace["parent_span_id"], CALLER, "{event:#}");
 }
 
 fn assert_no_secrets() {
@@ -139,6 +155,7 @@ async fn panics_and_server_errors_arrive_once_on_every_framework() {
         assert_eq!(event["tags"]["http.response.status_code"], "500");
         assert_eq!(event["tags"]["request_id"], id.as_str());
         assert_eq!(event["tags"]["trace_id"], TRACE, "the caller's trace");
+        assert_request_trace(&event);
         assert_eq!(event["release"], "shop@1.2.3");
         assert_eq!(event["environment"], "test");
         let exception = &event["exception"]["values"][0];
@@ -166,6 +183,7 @@ async fn panics_and_server_errors_arrive_once_on_every_framework() {
         assert_eq!(event["tags"]["http.route"], "/users/{id}", "{framework:?}");
         assert_eq!(event["tags"]["http.response.status_code"], "500");
         assert_eq!(event["message"], "HTTP 500 from GET /users/{id}");
+        assert_request_trace(&event);
         // One bug, one issue: the fingerprint has no id in it.
         assert_eq!(
             event["fingerprint"],
@@ -224,6 +242,7 @@ async fn error_lines_and_panic_messages_are_scrubbed_and_not_reported_twice() {
     assert_eq!(event["tags"]["observe.kind"], "log", "{event:#}");
     assert_eq!(event["tags"]["http.route"], "/charge");
     assert_eq!(event["logger"], "errors");
+    assert_request_trace(&event);
     let message = event["message"].as_str().unwrap();
     assert!(message.starts_with("charge failed for"), "{message}");
     let fingerprint = event["fingerprint"].as_array().unwrap();
@@ -252,94 +271,6 @@ fn a_second_setup_is_refused() {
     assert!(err.to_string().contains("already"), "{err}");
 }
 
-/// What a handler does with a failure it handles itself: reports it with
-/// the `sentry` API, then answers 500. Planted secrets in the message.
-fn report_handled_failure() -> u16 {
-    sentry::capture_message(
-        "payment declined for alice@example.com token=SECRET-query",
-        sentry::Level::Error,
-    );
-    500
-}
-
-/// `GET /pay/{id}` (which reports) and `GET /fine` on each framework.
-async fn reporting_service(
-    framework: observe_tests::Framework,
-    observe: &Observe,
-) -> std::net::SocketAddr {
-    use observe_tests::Framework;
-    match framework {
-        Framework::Axum => {
-            let app = Router::new()
-                .route(
-                    "/pay/{id}",
-                    get(|| async { StatusCode::from_u16(report_handled_failure()).unwrap() }),
-                )
-                .layer(observe_axum::ObserveLayer::new(observe));
-            spawn_axum(app).await
-        }
-        Framework::Actix => {
-            use actix_web::{App, HttpResponse, HttpServer, web};
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let observe = observe.clone();
-            std::thread::spawn(move || {
-                actix_web::rt::System::new().block_on(async move {
-                    HttpServer::new(move || {
-                        App::new()
-                            .route(
-                                "/pay/{id}",
-                                web::get().to(|| async {
-                                    report_handled_failure();
-                                    HttpResponse::InternalServerError().finish()
-                                }),
-                            )
-                            .wrap(observe_actix::ObserveLayer::new(&observe))
-                    })
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
-                    .unwrap()
-                    .run()
-                    .await
-                })
-            });
-            addr
-        }
-        Framework::Tower => {
-            // The example's hyper service, with its own route classifier,
-            // behind which a service that reports.
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let service = tower::ServiceBuilder::new()
-                .layer(observe_tower::ObserveLayer::new(observe).route_fn(
-                    |req: &http::Request<hyper::body::Incoming>| {
-                        req.uri().path().starts_with("/pay/").then_some("/pay/{id}")
-                    },
-                ))
-                .service(tower::service_fn(|_req| async {
-                    let status = report_handled_failure();
-                    let mut response =
-                        http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                    *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                    Ok::<_, std::convert::Infallible>(response)
-                }));
-            tokio::spawn(async move {
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let service = hyper_util::service::TowerToHyperService::new(service.clone());
-                    tokio::spawn(async move {
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-            addr
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_the_handler_sends_carry_the_request() {
     setup();
@@ -363,6 +294,7 @@ async fn events_the_handler_sends_carry_the_request() {
         assert_eq!(event["tags"]["http.request.method"], "GET");
         assert_eq!(event["tags"]["trace_id"], TRACE, "{framework:?}");
         assert_eq!(event["tags"]["span_id"].as_str().map(str::len), Some(16));
+        assert_request_trace(&event);
         assert_eq!(event["tags"]["service.name"], "payments");
         assert_eq!(event["server_name"], "payments");
         assert_eq!(event["release"], "payments@2.0.1");

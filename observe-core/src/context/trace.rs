@@ -38,6 +38,9 @@ pub(crate) struct RequestTrace {
     span: OnceLock<SpanContext>,
     /// The caller's `tracestate`, passed on.
     state: OnceLock<Box<str>>,
+    /// The caller's span id, from a valid `traceparent`: the parent of the
+    /// request's own span.
+    parent: OnceLock<[u8; 8]>,
 }
 
 impl RequestTrace {
@@ -69,6 +72,17 @@ impl RequestTrace {
     /// The caller's `tracestate`, to pass on.
     pub(crate) fn state(&self) -> Option<&str> {
         self.state.get().map(|s| &**s)
+    }
+
+    /// The caller's span id, when it sent a valid `traceparent`.
+    #[cfg_attr(not(feature = "errors"), allow(dead_code))]
+    pub(crate) fn parent_span_id(&self) -> Option<[u8; 8]> {
+        self.parent.get().copied()
+    }
+
+    /// Keeps the caller's span id (once).
+    pub(crate) fn set_parent_span_id(&self, span_id: [u8; 8]) {
+        let _ = self.parent.set(span_id);
     }
 
     /// Keeps the caller's `tracestate` (once).

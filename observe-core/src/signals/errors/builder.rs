@@ -9,7 +9,7 @@ use sentry::types::Dsn;
 
 use super::scrub::scrub;
 use super::tracker::{
-    Job, Throttle, Tracker, capture_events, install_panic_hook, scrubbed_already,
+    Job, Throttle, Tracker, capture_events, install_panic_hook, own_event, scrubbed_already,
 };
 use super::transport;
 use super::{
@@ -30,7 +30,7 @@ fn application_event(
     mut event: sentry::protocol::Event<'static>,
     client_ip: bool,
 ) -> sentry::protocol::Event<'static> {
-    if scrubbed_already() {
+    if own_event() {
         return event;
     }
     counters().errors.captured(ErrorKind::Application);

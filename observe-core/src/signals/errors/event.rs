@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 
-use sentry::protocol::{Event, Exception, Level, Mechanism, Request, Url, Value};
+use sentry::protocol::{Event, Exception, Level, Mechanism, Request, TraceContext, Url, Value};
 
+use crate::base::ids::TraceIds;
 use crate::base::service::Service;
 use crate::context::{RequestContext, RequestDetails};
 
@@ -47,7 +48,8 @@ fn base(
 /// Adds what an event made inside `context`'s request says about it, where
 /// the event does not say it already: the service (the request's own
 /// instance, whoever installed the client), method, route, request id,
-/// trace and span ids, the transaction and the (unscrubbed) request.
+/// trace and span ids, the transaction and the (unscrubbed) request; and
+/// Sentry's trace context, always (see [`trace_context`]).
 /// Returns the method and route.
 pub(crate) fn with_request(
     event: &mut Event<'static>,
@@ -71,6 +73,9 @@ pub(crate) fn with_request(
     tag("trace_id", trace.trace_id_hex());
     tag("span_id", trace.span_id_hex());
     event
+        .contexts
+        .insert("trace".into(), trace_context(context, &trace).into());
+    event
         .server_name
         .get_or_insert_with(|| service.name.clone().into());
     event
@@ -82,6 +87,28 @@ pub(crate) fn with_request(
         event.request = Some(to_request(details, &method));
     }
     (method, route)
+}
+
+/// Sentry's trace context for an event made now inside `context`'s request,
+/// whose current ids are `ids`: the request's trace, the span the event
+/// happened in (the request's own, or the dependency call in progress) and
+/// that span's parent (the caller's span, or the request's). Sentry links
+/// an event to its trace through this, not through tags, so it replaces
+/// whatever the hub filled in (the hub's own trace, unrelated to the
+/// request's: observe binds no hub per request).
+fn trace_context(context: &RequestContext, ids: &TraceIds) -> TraceContext {
+    let request = context.trace_ids();
+    let parent = if ids.span_id == request.span_id {
+        context.trace.parent_span_id()
+    } else {
+        Some(request.span_id)
+    };
+    TraceContext {
+        trace_id: ids.trace_id.into(),
+        span_id: ids.span_id.into(),
+        parent_span_id: parent.map(Into::into),
+        ..Default::default()
+    }
 }
 
 /// A 5xx response. One issue per method, route and status.

@@ -30,12 +30,17 @@
 //! `error.type`, `request_id` (the one in the logs and the `x-request-id`
 //! response header), the trace and span ids, the release
 //! (`service@version+commit`, or `SENTRY_RELEASE`) and the environment
-//! (`SENTRY_ENVIRONMENT`).
+//! (`SENTRY_ENVIRONMENT`). Inside a request, Sentry's trace context
+//! (`contexts.trace`, what links an event to its trace) is the request's:
+//! the trace id (the caller's, from `traceparent`), the span the event
+//! happened in (the same ids the log lines and exported spans carry) and
+//! its parent (the caller's span), with or without span export.
 //!
 //! **Events the handler sends carry the request.** Inside a request, an event
 //! sent with the `sentry` API gets the transaction (`GET /users/{id}`), the
 //! tags above, the service's name, version and release, and the scrubbed
-//! request, where it does not set them itself; it is scrubbed by the request's
+//! request, where it does not set them itself, and the request's trace
+//! context (replacing the hub's own); it is scrubbed by the request's
 //! instance's redactor, goes through the same bounded, counted queue, and the
 //! request's own 500 is then not reported a second time. This is one event
 //! processor on the main hub's scope, run on the handler's thread when such

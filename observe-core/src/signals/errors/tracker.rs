@@ -43,15 +43,39 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// What the capture thread is handing to the Sentry client right now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handover {
+    /// Nothing: an event captured now was sent by the application.
+    None,
+    /// One of observe's own events, still to be scrubbed by `before_send`.
+    Own,
+    /// One of observe's own events, scrubbed already.
+    Scrubbed,
+}
+
 thread_local! {
-    /// Set on the capture thread while it hands over an event it scrubbed
-    /// itself, so the client's `before_send` does not scrub it again.
-    static SCRUBBED: Cell<bool> = const { Cell::new(false) };
+    /// Set on the capture thread while it hands over one of observe's own
+    /// events, so the client's event processor does not count it as the
+    /// application's and `before_send` does not scrub it twice.
+    static HANDOVER: Cell<Handover> = const { Cell::new(Handover::None) };
+}
+
+/// Whether the event being sent now is one of observe's own.
+pub(super) fn own_event() -> bool {
+    HANDOVER.with(Cell::get) != Handover::None
 }
 
 /// Whether the event being sent now was scrubbed by the capture thread.
 pub(super) fn scrubbed_already() -> bool {
-    SCRUBBED.with(Cell::get)
+    HANDOVER.with(Cell::get) == Handover::Scrubbed
+}
+
+/// Hands `event` to the Sentry client as observe's own.
+fn hand_over(event: Event<'static>, handover: Handover) {
+    HANDOVER.with(|h| h.set(handover));
+    sentry::capture_event(event);
+    HANDOVER.with(|h| h.set(Handover::None));
 }
 
 /// The capture thread: everything slow about an event happens here. An
@@ -72,15 +96,8 @@ pub(super) fn capture_events(jobs: Receiver<Job>, client_ip: bool) {
             }
         };
         match &redactor {
-            Some(redactor) => {
-                let event = scrub(event, redactor, client_ip);
-                SCRUBBED.with(|s| s.set(true));
-                sentry::capture_event(event);
-                SCRUBBED.with(|s| s.set(false));
-            }
-            None => {
-                sentry::capture_event(event);
-            }
+            Some(redactor) => hand_over(scrub(event, redactor, client_ip), Handover::Scrubbed),
+            None => hand_over(event, Handover::Own),
         }
     }
 }

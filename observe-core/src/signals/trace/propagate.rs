@@ -9,7 +9,8 @@ use crate::base::trace_context::{
 use crate::context::{RequestContext, with_current};
 
 /// The caller's span from `traceparent` (the header's only value) and
-/// `tracestate` (all its lines, joined); the state is kept to pass on.
+/// `tracestate` (all its lines, joined); the caller's span id is kept as
+/// the request's parent, the state to pass on.
 /// `None`, and nothing kept, when the caller sent no valid trace.
 pub(crate) fn caller<'a>(
     context: &'a RequestContext,
@@ -17,6 +18,7 @@ pub(crate) fn caller<'a>(
     tracestate: Option<&[u8]>,
 ) -> Option<(Traceparent, Option<&'a str>)> {
     let remote = traceparent.and_then(parse_traceparent)?;
+    context.trace.set_parent_span_id(remote.span_id);
     if let Some(state) = tracestate.and_then(accept_tracestate) {
         context.trace.set_state(&state);
     }
