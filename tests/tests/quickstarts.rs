@@ -1,7 +1,8 @@
-//! The quickstarts a user copies (`observe-*/examples/quickstart.rs`), run
-//! as built: each answers on its public port, records the request under its
-//! route template, serves `/metrics` and the probes on its admin listener,
-//! writes JSON lines with the request's ids, and on SIGTERM drains and exits 0.
+//! The quickstarts a user copies (`observe-*/examples/quickstart.rs` and
+//! `observe-tower/examples/grpc.rs`), run as built: each answers on its
+//! public port, records the request under its route template, serves
+//! `/metrics` and the probes on its admin listener, writes JSON lines with
+//! the request's ids, and on SIGTERM drains and exits 0.
 
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -11,15 +12,15 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Every package's `quickstart` example, built the way this workspace
-/// builds it (cargo says where each executable is: they share one name).
-fn quickstarts() -> Vec<(String, String)> {
+/// Every package's `example`, built the way this workspace builds it
+/// (cargo says where each executable is: the quickstarts share one name).
+fn built(example: &str) -> Vec<(String, String)> {
     let output = Command::new(env!("CARGO"))
         .args([
             "build",
             "--workspace",
             "--example",
-            "quickstart",
+            example,
             "--message-format=json",
         ])
         .args(["--locked", "-q"])
@@ -27,7 +28,10 @@ fn quickstarts() -> Vec<(String, String)> {
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
-    assert!(output.status.success(), "building the quickstarts failed");
+    assert!(
+        output.status.success(),
+        "building the {example} examples failed"
+    );
     let mut found = Vec::new();
     for line in String::from_utf8(output.stdout).unwrap().lines() {
         let message: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -67,6 +71,63 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// Waits for `child` to exit after SIGTERM, with a deadline; its stdout's
+/// JSON lines.
+fn terminate(child: &mut Running, name: &str) -> Vec<serde_json::Value> {
+    let child = &mut child.0;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(killed.unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{name} exited with {status}");
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "shutdown signal received"),
+        "{name}: {lines:?}"
+    );
+    lines
+}
+
+/// A started example; killed if the test fails before it exits.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(executable: &str, admin: u16) -> Running {
+    let child = Command::new(executable)
+        .env("OBSERVE_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+        .env("RUST_LOG", "info")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("SENTRY_DSN")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
 /// Polls until the service answers, with a deadline.
 fn wait_for(port: u16, path: &str) -> (u16, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -81,7 +142,7 @@ fn wait_for(port: u16, path: &str) -> (u16, String) {
 
 #[test]
 fn every_quickstart_serves_records_and_drains() {
-    let quickstarts = quickstarts();
+    let quickstarts = built("quickstart");
     let packages: Vec<&str> = quickstarts.iter().map(|(p, _)| p.as_str()).collect();
     for crate_name in ["observe-axum", "observe-actix", "observe-tower"] {
         assert!(
@@ -93,14 +154,7 @@ fn every_quickstart_serves_records_and_drains() {
     }
     for (package, executable) in &quickstarts {
         let admin = free_port();
-        let mut child = Command::new(executable)
-            .env("OBSERVE_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-            .env("RUST_LOG", "info")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("SENTRY_DSN")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = start(executable, admin);
         let (status, body) = wait_for(3000, "/users/7");
         assert_eq!((status, body.as_str()), (200, "user 7"), "{package}");
         assert_eq!(get(3000, "/nope").unwrap().0, 404, "{package}");
@@ -118,26 +172,7 @@ fn every_quickstart_serves_records_and_drains() {
         assert_eq!(get(admin, "/health/ready").unwrap().0, 200, "{package}");
 
         // SIGTERM: drained, flushed, exit 0.
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        assert!(killed.unwrap().success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{package} did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "{package} exited with {status}");
-        let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
-            .collect();
+        let lines = terminate(&mut child, package);
         let looked_up = lines
             .iter()
             .find(|line| line["message"] == "user looked up")
@@ -153,11 +188,50 @@ fn every_quickstart_serves_records_and_drains() {
             .find(|line| line["event"]["route"] == "/users/{id}")
             .unwrap_or_else(|| panic!("{package}: no request event in {lines:?}"));
         assert_eq!(event["request_id"], looked_up["request_id"], "{package}");
-        assert!(
-            lines
-                .iter()
-                .any(|line| line["message"] == "shutdown signal received"),
-            "{package}: {lines:?}"
-        );
     }
+}
+
+/// The gRPC quickstart answers a real gRPC health check over HTTP/2 and
+/// records it as an RPC.
+#[tokio::test]
+async fn the_grpc_quickstart_answers_and_records_a_health_check() {
+    let built = built("grpc");
+    let (_, executable) = built
+        .iter()
+        .find(|(package, _)| package.contains("/observe-tower#"))
+        .expect("observe-tower's grpc example");
+    let admin = free_port();
+    let mut child = start(executable, admin);
+    // reqwest is built with rustls and no default provider.
+    observe_core::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // grpc.health.v1.Health/Check with an empty HealthCheckRequest: a
+    // 5-byte frame header and no message bytes.
+    let response = loop {
+        let sent = client
+            .post("http://127.0.0.1:50051/grpc.health.v1.Health/Check")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(vec![0u8; 5])
+            .send()
+            .await;
+        match sent {
+            Ok(response) => break response,
+            Err(error) => assert!(Instant::now() < deadline, "no gRPC answer: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(response.status(), 200);
+    // HealthCheckResponse { status: SERVING (1) }: field 1, varint 1.
+    let body = response.bytes().await.unwrap();
+    assert_eq!(&body[..], &[0, 0, 0, 0, 2, 0x08, 0x01]);
+    let (status, metrics) = wait_for(admin, "/metrics");
+    assert_eq!(status, 200);
+    let series = r#"rpc_server_duration_seconds_count{rpc_grpc_status_code="0",rpc_method="Check",rpc_service="grpc.health.v1.Health",rpc_system="grpc"} 1"#;
+    assert!(metrics.contains(series), "no {series} in\n{metrics}");
+    terminate(&mut child, "grpc");
 }
