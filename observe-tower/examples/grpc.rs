@@ -44,15 +44,15 @@ async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
     let server = accept(listener, move |_| service.clone(), stopping);
-    let drained = shutdown.drain(async { Ok::<_, std::convert::Infallible>(server.await) });
-    Ok(drained.await?)
+    Ok(shutdown.drain(server).await?)
 }
 
 async fn accept<S, B>(
     listener: tokio::net::TcpListener,
     service_for: impl Fn(SocketAddr) -> S,
     stop: impl Future<Output = ()>,
-) where
+) -> Result<(), std::convert::Infallible>
+where
     S: Service<Request<Incoming>, Response = Response<B>, Error: std::error::Error + Send + Sync>,
     S: Clone + Send + 'static,
     S::Future: Send,
@@ -76,4 +76,5 @@ async fn accept<S, B>(
     }
     drop(listener); // refuse new connections at once
     connections.shutdown().await; // idle ones close now, busy ones after their calls
+    Ok(())
 }

@@ -10,11 +10,9 @@ use observe_tower::{Observe, ObserveLayer, Shutdown};
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 use tower::{Service, ServiceBuilder, service_fn};
 
-async fn user(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
-    let (mut missing, path) = (Response::default(), request.uri().path());
-    let Some(id) = path.strip_prefix("/users/") else {
-        *missing.status_mut() = http::StatusCode::NOT_FOUND;
-        return Ok(missing);
+async fn user(request: Request<Incoming>) -> Result<Response<String>, http::Error> {
+    let Some(id) = request.uri().path().strip_prefix("/users/") else {
+        return Response::builder().status(404).body(String::new());
     };
     tracing::info!(user.id = id, "user looked up"); // a JSON line, with the request's ids
     Ok(Response::new(format!("user {id}")))
@@ -47,15 +45,15 @@ async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     let server = accept(listener, move |_| service.clone(), shutdown.signal());
-    let drained = shutdown.drain(async { Ok::<_, Infallible>(server.await) });
-    Ok(drained.await?) // SIGTERM or Ctrl-C: readiness fails, requests get 25 s
+    Ok(shutdown.drain(server).await?) // SIGTERM or Ctrl-C: readiness fails, requests get 25 s
 }
 
 async fn accept<S, B>(
     listener: tokio::net::TcpListener,
     service_for: impl Fn(SocketAddr) -> S,
     stop: impl Future<Output = ()>,
-) where
+) -> Result<(), Infallible>
+where
     S: Service<Request<Incoming>, Response = Response<B>, Error: std::error::Error + Send + Sync>,
     S: Clone + Send + 'static,
     S::Future: Send,
@@ -77,4 +75,5 @@ async fn accept<S, B>(
     }
     drop(listener); // refuse new connections at once
     connections.shutdown().await; // idle ones close now, busy ones after their response
+    Ok(())
 }
