@@ -262,6 +262,60 @@ async fn every_framework_yields_the_same_series() {
     }
 }
 
+/// HEAD: load balancers and uptime checkers probe with it. axum answers
+/// HEAD on a GET route (without the body, which the server never sends);
+/// actix-web and the tower example route GET only and answer 405. Either
+/// way the request is recorded as completed with the status sent, never as
+/// cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_is_recorded_with_the_status_sent() {
+    for framework in FRAMEWORKS {
+        let expected = match framework {
+            Framework::Axum => 200,
+            Framework::Actix | Framework::Tower => 405,
+        };
+        let addr = start_example(framework, &example_observe()).await;
+        for _ in 0..3 {
+            let response = client()
+                .head(format!("http://{addr}/users/7"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), expected, "{framework:?}");
+            assert!(response.bytes().await.unwrap().is_empty());
+        }
+        let status = expected.to_string();
+        let labels = [
+            ("http_request_method", "HEAD"),
+            ("http_route", "/users/{id}"),
+            ("http_response_status_code", status.as_str()),
+        ];
+        let text = eventually(Duration::from_secs(10), "three HEADs recorded", || async {
+            let text = scrape(addr, None).await.1;
+            let samples = parse_samples(&text);
+            let count = value(
+                &samples,
+                "http_server_request_duration_seconds_count",
+                &labels,
+            );
+            (count == Some(3.0)).then_some(text)
+        })
+        .await;
+        let heads: Vec<_> = parse_samples(&text)
+            .into_iter()
+            .filter(|s| {
+                s.name == "http_server_request_duration_seconds_count"
+                    && s.labels.get("http_request_method").map(String::as_str) == Some("HEAD")
+            })
+            .collect();
+        assert_eq!(heads.len(), 1, "{framework:?}: one HEAD series: {heads:#?}");
+        assert!(
+            heads[0].labels.get("error_type").is_none(),
+            "{framework:?}: {heads:#?}"
+        );
+    }
+}
+
 /// The observe of the labels test: `plan` set by the shop's handler,
 /// `client` by a classifier of the `x-client-kind` header; three values
 /// each at most.

@@ -47,11 +47,13 @@ impl BodyRecorder {
     }
 
     /// The body is being dropped. `exhausted` says whether it had nothing
-    /// left to send (servers need not poll a body that says so); otherwise
-    /// the request is recorded as cancelled.
+    /// left to send (servers need not poll a body that says so). The answer
+    /// to a HEAD request has no body (RFC 9110, 9.3.2): servers and routers
+    /// drop it unsent, and the request is complete. Otherwise the request
+    /// is recorded as cancelled.
     pub fn dropped(&mut self, exhausted: bool) {
         match self.tracker.take() {
-            Some(tracker) if exhausted => tracker.finish(),
+            Some(tracker) if exhausted || tracker.is_head() => tracker.finish(),
             // The tracker's own drop records the cancellation.
             other => drop(other),
         }

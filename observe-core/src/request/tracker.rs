@@ -266,6 +266,11 @@ impl RequestTracker {
         self.context.request_id()
     }
 
+    /// Whether the request is a HEAD, whose answer has no body.
+    pub(crate) fn is_head(&self) -> bool {
+        self.context.method() == "HEAD"
+    }
+
     /// Whether the request is a gRPC call (`content-type:
     /// application/grpc...`): the framework crate then reports its
     /// `grpc-status`, from the response headers of a trailers-only answer
