@@ -30,16 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     // /metrics, /health/*, the status page /observe and the log level on
     // their own port, not the public one (OBSERVE_ADMIN_ADDR; `off` for none).
-    let admin = match AdminConfig::from_env()? {
-        Some(config) => Some(Admin::new(&observe, config)?),
-        None => None,
-    };
-    if let Some(admin) = admin {
-        let addr = admin.addr();
-        let endpoints = move || App::new().configure(observe_actix::admin_endpoints(&admin));
-        // Not stopped by the signal: probes and scrapes go on while the service drains.
-        let server = HttpServer::new(endpoints).workers(1).disable_signals();
-        rt::spawn(server.bind(addr)?.run());
+    // Its own server: 64 connections, 5 s to send a request head. Not stopped
+    // by the signal: probes and scrapes go on while the service drains.
+    if let Some(config) = AdminConfig::from_env()? {
+        rt::spawn(observe_actix::serve_admin(&Admin::new(&observe, config)?)?);
     }
     let shutdown = Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let server = HttpServer::new(move || {

@@ -104,6 +104,8 @@
 //! | metrics endpoint | `metrics_endpoint(&observe)` → `MetricsEndpoint` service | `metrics_endpoint(&observe)` → `Router` | `metrics_endpoint(&observe)` → `Resource` |
 //! | one metrics answer | the `MetricsEndpoint` service | `metrics_response(&observe, accept)` | `metrics_response(&observe, &request)` |
 //! | admin endpoints | `admin_endpoints(&admin)` → `AdminEndpoints` service | `admin_endpoints(&admin)` → `Router` | `admin_endpoints(&admin)` → `App::configure` fn |
+//! | the admin listener, served | `server::serve_admin(admin)` (feature `server`) | `server::serve_admin(admin)` (feature `server`) | `serve_admin(&admin)` → `dev::Server` |
+//! | the public port, served | `server::Server` (feature `server`) | `server::Server` (feature `server`), instead of `axum::serve` | actix-web's `HttpServer` (its timeouts and accept back-off are built in) |
 //! | shutdown | `Shutdown`, `shutdown_signal` | same | same |
 //! | everything else | re-exported from observe-core (`Observe`, builders, `logging`, `errors`, `trace`, `console`, `Cache`, `Dependency`, ...) | same | same |
 //!
@@ -127,12 +129,14 @@ mod endpoint;
 mod head;
 mod layer;
 mod route;
+mod server;
 mod service;
 
 pub use admin::admin_endpoints;
 pub use body::ObservedBody;
 pub use endpoint::{metrics_endpoint, metrics_response};
 pub use layer::ObserveLayer;
+pub use server::serve_admin;
 pub use service::{ObserveService, ResponseFuture};
 
 // One dependency line: everything a service touches, from observe-core.

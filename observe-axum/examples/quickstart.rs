@@ -3,10 +3,9 @@
 //! `cargo run -p observe-axum --example quickstart`, then
 //! `curl localhost:3000/users/7` and `curl localhost:9464/metrics`.
 
-use std::net::SocketAddr;
-
 use axum::{Router, extract::Path, routing::get};
 use observe_axum::console::{Admin, AdminConfig};
+use observe_axum::server::{self, Server};
 use observe_axum::{Observe, ObserveLayer, Shutdown};
 
 async fn user(Path(id): Path<u64>) -> String {
@@ -33,14 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     // /metrics, /health/*, the status page /observe and the log level on
-    // their own port, not the public one (OBSERVE_ADMIN_ADDR; `off` for none).
+    // their own port and connection budget, not the public one
+    // (OBSERVE_ADMIN_ADDR; `off` for none). Not stopped by the signal:
+    // probes and scrapes go on while the service drains.
     if let Some(config) = AdminConfig::from_env()? {
-        let admin = Admin::new(&observe, config)?;
-        let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-        let endpoints = observe_axum::admin_endpoints(&admin)
-            .into_make_service_with_connect_info::<SocketAddr>(); // the audit line names the peer
-        // No shutdown signal: probes and scrapes go on while the service drains.
-        tokio::spawn(async move { axum::serve(listener, endpoints).await });
+        tokio::spawn(server::serve_admin(Admin::new(&observe, config)?));
     }
     let app = Router::new()
         .route("/users/{id}", get(user))
@@ -49,6 +45,8 @@ async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     // SIGTERM or Ctrl-C: readiness fails, requests in flight get 25 s.
     let shutdown = Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal());
+    // Unlike axum::serve: accept errors (out of descriptors) are retried, and
+    // clients that send no complete request head in 10 s are cut off.
+    let server = Server::new().serve(listener, move |_peer| app.clone(), shutdown.signal());
     Ok(shutdown.drain(server).await?)
 }

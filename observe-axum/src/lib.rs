@@ -39,9 +39,19 @@
 //! `route_layer` never sees 404s at all. A layer wrapped around the whole
 //! router from outside runs before routing and would see no route at all.
 //!
-//! Shutdown: `axum::serve(listener, app).with_graceful_shutdown(shutdown.signal())`,
-//! then `shutdown.drain(server)` ([`Shutdown`]) gives requests in flight the
-//! drain timeout and fails readiness meanwhile.
+//! Serving: `axum::serve` has no timeout for a request head that never
+//! completes nor for idle connections, so a few thousand slow clients
+//! hold the process's descriptors. With the `server` feature,
+//! [`server::Server`] (observe-tower's) serves the router with accept
+//! back-off, head and idle timeouts and a connection cap, and
+//! [`server::serve_admin`] the admin listener on its own budget:
+//! `Server::new().serve(listener, move |_| app.clone(), shutdown.signal())`.
+//! (A handler that needs the peer's address gets it from a layer the
+//! closure adds per connection, as `ConnectInfo` would.)
+//!
+//! Shutdown: `shutdown.drain(server)` ([`Shutdown`]) gives requests in
+//! flight the drain timeout and fails readiness meanwhile; with
+//! `axum::serve`, pass `shutdown.signal()` to `with_graceful_shutdown`.
 //!
 //! # The same names on every framework
 //!
@@ -52,6 +62,8 @@
 //! | metrics endpoint | `metrics_endpoint(&observe)` → `MetricsEndpoint` service | `metrics_endpoint(&observe)` → `Router` | `metrics_endpoint(&observe)` → `Resource` |
 //! | one metrics answer | the `MetricsEndpoint` service | `metrics_response(&observe, accept)` | `metrics_response(&observe, &request)` |
 //! | admin endpoints | `admin_endpoints(&admin)` → `AdminEndpoints` service | `admin_endpoints(&admin)` → `Router` | `admin_endpoints(&admin)` → `App::configure` fn |
+//! | the admin listener, served | `server::serve_admin(admin)` (feature `server`, default on) | `server::serve_admin(admin)` (feature `server`, default on) | `serve_admin(&admin)` → `dev::Server` |
+//! | the public port, served | `server::Server` (feature `server`, default on) | `server::Server` (feature `server`, default on), instead of `axum::serve` | actix-web's `HttpServer` (its timeouts and accept back-off are built in) |
 //! | shutdown | `Shutdown`, `shutdown_signal` | same | same |
 //! | everything else | re-exported from observe-core (`Observe`, builders, `logging`, `errors`, `trace`, `console`, `Cache`, `Dependency`, ...) | same | same |
 //!
@@ -64,8 +76,8 @@
 //!
 //! `logging`, `errors`, `tracing` and `shutdown` (default on) turn on
 //! observe-core's parts of the same names; `reqwest` adds
-//! `trace::inject_reqwest`. With `default-features = false` the crate records
-//! the metrics only.
+//! `trace::inject_reqwest`; `server` (default on) adds [`server`]. With
+//! `default-features = false` the crate records the metrics only.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -84,3 +96,7 @@ pub use route::MatchedPathRoute;
 #[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
 pub use observe_core::shutdown::{Shutdown, shutdown_signal};
 pub use observe_core::*;
+/// observe-tower's hyper server: see [`observe_tower::server`].
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use observe_tower::server;

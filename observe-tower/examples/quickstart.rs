@@ -2,13 +2,10 @@
 //! shutdown. Copy it whole. `cargo run -p observe-tower --example quickstart`.
 
 use http::{Request, Response};
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::{server::graceful::GracefulShutdown, service::TowerToHyperService};
+use hyper::body::Incoming;
 use observe_tower::console::{Admin, AdminConfig};
-use observe_tower::{Observe, ObserveLayer, Shutdown};
-use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
-use tower::{Service, ServiceBuilder, service_fn};
+use observe_tower::{Observe, ObserveLayer, Shutdown, server::Server};
+use tower::{ServiceBuilder, service_fn};
 
 async fn user(request: Request<Incoming>) -> Result<Response<String>, http::Error> {
     let Some(id) = request.uri().path().strip_prefix("/users/") else {
@@ -35,45 +32,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(config) = AdminConfig::from_env()? {
-        let admin = Admin::new(&observe, config)?; // /metrics, /health/*, /observe: own port
-        let listener = tokio::net::TcpListener::bind(admin.addr()).await?;
-        let endpoints = move |peer| observe_tower::admin_endpoints(&admin).peer(peer);
-        tokio::spawn(accept(listener, endpoints, std::future::pending()));
+        // /metrics, /health/*, /observe on their own port and connection budget, never
+        // stopped by the signal: probes and scrapes go on while the service drains.
+        tokio::spawn(observe_tower::server::serve_admin(Admin::new(
+            &observe, config,
+        )?));
     }
     let layer = ObserveLayer::new(&observe).route_fn(route); // templates, never raw paths
     let service = ServiceBuilder::new().layer(layer).service(service_fn(user));
     let shutdown = Shutdown::new(&observe).drain_timeout_from_env("SHUTDOWN_TIMEOUT")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    let server = accept(listener, move |_| service.clone(), shutdown.signal());
+    // Accept errors (out of descriptors) are retried; slow or idle clients are cut off
+    // after 10 s (`header_timeout`); at most 10,000 connections (`max_connections`).
+    let server = Server::new().serve(listener, move |_peer| service.clone(), shutdown.signal());
     Ok(shutdown.drain(server).await?) // SIGTERM or Ctrl-C: readiness fails, requests get 25 s
-}
-
-async fn accept<S, B>(
-    listener: tokio::net::TcpListener,
-    service_for: impl Fn(SocketAddr) -> S,
-    stop: impl Future<Output = ()>,
-) -> Result<(), Infallible>
-where
-    S: Service<Request<Incoming>, Response = Response<B>, Error: std::error::Error + Send + Sync>,
-    S: Clone + Send + 'static,
-    S::Future: Send,
-    B: http_body::Body<Data: Send, Error: std::error::Error + Send + Sync> + Send + 'static,
-{
-    let (connections, mut stop) = (GracefulShutdown::new(), std::pin::pin!(stop));
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()); // then hyper closes connections whose headers take 30 s
-    loop {
-        let accepted = tokio::select! { () = &mut stop => break, a = listener.accept() => a };
-        let Ok((stream, peer)) = accepted.inspect_err(|e| tracing::warn!(%e, "accept")) else {
-            // E.g. out of file descriptors: back off, never give up.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let service = TowerToHyperService::new(service_for(peer));
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(connections.watch(connection));
-    }
-    drop(listener); // refuse new connections at once
-    connections.shutdown().await; // idle ones close now, busy ones after their response
-    Ok(())
 }

@@ -114,6 +114,8 @@
 //! | metrics endpoint | `metrics_endpoint(&observe)` → `MetricsEndpoint` service | `metrics_endpoint(&observe)` → `Router` | `metrics_endpoint(&observe)` → `Resource` |
 //! | one metrics answer | the `MetricsEndpoint` service | `metrics_response(&observe, accept)` | `metrics_response(&observe, &request)` |
 //! | admin endpoints | `admin_endpoints(&admin)` → `AdminEndpoints` service | `admin_endpoints(&admin)` → `Router` | `admin_endpoints(&admin)` → `App::configure` fn |
+//! | the admin listener, served | `server::serve_admin(admin)` (feature `server`, default on) | `server::serve_admin(admin)` (feature `server`, default on) | `serve_admin(&admin)` → `dev::Server` |
+//! | the public port, served | `server::Server` (feature `server`, default on) | `server::Server` (feature `server`, default on), instead of `axum::serve` | actix-web's `HttpServer` (its timeouts and accept back-off are built in) |
 //! | shutdown | `Shutdown`, `shutdown_signal` | same | same |
 //! | everything else | re-exported from observe-core (`Observe`, builders, `logging`, `errors`, `trace`, `console`, `Cache`, `Dependency`, ...) | same | same |
 //!
@@ -126,8 +128,10 @@
 //!
 //! `logging`, `errors`, `tracing` and `shutdown` (default on) turn on
 //! observe-core's parts of the same names; `reqwest` adds
-//! `trace::inject_reqwest`. With `default-features = false` the crate records
-//! the metrics only.
+//! `trace::inject_reqwest`. `server` (default on) adds [`server`]: a
+//! hyper server for the public port and [`server::serve_admin`] for the admin
+//! listener, with accept back-off, head and idle timeouts and a connection
+//! cap. With `default-features = false` the crate records the metrics only.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -138,6 +142,9 @@ mod future;
 mod head;
 mod layer;
 mod route;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 mod service;
 
 pub use admin::{AdminEndpoints, admin_endpoints};

@@ -45,6 +45,15 @@ fn built(example: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The quickstarts listen on port 3000: one at a time.
+static PORT_3000: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn port_3000() -> std::sync::MutexGuard<'static, ()> {
+    PORT_3000
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,7 +126,22 @@ impl Drop for Running {
 }
 
 fn start(executable: &str, admin: u16) -> Running {
-    let child = Command::new(executable)
+    start_command(Command::new(executable), admin)
+}
+
+/// Started with at most `descriptors` open files (`ulimit -n`).
+fn start_limited(executable: &str, admin: u16, descriptors: u32) -> Running {
+    let mut command = Command::new("bash");
+    command.args([
+        "-c",
+        &format!("ulimit -n {descriptors} && exec \"$0\""),
+        executable,
+    ]);
+    start_command(command, admin)
+}
+
+fn start_command(mut command: Command, admin: u16) -> Running {
+    let child = command
         .env("OBSERVE_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
         .env("RUST_LOG", "info")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -142,6 +166,7 @@ fn wait_for(port: u16, path: &str) -> (u16, String) {
 
 #[test]
 fn every_quickstart_serves_records_and_drains() {
+    let _port = port_3000();
     let quickstarts = built("quickstart");
     let packages: Vec<&str> = quickstarts.iter().map(|(p, _)| p.as_str()).collect();
     for crate_name in ["observe-axum", "observe-actix", "observe-tower"] {
@@ -234,4 +259,92 @@ async fn the_grpc_quickstart_answers_and_records_a_health_check() {
     let series = r#"rpc_server_duration_seconds_count{rpc_grpc_status_code="0",rpc_method="Check",rpc_service="grpc.health.v1.Health",rpc_system="grpc"} 1"#;
     assert!(metrics.contains(series), "no {series} in\n{metrics}");
     terminate(&mut child, "grpc");
+}
+
+/// Sends one request on a keep-alive connection and reads until the server
+/// closes it: the response, if the server closed it (not our timeout).
+fn idle_after_one_request(port: u16) -> std::thread::JoinHandle<Option<String>> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /users/3 HTTP/1.1\r\nhost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).ok()?;
+        Some(String::from_utf8_lossy(&answer).into_owned())
+    })
+}
+
+/// Each quickstart, run with 256 descriptors, is flooded with 400
+/// connections that each send half a request head (slowloris): it keeps
+/// running; the heads it accepted are cut off within its head timeout, as
+/// is an idle keep-alive connection; and once the flood is gone, the admin
+/// listener and the public port answer again.
+#[test]
+fn every_quickstart_survives_a_descriptor_flood() {
+    let _port = port_3000();
+    for (package, executable) in &built("quickstart") {
+        let admin = free_port();
+        let mut child = start_limited(executable, admin, 256);
+        assert_eq!(wait_for(3000, "/users/7").0, 200, "{package}");
+        assert_eq!(wait_for(admin, "/health/live").0, 200, "{package}");
+        let idle = idle_after_one_request(3000);
+
+        let mut flood = Vec::new();
+        for _ in 0..400 {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 3000));
+            // Past the listen backlog a connect hangs: the flood is big enough.
+            let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+                break;
+            };
+            if stream
+                .write_all(b"GET /users/1 HTTP/1.1\r\nhost: t\r\n")
+                .is_ok()
+            {
+                flood.push(stream);
+            }
+        }
+        assert!(
+            flood.len() > 256,
+            "{package}: only {} connections",
+            flood.len()
+        );
+        // The first half-sent head was accepted: it is cut off (actix-web
+        // answers 408 first), not left open.
+        let first = &mut flood[0];
+        first
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut rest = Vec::new();
+        assert!(
+            first.read_to_end(&mut rest).is_ok(),
+            "{package}: a half-sent head was left open"
+        );
+        let answer = idle.join().unwrap();
+        let answer =
+            answer.unwrap_or_else(|| panic!("{package}: an idle connection was left open"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{package}: {answer}");
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "{package} exited under the flood"
+        );
+
+        drop(flood);
+        assert_eq!(wait_for(admin, "/health/live").0, 200, "{package}");
+        let (status, metrics) = wait_for(admin, "/metrics");
+        assert_eq!(status, 200, "{package}");
+        assert!(
+            metrics.contains("http_server_request_duration_seconds"),
+            "{package}"
+        );
+        assert_eq!(
+            wait_for(3000, "/users/7"),
+            (200, "user 7".to_string()),
+            "{package}"
+        );
+        terminate(&mut child, package);
+    }
 }

@@ -113,6 +113,14 @@ pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
 pub const MAX_BODY_BYTES: usize = 4096;
 /// The target of the admin listener's own lines.
 pub const ADMIN_TARGET: &str = "observe::admin";
+/// The most connections the admin listener serves at once, whatever the
+/// framework (observe-tower's `server::serve_admin`, observe-actix's
+/// `serve_admin`): a flood on the admin port cannot hold more descriptors,
+/// and probes and scrapes need few.
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
+/// How long a client of the admin listener may take to send a request
+/// head, or stay idle between requests, before its connection is closed.
+pub const ADMIN_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The status page, inline CSS and JS, no external asset.
 const PAGE: &str = include_str!("page.html");
