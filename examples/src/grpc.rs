@@ -8,11 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use observe_core::Observe;
 use observe_tower::ObserveLayer;
+use observe_tower::server::Server;
 use tonic::codegen::tokio_stream::Stream;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -106,24 +104,10 @@ pub async fn serve_until(
     let service = ServiceBuilder::new()
         .layer(ObserveLayer::new(&observe))
         .service(UsersServer::new(UsersService::new(shop)));
-    let connections = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => accepted?.0,
-            () = &mut shutdown => break,
-        };
-        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            );
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    connections.shutdown().await;
+    // observe's server: HTTP/2 (and HTTP/1.1 for probes) on one port,
+    // accept errors retried, silent and idle clients cut off.
+    let _ = Server::new()
+        .serve(listener, move |_peer| service.clone(), shutdown)
+        .await;
     Ok(())
 }

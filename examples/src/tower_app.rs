@@ -8,11 +8,9 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use observe_core::Observe;
 use observe_tower::ObserveLayer;
+use observe_tower::server::Server;
 use tower::ServiceBuilder;
 
 use std::sync::Arc;
@@ -62,48 +60,25 @@ pub async fn serve_until(
     let service = ServiceBuilder::new()
         .layer(layer)
         .service_fn(move |req| handle(observe.clone(), Arc::clone(&shop), req));
-    // Tracks every connection, so shutdown can tell each to finish.
-    let connections = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => accepted?.0,
-            () = &mut shutdown => break,
-        };
-        let service = TowerToHyperService::new(service.clone());
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            // A connection error (client reset, bad request line) ends that
-            // connection only; hyper answers malformed requests itself.
-            let _ = connection.await;
-        });
-    }
-    // Closing the listener refuses new connections at once, so a load
-    // balancer moves on instead of queueing them here.
-    drop(listener);
-    // Idle keep-alive connections close now; busy ones after the response
-    // they are writing (with `connection: close`).
-    connections.shutdown().await;
+    // observe's server: accept errors (out of descriptors) are retried,
+    // heads that do not arrive in 10 s and idle connections are closed;
+    // once `shutdown` completes it stops accepting, and each connection
+    // finishes the request it is serving.
+    let _ = Server::new()
+        .serve(listener, move |_peer| service.clone(), shutdown)
+        .await;
     Ok(())
 }
 
-/// Serves the admin endpoints of `admin` on `listener`, one hyper HTTP/1
-/// connection per client, each knowing its peer for the audit line.
+/// Serves the admin endpoints of `admin` on `listener` with observe's
+/// admin server (its own connection budget and head timeout), each
+/// connection knowing its peer for the audit line.
 pub async fn serve_admin(
     listener: tokio::net::TcpListener,
     admin: observe_core::console::Admin,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        let service = observe_tower::admin_endpoints(&admin).peer(peer);
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    observe_tower::server::serve_admin_on(listener, admin).await;
+    Ok(())
 }
 
 type Answer = Result<Response<Full<Bytes>>, Infallible>;

@@ -136,7 +136,7 @@ pub use admin::admin_endpoints;
 pub use body::ObservedBody;
 pub use endpoint::{metrics_endpoint, metrics_response};
 pub use layer::ObserveLayer;
-pub use server::serve_admin;
+pub use server::{serve_admin, serve_admin_on};
 pub use service::{ObserveService, ResponseFuture};
 
 // One dependency line: everything a service touches, from observe-core.

@@ -34,7 +34,19 @@ use crate::admin_endpoints;
 ///
 /// The admin address cannot be bound.
 pub fn serve_admin(admin: &Admin) -> std::io::Result<actix_web::dev::Server> {
-    let addr = admin.addr();
+    serve_admin_on(std::net::TcpListener::bind(admin.addr())?, admin)
+}
+
+/// [`serve_admin`] on a listener bound already (for example to port 0, to
+/// log the address it got).
+///
+/// # Errors
+///
+/// The listener cannot be used (e.g. not listening).
+pub fn serve_admin_on(
+    listener: std::net::TcpListener,
+    admin: &Admin,
+) -> std::io::Result<actix_web::dev::Server> {
     let admin = admin.clone();
     let server = HttpServer::new(move || App::new().configure(admin_endpoints(&admin)))
         .workers(1)
@@ -42,7 +54,7 @@ pub fn serve_admin(admin: &Admin) -> std::io::Result<actix_web::dev::Server> {
         .client_request_timeout(ADMIN_HEADER_TIMEOUT)
         .keep_alive(ADMIN_HEADER_TIMEOUT)
         .disable_signals()
-        .bind(addr)?
+        .listen(listener)?
         .run();
     Ok(server)
 }

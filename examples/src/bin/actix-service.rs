@@ -85,21 +85,15 @@ async fn serve(
     let admin = observe_examples::admin(&observe, &shop)?;
     let metrics_server = match &admin {
         Some(admin) => {
-            let addr = admin.addr();
-            let admin = admin.clone();
-            let server = HttpServer::new(move || {
-                App::new().configure(observe_actix::admin_endpoints(&admin))
-            })
-            .workers(1)
-            // Stopped below, after the service drained.
-            .disable_signals()
-            .bind(addr)?;
+            let listener = std::net::TcpListener::bind(admin.addr())?;
             tracing::info!(
-                server.address = %server.addrs()[0],
+                server.address = %listener.local_addr()?,
                 "{}",
                 observe_examples::ADMIN_LISTENING
             );
-            Some(server.run())
+            // observe's admin server: its own connection budget and head
+            // timeout; stopped below, after the service drained.
+            Some(observe_actix::serve_admin_on(listener, admin)?)
         }
         None => None,
     };

@@ -89,11 +89,10 @@ async fn serve(
     let app = match observe_examples::admin(&observe, &shop)? {
         Some(admin) => {
             let listener = observe_examples::bind_admin(&admin).await?;
-            let router = observe_axum::admin_endpoints(&admin)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>();
-            // No shutdown signal: probes (503 while draining) and scrapes
-            // go on while the service drains, until the runtime stops.
-            tokio::spawn(async move { axum::serve(listener, router).await });
+            // observe's admin server (its own connection budget and head
+            // timeout). No shutdown signal: probes (503 while draining) and
+            // scrapes go on while the service drains, until the runtime stops.
+            tokio::spawn(observe_axum::server::serve_admin_on(listener, admin));
             axum_app::app_without_metrics(&observe, shop)
         }
         None => axum_app::app(&observe, shop),
@@ -101,7 +100,13 @@ async fn serve(
 
     let listener = tokio::net::TcpListener::bind(listen_addr()).await?;
     tracing::info!(server.address = %listener.local_addr()?, "listening");
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal());
+    // observe's server rather than axum::serve: accept errors are retried,
+    // and heads that do not arrive in 10 s and idle connections are closed.
+    let server = observe_axum::server::Server::new().serve(
+        listener,
+        move |_peer| app.clone(),
+        shutdown.signal(),
+    );
     // Until every request finished, or the drain timeout passed (a WARN
     // line says how many were abandoned; still a clean exit: the stop was
     // asked for, and the orchestrator would SIGKILL us soon anyway).
