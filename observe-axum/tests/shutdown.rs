@@ -1,5 +1,6 @@
 //! Graceful shutdown with a real axum server.
 
+#![cfg(feature = "shutdown")]
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, missing_docs)]
 

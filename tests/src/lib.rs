@@ -9,6 +9,7 @@
 pub struct ReadmeDoctests;
 
 pub mod otlp;
+pub mod processes;
 pub mod protobuf;
 pub mod sentry;
 

@@ -7,42 +7,17 @@
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Every package's `example`, built the way this workspace builds it
-/// (cargo says where each executable is: the quickstarts share one name).
+use observe_tests::processes::{self, Running, free_port, terminate};
+
+/// Every package's `example`, built as this workspace builds it: (package
+/// id, path).
 fn built(example: &str) -> Vec<(String, String)> {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--workspace",
-            "--example",
-            example,
-            "--message-format=json",
-        ])
-        .args(["--locked", "-q"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "building the {example} examples failed"
-    );
-    let mut found = Vec::new();
-    for line in String::from_utf8(output.stdout).unwrap().lines() {
-        let message: serde_json::Value = serde_json::from_str(line).unwrap();
-        if let (Some(package), Some(executable)) = (
-            message["package_id"].as_str(),
-            message["executable"].as_str(),
-        ) {
-            found.push((package.to_string(), executable.to_string()));
-        }
-    }
-    found
+    processes::built(&["--workspace", "--example", example])
+        .into_iter()
+        .map(|(package, _, executable)| (package, executable))
+        .collect()
 }
 
 /// The quickstarts listen on port 3000: one at a time.
@@ -54,114 +29,20 @@ fn port_3000() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A whole HTTP/1.1 exchange on a fresh connection: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.get(9..12)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
-/// Waits for `child` to exit after SIGTERM, with a deadline; its stdout's
-/// JSON lines.
-fn terminate(child: &mut Running, name: &str) -> Vec<serde_json::Value> {
-    let child = &mut child.0;
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(killed.unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{name} exited with {status}");
-    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
-        .collect();
-    assert!(
-        lines
-            .iter()
-            .any(|line| line["message"] == "shutdown signal received"),
-        "{name}: {lines:?}"
-    );
-    lines
-}
-
-/// A started example; killed if the test fails before it exits.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn start(executable: &str, admin: u16) -> Running {
-    start_command(Command::new(executable), admin)
+    let admin = format!("127.0.0.1:{admin}");
+    processes::start(
+        processes::command(executable, None),
+        &[("OBSERVE_ADMIN_ADDR", admin)],
+    )
 }
 
-/// Started with at most `descriptors` open files (`ulimit -n`).
-fn start_limited(executable: &str, admin: u16, descriptors: u32) -> Running {
-    let mut command = Command::new("bash");
-    command.args([
-        "-c",
-        &format!("ulimit -n {descriptors} && exec \"$0\""),
-        executable,
-    ]);
-    start_command(command, admin)
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    processes::get(([127, 0, 0, 1], port).into(), path)
 }
 
-fn start_command(mut command: Command, admin: u16) -> Running {
-    let child = command
-        .env("OBSERVE_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-        .env("RUST_LOG", "info")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("SENTRY_DSN")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Running(child)
-}
-
-/// Polls until the service answers, with a deadline.
 fn wait_for(port: u16, path: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(answer) = get(port, path) {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "nothing answered on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    processes::wait_for(([127, 0, 0, 1], port).into(), path)
 }
 
 #[test]
@@ -259,92 +140,4 @@ async fn the_grpc_quickstart_answers_and_records_a_health_check() {
     let series = r#"rpc_server_duration_seconds_count{rpc_grpc_status_code="0",rpc_method="Check",rpc_service="grpc.health.v1.Health",rpc_system="grpc"} 1"#;
     assert!(metrics.contains(series), "no {series} in\n{metrics}");
     terminate(&mut child, "grpc");
-}
-
-/// Sends one request on a keep-alive connection and reads until the server
-/// closes it: the response, if the server closed it (not our timeout).
-fn idle_after_one_request(port: u16) -> std::thread::JoinHandle<Option<String>> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"GET /users/3 HTTP/1.1\r\nhost: t\r\n\r\n")
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).ok()?;
-        Some(String::from_utf8_lossy(&answer).into_owned())
-    })
-}
-
-/// Each quickstart, run with 256 descriptors, is flooded with 400
-/// connections that each send half a request head (slowloris): it keeps
-/// running; the heads it accepted are cut off within its head timeout, as
-/// is an idle keep-alive connection; and once the flood is gone, the admin
-/// listener and the public port answer again.
-#[test]
-fn every_quickstart_survives_a_descriptor_flood() {
-    let _port = port_3000();
-    for (package, executable) in &built("quickstart") {
-        let admin = free_port();
-        let mut child = start_limited(executable, admin, 256);
-        assert_eq!(wait_for(3000, "/users/7").0, 200, "{package}");
-        assert_eq!(wait_for(admin, "/health/live").0, 200, "{package}");
-        let idle = idle_after_one_request(3000);
-
-        let mut flood = Vec::new();
-        for _ in 0..400 {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 3000));
-            // Past the listen backlog a connect hangs: the flood is big enough.
-            let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-                break;
-            };
-            if stream
-                .write_all(b"GET /users/1 HTTP/1.1\r\nhost: t\r\n")
-                .is_ok()
-            {
-                flood.push(stream);
-            }
-        }
-        assert!(
-            flood.len() > 256,
-            "{package}: only {} connections",
-            flood.len()
-        );
-        // The first half-sent head was accepted: it is cut off (actix-web
-        // answers 408 first), not left open.
-        let first = &mut flood[0];
-        first
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let mut rest = Vec::new();
-        assert!(
-            first.read_to_end(&mut rest).is_ok(),
-            "{package}: a half-sent head was left open"
-        );
-        let answer = idle.join().unwrap();
-        let answer =
-            answer.unwrap_or_else(|| panic!("{package}: an idle connection was left open"));
-        assert!(answer.starts_with("HTTP/1.1 200"), "{package}: {answer}");
-        assert!(
-            child.0.try_wait().unwrap().is_none(),
-            "{package} exited under the flood"
-        );
-
-        drop(flood);
-        assert_eq!(wait_for(admin, "/health/live").0, 200, "{package}");
-        let (status, metrics) = wait_for(admin, "/metrics");
-        assert_eq!(status, 200, "{package}");
-        assert!(
-            metrics.contains("http_server_request_duration_seconds"),
-            "{package}"
-        );
-        assert_eq!(
-            wait_for(3000, "/users/7"),
-            (200, "user 7".to_string()),
-            "{package}"
-        );
-        terminate(&mut child, package);
-    }
 }

@@ -34,26 +34,12 @@ impl Drop for Service {
 /// Starts `binary` on a free loopback port with `envs` (over a clean
 /// logging and error-tracking environment) and waits until it listens.
 pub(crate) fn start(binary: &str, envs: &[(&str, &str)]) -> Service {
-    start_command(Command::new(binary), envs)
-}
-
-/// [`start`], with at most `descriptors` open files (`ulimit -n`).
-pub(crate) fn start_limited(binary: &str, envs: &[(&str, &str)], descriptors: u32) -> Service {
-    let mut command = Command::new("bash");
-    command.args([
-        "-c",
-        &format!("ulimit -n {descriptors} && exec \"$0\""),
-        binary,
-    ]);
-    start_command(command, envs)
-}
-
-fn start_command(mut command: Command, envs: &[(&str, &str)]) -> Service {
     // The admin listener stays off (so /metrics is on the public port, and
     // parallel tests do not clash on its default port) unless asked for.
     let admin = envs
         .iter()
         .any(|(name, _)| matches!(*name, "OBSERVE_ADMIN_ADDR" | "OBSERVE_METRICS_ADDR"));
+    let mut command = Command::new(binary);
     if !admin {
         command.env("OBSERVE_ADMIN_ADDR", "off");
     }
@@ -144,11 +130,6 @@ impl Service {
     }
 
     /// The service's process id.
-    /// Whether the process is still running.
-    pub(crate) fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
