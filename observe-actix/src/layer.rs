@@ -19,8 +19,12 @@ pub struct ObserveLayer {
 }
 
 impl ObserveLayer {
-    /// Middleware recording into `observe`.
+    /// Middleware recording into `observe`. Built in the `HttpServer`'s App
+    /// factory, it adds each worker's runtime to `/metrics`' saturation
+    /// families ([`Observe::add_runtime`](observe_core::Observe::add_runtime)).
     pub fn new(observe: &Observe) -> Self {
+        // Built in each worker's App factory, on that worker's runtime.
+        observe_core::integration::add_current_runtime(observe);
         Self {
             observe: observe.clone(),
         }

@@ -103,6 +103,8 @@
 //! | `observe_trace_spans_dropped_total` | counter | `reason` | feature `tracing`: `queue_full`, `export_failed` |
 //! | `process_cpu_seconds_total` | counter | | Linux, read from `/proc` at scrape time |
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds`, `process_threads` | gauge | | Linux, read from `/proc` at scrape time |
+//! | `tokio_worker_busy_seconds_total`, `tokio_worker_parks_total` | counter | | saturation of the tokio runtimes serving requests ([`Observe::add_runtime`]; the framework layers add theirs), summed over workers and runtimes, read at scrape time |
+//! | `tokio_workers`, `tokio_global_queue_depth`, `tokio_alive_tasks`, `tokio_runtimes` | gauge | | the same runtimes |
 //!
 //! The HTTP families also carry the request-derived labels the builder
 //! declares ([`ObserveBuilder::http_label`]), and every series the constant
@@ -119,6 +121,15 @@
 //!   four from 64 B to 16 MiB ([`DEFAULT_SIZE_BUCKETS`]); both configurable.
 //!   With [`ObserveBuilder::native_histograms`] the duration histogram also
 //!   has native (exponential) buckets.
+//! - **Saturation**: the `tokio_` families are read from tokio's stable
+//!   `RuntimeMetrics` at scrape time (nothing per request). OpenTelemetry
+//!   has no convention for an async runtime's scheduler; the names are
+//!   tokio's own (`worker_total_busy_duration`, `worker_park_count`,
+//!   `global_queue_depth`, `num_alive_tasks`) in Prometheus' style.
+//!   `rate(tokio_worker_busy_seconds_total[1m]) / tokio_workers` near 1
+//!   means requests wait for a worker; a global queue that stays above 0
+//!   says the same. actix-web's tasks run on a `LocalSet`, which tokio
+//!   does not count in `tokio_alive_tasks`.
 //! - **Label values are bounded** whatever the traffic: route templates,
 //!   never paths; `_UNMATCHED`, `_OTHER`, `_OVERFLOW`, status 499 for a
 //!   request cancelled before answering. See [`labels`].
@@ -284,6 +295,7 @@ pub mod integration {
     //! framework: `observe-tower`'s and `observe-actix`'s `head.rs` (about 60
     //! lines each) show all an adapter has to write.
 
+    pub use crate::observe::add_current_runtime;
     pub use crate::request::{
         BodyRecorder, CaughtPanic, Header, RequestHead, RequestTracker, RouteCache, poll_handler,
         request_body_size,

@@ -21,8 +21,12 @@ pub struct ObserveLayer<C = Unrouted> {
 
 impl ObserveLayer {
     /// A layer recording into `observe`, with every request unmatched until
-    /// a classifier is given with [`route_with`](Self::route_with).
+    /// a classifier is given with [`route_with`](Self::route_with). Built
+    /// inside a tokio runtime, it adds that runtime's saturation to
+    /// `/metrics` ([`Observe::add_runtime`](observe_core::Observe::add_runtime)).
     pub fn new(observe: &Observe) -> Self {
+        // The runtime the service is built on is the one that serves it.
+        observe_core::integration::add_current_runtime(observe);
         Self {
             observe: observe.clone(),
             classifier: Unrouted,

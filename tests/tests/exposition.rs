@@ -210,13 +210,17 @@ async fn openmetrics_is_negotiated_with_created_and_eof() {
 }
 
 /// The samples a comparison can hold still between two scrapes: the
-/// process's own gauges move on their own.
+/// process's and the runtime's figures move on their own.
 /// Sorted: prometheus-client writes a histogram's `_sum` and `_count`
 /// before its buckets.
 fn comparable(samples: impl IntoIterator<Item = Sample>) -> Vec<Sample> {
     let mut samples: Vec<Sample> = samples
         .into_iter()
-        .filter(|s| !s.name.starts_with("process_") && !s.name.ends_with("_created"))
+        .filter(|s| {
+            !s.name.starts_with("process_")
+                && !s.name.starts_with("tokio_")
+                && !s.name.ends_with("_created")
+        })
         .map(|mut s| {
             // Both encoders write bounds their own way (`1.0`, `0.005`).
             if let Some(le) = s.labels.get_mut("le") {

@@ -14,6 +14,7 @@ pub mod labels;
 pub(crate) mod process;
 pub(crate) mod request_labels;
 pub(crate) mod rpc;
+pub(crate) mod runtime;
 pub(crate) mod signals;
 
 use std::sync::RwLock;
@@ -49,6 +50,8 @@ pub(crate) struct Families {
     /// The operator console's windows and request lists, once an admin
     /// listener is set up.
     pub(crate) console: std::sync::OnceLock<console::Console>,
+    /// The tokio runtimes serving the requests (saturation).
+    pub(crate) runtimes: runtime::Runtimes,
 }
 
 impl Families {
@@ -94,6 +97,8 @@ impl Families {
         );
         self.http.labels.render(&mut out, format, const_labels);
         process::render(&mut out, format, const_labels);
+        self.runtimes
+            .render(&mut out, format, const_labels, self.created);
         signals::render(&mut out, format, const_labels);
         if let Some(console) = self.console.get() {
             console.render(&mut out, format, const_labels, self.created);

@@ -546,6 +546,7 @@ impl ObserveBuilder {
             created: unix_now(),
             event_sampling,
             console: std::sync::OnceLock::new(),
+            runtimes: Default::default(),
         };
         Ok(Observe::new(
             families,

@@ -187,6 +187,26 @@ impl Observe {
         self.settings.health.is_draining()
     }
 
+    /// Reports on the tokio runtime of `handle` in `/metrics` from now on:
+    /// the `tokio_` families (workers, their busy time and parks, the global
+    /// queue's depth, tasks alive), read from tokio's stable metrics at
+    /// scrape time, nothing per request. The framework crates' layers add
+    /// the runtime they are built on by themselves
+    /// ([`integration::add_current_runtime`](crate::integration::add_current_runtime));
+    /// call this for another runtime, for example one that runs the
+    /// service's background work. Several runtimes are summed.
+    ///
+    /// ```
+    /// let observe = observe_core::Observe::builder().build().unwrap();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// observe.add_runtime(runtime.handle());
+    /// let text = observe.render(observe_core::Format::Text).into_text();
+    /// assert!(text.contains("tokio_workers 1"));
+    /// ```
+    pub fn add_runtime(&self, handle: &tokio::runtime::Handle) {
+        self.families.runtimes.add(handle.clone());
+    }
+
     /// Gives access to the prometheus-client [`Registry`] that is rendered
     /// after observe's own families in `/metrics`, for the service's own
     /// metrics. Constant labels of the builder apply to them too.
@@ -446,6 +466,36 @@ impl Observe {
     /// [`Observe::logging`]'s `init`.
     pub fn tracing(&self) -> crate::trace::TracingBuilder {
         crate::trace::TracingBuilder::new(self.service().clone())
+    }
+}
+
+/// Adds the tokio runtime the calling thread runs in, if any, to
+/// `observe`'s runtime metrics ([`Observe::add_runtime`]), once per thread
+/// and instance. The framework crates' layers call it as they are built,
+/// which is on the runtime that serves the requests: axum's router and a
+/// tower stack are built inside the server's runtime, and actix-web builds
+/// each worker's `App` on that worker's own runtime.
+pub fn add_current_runtime(observe: &Observe) {
+    use std::cell::RefCell;
+    use std::sync::Weak;
+    thread_local! {
+        static ADDED: RefCell<Vec<Weak<Families>>> = const { RefCell::new(Vec::new()) };
+    }
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let first = ADDED.with(|added| {
+        let mut added = added.borrow_mut();
+        added.retain(|w| w.strong_count() > 0);
+        let me = Arc::as_ptr(&observe.families);
+        if added.iter().any(|w| std::ptr::eq(w.as_ptr(), me)) {
+            return false;
+        }
+        added.push(Arc::downgrade(&observe.families));
+        true
+    });
+    if first {
+        observe.families.runtimes.add(handle);
     }
 }
 
