@@ -42,7 +42,7 @@ pub(super) fn classify(settings: &Settings, key: &str) -> KeyClass {
         return KeyClass::Plain;
     };
     let words = Words::of(key);
-    if !fragment && !words.personal {
+    if !fragment && !words.personal && !words.secret {
         KeyClass::Plain
     } else if words.count {
         KeyClass::Count
@@ -125,6 +125,10 @@ struct Words {
     /// A name for personal data that a fragment cannot say safely (`ssn`
     /// is inside `classname`): see [`Words::of`].
     personal: bool,
+    /// A word that names a secret only as a whole word ending the key:
+    /// `pass` (`user_pass`, `db.pass`; not `passenger`, `bypass` or
+    /// `pass_gate`).
+    secret: bool,
     /// The name counts or limits something.
     count: bool,
 }
@@ -151,6 +155,8 @@ mod word {
     pub(super) const COUNT_FIRST: u16 = 1 << 8;
     /// Starts a yes/no name: `is`, `has`.
     pub(super) const YES_NO: u16 = 1 << 9;
+    /// A password by itself, as the key's last whole word: `pass`.
+    pub(super) const SECRET: u16 = 1 << 10;
 }
 
 /// The flags of one word, compared lowercased in one `match`.
@@ -176,6 +182,7 @@ fn word_flags(w: &str) -> u16 {
         b"used" | b"limit" | b"remaining" | b"length" | b"len" | b"size" | b"quota" => COUNT_LAST,
         b"total" | b"max" | b"min" => COUNT_LAST | COUNT_FIRST,
         b"is" | b"has" => YES_NO,
+        b"pass" => SECRET,
         _ => 0,
     }
 }
@@ -203,6 +210,7 @@ impl Words {
         personal |= all & ADDRESS != 0 && all & NOT_POSTAL == 0;
         Self {
             personal,
+            secret: last & SECRET != 0,
             count: last & COUNT_LAST != 0 || first & COUNT_FIRST != 0,
         }
     }

@@ -15,8 +15,10 @@
 //!     `key=value` / `key: value` / `"key": "value"` pairs (also JSON
 //!     escaped inside a string) with a sensitive key, OAuth's `?code=` and a
 //!     signed URL's `&sig=`, prose such as `the password is hunter2` or
-//!     `API key: abc`;
-//!   - token shapes that secret scanners know: AWS access key ids, Google
+//!     `API key: abc`; query and form values are also matched
+//!     percent-decoded (`email=someone%40example.org`);
+//!   - token shapes that secret scanners know: AWS access key ids (and a
+//!     secret access key on the same line as one, or as the word `secret`), Google
 //!     API keys and OAuth secrets, GitHub, GitLab, Slack (tokens and
 //!     webhooks), Stripe, Twilio, SendGrid, npm, PyPI, OpenAI-style `sk-`
 //!     keys, and PEM private key blocks;
@@ -129,6 +131,8 @@ impl Redactor {
     ///   `codeverifier` (secrets), `phone`, `passport`, `birth`,
     ///   `socialsecurity` (personal data), or one added with
     ///   [`RedactorBuilder::deny_key`]; or
+    /// * its last word is `pass` (`pass`, `user_pass`, `db.pass`; a
+    ///   fragment would catch `passenger` and `bypass`); or
     /// * one of its words (split at `-`, `_`, `.`, spaces and camelCase) is
     ///   `ssn`, `dob`, `iban`, `cvv`, `cvc`, `taxid` or `nationalid`; or two
     ///   words are `tax`/`taxpayer`/`national` then `id`/`number`/`no`; or
@@ -162,6 +166,8 @@ impl Redactor {
     /// assert!(redactor.is_sensitive_key("user.phoneNumber"));
     /// assert!(redactor.is_sensitive_key("shipping_address"));
     /// assert!(redactor.is_sensitive_key("SSN"));
+    /// assert!(redactor.is_sensitive_key("smtp.pass"));
+    /// assert!(!redactor.is_sensitive_key("passenger"));
     /// assert!(!redactor.is_sensitive_key("duration_ms"));
     /// assert!(!redactor.is_sensitive_key("client.address"));
     /// assert!(!redactor.is_sensitive_key("class_name"));
@@ -184,12 +190,18 @@ impl Redactor {
     ///   ([`is_sensitive_key`](Self::is_sensitive_key)), a name that counts
     ///   something holding a non-number, or OAuth's `code`, `sig`,
     ///   `signature` as a query or form parameter (`?code=`, `&sig=`);
+    /// * the value of any other `key=value` (a query or form parameter)
+    ///   with percent-escapes or `+`, when its decoded text holds something
+    ///   listed here (`email=someone%40example.org`): the value is replaced
+    ///   whole, as it stands; clean encoded values (`q=red+shoes`) stay;
     /// * prose: `password`, `passwd`, `secret`, `token`, `api key`, `secret
     ///   key`, `private key` or `access key` followed by `is`, `:` or `=`
     ///   and a value (`the password is hunter2`); after `is`, an ordinary
     ///   word (`the token is invalid`) is not a value;
     /// * tokens by shape, prefix included: AWS access key ids (`AKIA`,
-    ///   `ASIA`, `ABIA`, `ACCA`, `A3T` + 16); Google API keys (`AIza` + 35),
+    ///   `ASIA`, `ABIA`, `ACCA`, `A3T` + 16), and AWS secret access keys (40
+    ///   base64 characters with both cases) on a line that also holds an
+    ///   access key id or the word `secret`; Google API keys (`AIza` + 35),
     ///   OAuth client secrets (`GOCSPX-`) and access tokens (`ya29.`);
     ///   GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` + 36, `github_pat_`);
     ///   GitLab (`glpat-`, `gldt-`, `glrt-`, `glptt-`, `glcbt-`, `glsoat-` +
@@ -230,6 +242,10 @@ impl Redactor {
     /// assert_eq!(
     ///     redactor.redact_value("call +44 20 7946 0958 or pay DE89 3704 0044 0532 0130 00"),
     ///     "call [REDACTED] or pay [REDACTED]"
+    /// );
+    /// assert_eq!(
+    ///     redactor.redact_value("GET /unsubscribe?email=someone%40example.org&list=news"),
+    ///     "GET /unsubscribe?email=[REDACTED]&list=news"
     /// );
     /// assert_eq!(redactor.redact_value("a\r\nINFO forged"), "a  INFO forged");
     /// ```

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use super::keys::{KeyClass, classify, is_number};
-use super::values::{ValueEnds, is_quote, scheme_token};
+use super::values::{ValueEnds, is_quote, is_value_end, scheme_token};
 use super::{Settings, pii, prose, tokens};
 
 /// Byte classes: which checks a byte can start.
@@ -97,6 +97,11 @@ struct Pass<'a> {
     cards_next: usize,
     tokens_next: usize,
     pem_next: usize,
+    /// Where a query or form value with escapes may be decoded again.
+    encoded_next: usize,
+    /// An AWS access key id or the word `secret` was seen: lines holding
+    /// one are searched for a secret access key after the pass.
+    aws_context: bool,
 }
 
 pub(super) fn scan(settings: &Settings, s: &str) -> Found {
@@ -115,6 +120,8 @@ pub(super) fn scan(settings: &Settings, s: &str) -> Found {
         cards_next: 0,
         tokens_next: 0,
         pem_next: 0,
+        encoded_next: 0,
+        aws_context: false,
     };
     let mut i = 0;
     // Most bytes start nothing: skip them in a tight loop.
@@ -148,6 +155,7 @@ pub(super) fn scan(settings: &Settings, s: &str) -> Found {
             PUNCT => pass.token_at(i, tokens::at_punct),
             UPPER => pass.token_at(i, tokens::at_upper),
             PROSE => {
+                pass.aws_context |= is_secret_word_at(b, i);
                 if let Some(span) = prose::at(b, i, &mut pass.ends) {
                     pass.out.push(span);
                 }
@@ -155,6 +163,9 @@ pub(super) fn scan(settings: &Settings, s: &str) -> Found {
             _ => pass.unsafe_chars |= is_unsafe_at(b, i),
         }
         i += 1;
+    }
+    if pass.aws_context {
+        aws_secret_keys(b, &mut pass.out);
     }
     Found {
         spans: pass.out,
@@ -326,6 +337,7 @@ impl Pass<'_> {
         }
         if let Some(span) = at(self.b, i) {
             self.tokens_next = span.end;
+            self.aws_context |= is_aws_key_id(&self.b[span.clone()]);
             self.out.push(span);
         }
     }
@@ -379,7 +391,13 @@ impl Pass<'_> {
             }
             class => class,
         };
-        if class == KeyClass::Plain || (sep == b':' && is_host_port(b, key_start, i)) {
+        if class == KeyClass::Plain {
+            if sep == b'=' {
+                self.encoded_value_at(i);
+            }
+            return;
+        }
+        if sep == b':' && is_host_port(b, key_start, i) {
             return;
         }
         let span = self.ends.value(b, i + 1);
@@ -393,6 +411,138 @@ impl Pass<'_> {
             return;
         }
         self.out.push(span);
+    }
+}
+
+impl Pass<'_> {
+    /// The value of a `key=value` pair whose key says nothing (a query or
+    /// form parameter, mostly) when it has percent-escapes or a `+`: its
+    /// decoded text is scanned too (`email=someone%40example.org`,
+    /// `q=Bearer%20abc`), and if anything in it is to be redacted the whole
+    /// value is, as it stands. A value without escapes is read once, for the
+    /// `%`, and left alone; each value is decoded at most once.
+    fn encoded_value_at(&mut self, i: usize) {
+        /// Decoded on the stack up to this length; longer values on the heap.
+        const STACK: usize = 256;
+        if i < self.encoded_next {
+            return;
+        }
+        let b = self.b;
+        let start = i + 1;
+        let mut end = start;
+        let mut escaped = false;
+        while end < b.len() && !is_value_end(b[end]) {
+            escaped |= matches!(b[end], b'%' | b'+');
+            end += 1;
+        }
+        self.encoded_next = end;
+        if !escaped {
+            return;
+        }
+        let value = &b[start..end];
+        let mut stack = [0u8; STACK];
+        let mut heap = Vec::new();
+        let buf = if value.len() <= STACK {
+            &mut stack[..value.len()]
+        } else {
+            heap.resize(value.len(), 0);
+            &mut heap[..]
+        };
+        let n = percent_decode(value, buf);
+        // Escapes that decode to no UTF-8 text hold nothing to find.
+        let Ok(decoded) = std::str::from_utf8(&buf[..n]) else {
+            return;
+        };
+        if !scan(self.settings, decoded).spans.is_empty() {
+            self.out.push(start..end);
+        }
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (a space in a form body) from `value` into
+/// `out` (at least as long); returns the decoded length. A `%` not followed
+/// by two hex digits stays as it is.
+fn percent_decode(value: &[u8], out: &mut [u8]) -> usize {
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let (mut i, mut n) = (0, 0);
+    while i < value.len() {
+        let byte = match value[i] {
+            b'%' => match (
+                value.get(i + 1).and_then(|&c| hex(c)),
+                value.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    i += 2;
+                    hi << 4 | lo
+                }
+                _ => b'%',
+            },
+            b'+' => b' ',
+            c => c,
+        };
+        out[n] = byte;
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+/// Whether the prose byte at `i` (a `c` or `C`) is the `c` of the word
+/// `secret`, in any case.
+fn is_secret_word_at(b: &[u8], i: usize) -> bool {
+    i >= 2
+        && matches!(b[i], b'c' | b'C')
+        && b.get(i - 2..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"secret"))
+}
+
+/// An AWS access key id: `AKIA` or `ASIA` and 16 upper-case letters or
+/// digits.
+fn is_aws_key_id(token: &[u8]) -> bool {
+    token.len() == 20
+        && (token.starts_with(b"AKIA") || token.starts_with(b"ASIA"))
+        && token[4..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// AWS secret access keys, after the pass saw an AWS key id or the word
+/// `secret`: on each line that holds one, every run of exactly 40
+/// base64 characters (`A-Z a-z 0-9 + /`) with both upper- and lower-case
+/// letters. A hex digest (a commit hash) has one case only and is kept.
+fn aws_secret_keys(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    for line in b.split(|&c| c == b'\n' || c == b'\r') {
+        let offset = line.as_ptr() as usize - b.as_ptr() as usize;
+        let context = line.windows(6).any(|w| w.eq_ignore_ascii_case(b"secret"))
+            || line.windows(20).any(is_aws_key_id);
+        if !context {
+            continue;
+        }
+        let mut i = 0;
+        while i < line.len() {
+            if !is_b64(line[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < line.len() && is_b64(line[i]) {
+                i += 1;
+            }
+            let run = &line[start..i];
+            if run.len() == 40
+                && line.get(i) != Some(&b'=')
+                && run.iter().any(u8::is_ascii_uppercase)
+                && run.iter().any(u8::is_ascii_lowercase)
+            {
+                out.push(offset + start..offset + i);
+            }
+        }
     }
 }
 

@@ -329,3 +329,89 @@ fn pathological_inputs_of_the_new_checks_stay_linear() {
     // a quadratic one would take minutes.
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
+
+/// Percent-encoded values in query strings and form bodies are matched
+/// decoded, and replaced whole as they stand; clean encoded values stay.
+#[test]
+fn encoded_query_and_form_values() {
+    assert_eq!(
+        r("GET /unsubscribe?email=someone%40example.org&list=news"),
+        "GET /unsubscribe?email=[REDACTED]&list=news"
+    );
+    assert_eq!(
+        r("POST /login body q=Bearer%20abc.def&x=1"),
+        "POST /login body q=[REDACTED]&x=1"
+    );
+    assert_eq!(r("to=alice%2Bnews%40example.com"), "to=[REDACTED]");
+    assert_eq!(r("card=4111+1111+1111+1111"), "card=[REDACTED]");
+    assert_clean(&[
+        "GET /search?q=red+shoes&page=2&sort=price%20asc&lang=en-GB",
+        "path=%2Fapi%2Fv1%2Forders&status=200",
+        "name=caf%C3%A9&tz=%2B01%3A00",
+        "bad=%zz%4&ok=1",
+        "q=c%2B%2B+tutorial",
+    ]);
+}
+
+/// `pass`, `pwd`, `passwd` and `passphrase` name passwords in queries
+/// and `key=value` text; words that only contain `pass` do not.
+#[test]
+fn short_password_keys() {
+    for (input, expected) in [
+        (
+            "/login?user=bob&pass=hunter2",
+            "/login?user=bob&pass=[REDACTED]",
+        ),
+        (
+            "/login?user=bob&pwd=hunter2",
+            "/login?user=bob&pwd=[REDACTED]",
+        ),
+        ("db.pass: s3cr3t", "db.pass: [REDACTED]"),
+        ("user_pass=s3cr3t", "user_pass=[REDACTED]"),
+        ("passwd=s3cr3t", "passwd=[REDACTED]"),
+        ("passphrase=correct horse", "passphrase=[REDACTED] horse"),
+    ] {
+        assert_eq!(r(input), expected, "{input}");
+    }
+    assert!(Redactor::default().is_sensitive_key("pass"));
+    assert!(Redactor::default().is_sensitive_key("smtp.pass"));
+    assert_clean(&[
+        "passenger=3",
+        "compass=N",
+        "bypass=true",
+        "pass_gate=B12",
+        "passes=3",
+    ]);
+}
+
+/// An AWS secret access key in prose is caught when an access key id or
+/// the word `secret` stands on the same line; 40-character digests are not
+/// secrets anywhere.
+#[test]
+fn aws_secret_access_keys_in_prose() {
+    assert_eq!(
+        r("aws key AKIAIOSFODNN7EXAMPLE and secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        "aws key [REDACTED] and secret [REDACTED]"
+    );
+    assert_eq!(
+        r("the Secret is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, keep it"),
+        "the Secret is [REDACTED], keep it"
+    );
+    assert_eq!(
+        r("AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        "[REDACTED] / [REDACTED]"
+    );
+    assert_clean(&[
+        // No context on the line.
+        "deployed wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY to eu",
+        // Commit hashes, with context or without.
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b",
+        "secret rotation at commit 3f786850e387550fdab836ed7e6dc881de23001b",
+        "secret rotation at commit 3F786850E387550FDAB836ED7E6DC881DE23001B",
+    ]);
+    // Context on another line (the line break itself becomes a space).
+    assert_eq!(
+        r("rotated the secret\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        "rotated the secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    );
+}

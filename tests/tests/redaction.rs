@@ -96,6 +96,11 @@ async fn careless(uri: axum::http::Uri) -> &'static str {
          call +44 20 7946 0958, ssn 078-05-1120, pay GB29 NWBK 6016 1331 9268 19"
     );
     tracing::info!("the token is invalid for user 42; order total 129.99 EUR");
+    // An AWS secret access key in prose, next to its key id.
+    tracing::warn!(
+        "aws key AKIAIOSFODNN7EXAMPLE and secret wJalrXUtnFEMI/K7MDENG/bPLANTEDxEXAMPLEKE; \
+         deployed commit 3f786850e387550fdab836ed7e6dc881de23001b"
+    );
     observe_core::add_event_field("note", format!("retry with {github}"));
     "ok"
 }
@@ -110,7 +115,9 @@ async fn planted_secrets_never_reach_the_output() {
     let addr = spawn_axum(app).await;
     let status = client()
         .get(format!(
-            "http://{addr}/careless?code=PLANTED-oauth-code&state=ok&sig=PLANTED-sas-sig&page=2"
+            "http://{addr}/careless?code=PLANTED-oauth-code&state=ok&sig=PLANTED-sas-sig&page=2\
+             &email=PLANTED.user%40example.org&user=bob&pass=PLANTED-short-pw\
+             &q=red+shoes&sort=price%20asc"
         ))
         .header("x-request-id", "careless-redaction")
         .send()
@@ -154,6 +161,23 @@ async fn planted_secrets_never_reach_the_output() {
     assert_eq!(deploy["fields"]["home_address"], "[REDACTED]");
     let uri = deploy["fields"]["uri"].as_str().unwrap();
     assert!(uri.contains("state=ok") && uri.contains("page=2"), "{uri}");
+    // Encoded and short-keyed values went; clean encoded ones stay as sent.
+    assert!(
+        uri.contains("email=[REDACTED]") && uri.contains("pass=[REDACTED]"),
+        "{uri}"
+    );
+    assert!(
+        uri.contains("q=red+shoes") && uri.contains("sort=price%20asc"),
+        "{uri}"
+    );
+    let aws = mine
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().starts_with("aws key"))
+        .unwrap();
+    assert_eq!(
+        aws["message"],
+        "aws key [REDACTED] and secret [REDACTED]; deployed commit 3f786850e387550fdab836ed7e6dc881de23001b"
+    );
     let prose = mine
         .iter()
         .find(|l| l["message"].as_str().unwrap().starts_with("the token is"))
