@@ -198,11 +198,9 @@ impl Server {
 
 /// Serves `admin`'s endpoints ([`admin_endpoints`](crate::admin_endpoints),
 /// each connection knowing its peer) on the admin listener's own address,
-/// with the admin budget:
-/// [`ADMIN_MAX_CONNECTIONS`](observe_core::console::ADMIN_MAX_CONNECTIONS)
-/// connections, a head timeout of
-/// [`ADMIN_HEADER_TIMEOUT`](observe_core::console::ADMIN_HEADER_TIMEOUT).
-/// Runs until the process ends; spawn it.
+/// with the admin budget: [`ADMIN_MAX_CONNECTIONS`] connections, a head
+/// timeout of [`ADMIN_HEADER_TIMEOUT`]. Runs until the process ends; spawn
+/// it.
 ///
 /// # Errors
 ///
