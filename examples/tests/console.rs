@@ -372,3 +372,147 @@ fn a_loopback_listener_writes_without_a_token_and_the_old_name_still_works() {
             .contains("http_server_request_duration_seconds")
     );
 }
+
+/// A write must prove it was meant for this listener (issue 23): a foreign
+/// `Host` or `Origin` (DNS rebinding), a body that is not JSON, two
+/// `Authorization` headers and directive targets that are not Rust paths
+/// are refused, each with an audit line that no filter silences (not even
+/// `off`); a preflight gets no CORS grant; every JSON answer says nosniff;
+/// the status page runs no inline script.
+fn writes_need_proof_of_intent(binary: &str) {
+    let (service, admin) = start(binary, &[("OBSERVE_ADMIN_TOKEN", TOKEN)]);
+    let bearer = format!("Bearer {TOKEN}");
+    let json_type = ("content-type", "application/json");
+    let put = |extra: &[(&str, &str)], body: &str| {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        headers.extend_from_slice(extra);
+        http(&admin, "PUT", "/observe/log-level", &headers, body)
+    };
+    let level = r#"{"directives": "debug"}"#;
+
+    // Turned off entirely: the change itself still leaves its audit line.
+    let (status, _, body) = put(&[json_type], r#"{"directives": "off"}"#);
+    assert_eq!(status, 200, "{binary}: {body}");
+    let audit = service.next_json(|l| l["message"] == "log level changed");
+    assert_eq!(audit["fields"]["directives"], "off", "{binary}");
+
+    let rebound_host = put(&[json_type, ("host", "evil.example:9464")], level);
+    assert_eq!(rebound_host.0, 403, "{binary}: {}", rebound_host.2);
+    let foreign_origin = put(&[json_type, ("origin", "http://evil.example:9464")], level);
+    assert_eq!(foreign_origin.0, 403, "{binary}: {}", foreign_origin.2);
+    let plain_text = put(&[("content-type", "text/plain")], level);
+    assert_eq!(plain_text.0, 415, "{binary}: {}", plain_text.2);
+    let two = put(&[json_type, ("authorization", "Bearer wrong")], level);
+    assert_eq!(two.0, 400, "{binary}: {}", two.2);
+    assert!(
+        json(&two.2)["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than one")
+    );
+    let markup = put(&[json_type], r#"{"directives": "<script>=debug"}"#);
+    assert_eq!(markup.0, 400, "{binary}: {}", markup.2);
+    assert!(
+        markup.2.contains("<script>"),
+        "{binary}: names the part: {}",
+        markup.2
+    );
+    let rlo = put(&[json_type], "{\"directives\": \"shop\\u202e=debug\"}");
+    assert_eq!(rlo.0, 400, "{binary}: {}", rlo.2);
+    // A wrong token is told 401 (counted and audited) whatever the body's
+    // size; the right one with a body over the limit gets a JSON 413.
+    let big = format!(r#"{{"directives": "{}"}}"#, "x".repeat(5000));
+    let wrong = http(
+        &admin,
+        "PUT",
+        "/observe/log-level",
+        &[
+            ("authorization", "Bearer wrong-token-0123456789"),
+            json_type,
+        ],
+        &big,
+    );
+    assert_eq!(wrong.0, 401, "{binary}: {}", wrong.2);
+    let too_big = put(&[json_type], &big);
+    assert_eq!(too_big.0, 413, "{binary}: {}", too_big.2);
+    assert!(json(&too_big.2)["error"].is_string(), "{binary}");
+
+    // Each refusal above wrote its audit line, though the filter is `off`.
+    for status in ["403", "403", "415", "400", "400", "400", "401", "413"] {
+        let line = service.next_json(|l| l["message"] == "admin request refused");
+        assert_eq!(
+            line["fields"]["http.response.status_code"], status,
+            "{binary}: {line}"
+        );
+        assert_eq!(line["level"], "WARN");
+    }
+    // Counted as unauthorized: the two foreign writes, the two
+    // Authorization headers and the wrong token.
+    let (_, metrics) = get(&admin, "/metrics");
+    assert!(
+        metrics.contains("observe_admin_unauthorized_total 4"),
+        "{binary}: {metrics}"
+    );
+
+    // No CORS grant for a preflight.
+    let (status, headers, _) = http(
+        &admin,
+        "OPTIONS",
+        "/observe/log-level",
+        &[
+            ("origin", "http://evil.example"),
+            ("access-control-request-method", "PUT"),
+        ],
+        "",
+    );
+    assert_eq!(status, 204, "{binary}");
+    assert!(
+        !headers
+            .iter()
+            .any(|(n, _)| n.starts_with("access-control-")),
+        "{binary}: {headers:?}"
+    );
+    let (status, headers, _) = http(&admin, "GET", "/observe/api/status", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "x-content-type-options" && v == "nosniff")
+    );
+    let (_, headers, page) = http(&admin, "GET", "/observe", &[], "");
+    let policy = &headers
+        .iter()
+        .find(|(n, _)| n == "content-security-policy")
+        .unwrap()
+        .1;
+    assert!(policy.contains("script-src 'self'") && !policy.contains("script-src 'unsafe-inline'"));
+    assert!(page.contains(r#"<script src="/observe/app.js">"#));
+    let (status, _, script) = http(&admin, "GET", "/observe/app.js", &[], "");
+    assert_eq!(status, 200);
+    assert!(script.contains("\"use strict\""));
+
+    // Back to the default.
+    let (status, _, body) = http(
+        &admin,
+        "DELETE",
+        "/observe/log-level",
+        &[("authorization", bearer.as_str())],
+        "",
+    );
+    assert_eq!(status, 200, "{binary}: {body}");
+}
+
+#[test]
+fn axum_writes_need_proof_of_intent() {
+    writes_need_proof_of_intent(AXUM);
+}
+
+#[test]
+fn actix_writes_need_proof_of_intent() {
+    writes_need_proof_of_intent(ACTIX);
+}
+
+#[test]
+fn tower_writes_need_proof_of_intent() {
+    writes_need_proof_of_intent(TOWER);
+}

@@ -32,12 +32,22 @@ pub fn admin_endpoints(admin: &Admin) -> impl Fn(&mut web::ServiceConfig) + Clon
     let admin = admin.clone();
     move |config: &mut web::ServiceConfig| {
         let admin = admin.clone();
-        config
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-            .default_service(web::to(move |request: HttpRequest, body: web::Bytes| {
+        config.default_service(web::to(
+            move |request: HttpRequest, payload: web::Payload| {
                 let admin = admin.clone();
-                async move { answer(&admin, &request, &body).await }
-            }));
+                async move {
+                    // One byte over the limit is enough for observe-core to
+                    // answer 413 (as JSON), after the checks that come first.
+                    let body = match payload.to_bytes_limited(MAX_BODY_BYTES + 1).await {
+                        Ok(Ok(body)) => body.to_vec(),
+                        Err(_limit_exceeded) => vec![0; MAX_BODY_BYTES + 1],
+                        // The client broke off: nothing was sent.
+                        Ok(Err(_)) => Vec::new(),
+                    };
+                    answer(&admin, &request, &body).await
+                }
+            },
+        ));
     }
 }
 
@@ -46,6 +56,11 @@ async fn answer(admin: &Admin, request: &HttpRequest, body: &[u8]) -> HttpRespon
         return metrics_response(admin.observe(), request).await;
     }
     let headers = request.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let answer = admin
         .handle(AdminRequest {
             method: request.method().as_str(),
@@ -53,7 +68,11 @@ async fn answer(admin: &Admin, request: &HttpRequest, body: &[u8]) -> HttpRespon
             authorization: headers
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes),
-            accept: headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+            authorization_headers: headers.get_all(header::AUTHORIZATION).count(),
+            host: text(header::HOST).or_else(|| request.uri().authority().map(|a| a.as_str())),
+            origin: text(header::ORIGIN),
+            content_type: text(header::CONTENT_TYPE),
+            accept: text(header::ACCEPT),
             peer: request.peer_addr(),
             body,
         })

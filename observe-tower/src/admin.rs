@@ -70,27 +70,30 @@ where
         let peer = self.peer;
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            // One byte over the limit is enough to answer 413.
+            // One byte over the limit is enough for observe-core to answer
+            // 413, after the checks that come first.
             let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
                 Ok(collected) => collected.to_bytes(),
-                Err(_) => {
-                    let mut response = Response::new(Full::new(Bytes::new()));
-                    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-                    return Ok(response);
-                }
+                Err(_) => Bytes::from(vec![0; MAX_BODY_BYTES + 1]),
+            };
+            let headers = &parts.headers;
+            let text = |name| {
+                headers
+                    .get(name)
+                    .and_then(|v: &HeaderValue| v.to_str().ok())
             };
             let answer = admin
                 .handle(AdminRequest {
                     method: parts.method.as_str(),
                     path: parts.uri.path(),
-                    authorization: parts
-                        .headers
+                    authorization: headers
                         .get(header::AUTHORIZATION)
                         .map(HeaderValue::as_bytes),
-                    accept: parts
-                        .headers
-                        .get(header::ACCEPT)
-                        .and_then(|v| v.to_str().ok()),
+                    authorization_headers: headers.get_all(header::AUTHORIZATION).iter().count(),
+                    host: text(header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str())),
+                    origin: text(header::ORIGIN),
+                    content_type: text(header::CONTENT_TYPE),
+                    accept: text(header::ACCEPT),
                     peer,
                     body: &body,
                 })

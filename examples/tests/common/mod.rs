@@ -254,8 +254,17 @@ pub(crate) fn http(
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
+    // The listener's own address as Host, unless the caller sends one.
+    let host = if headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        String::new()
+    } else {
+        format!("host: {addr}\r\n")
+    };
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\n{host}connection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {

@@ -44,7 +44,7 @@ pub(super) fn check(
     let given = header
         .strip_prefix(b"Bearer ")
         .or_else(|| header.strip_prefix(b"bearer "))
-        .ok_or("Authorization is not a Bearer token")?;
+        .ok_or("the Authorization scheme is not Bearer")?;
     if token.matches(given) {
         Ok("admin token")
     } else {

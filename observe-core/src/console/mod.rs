@@ -28,7 +28,8 @@
 //! | `/metrics` | GET | the exposition (the framework crate renders it off the async workers) |
 //! | `/health/live` | GET | 200 while the process serves; runs no check |
 //! | `/health/ready` | GET | 200 when every check passes and the service is not draining, else 503; JSON with each check ([`health`](crate::health)) |
-//! | `/observe` | GET | the status page: one self-contained HTML page |
+//! | `/observe` | GET | the status page: one HTML page |
+//! | `/observe/app.js` | GET | the status page's script |
 //! | `/observe/api/status` | GET | the page's JSON |
 //! | `/observe/log-level` | GET, PUT, DELETE | the log filter; PUT `{"directives": "info,shop=debug", "revert_after": "15m"}` changes it until the revert, DELETE restores the default |
 //! | `/observe/api/slos` | GET | the service's SLOs as given to [`AdminConfig::slos`] (observe-slo's `Slos::to_json`), for `observe rules --from URL`; 404 when none were given |
@@ -40,6 +41,7 @@
 //!
 //! ```sh
 //! curl -X PUT -H "Authorization: Bearer $OBSERVE_ADMIN_TOKEN" \
+//!      -H "Content-Type: application/json" \
 //!      -d '{"directives": "info,shop=debug", "revert_after": "15m"}' \
 //!      http://127.0.0.1:9464/observe/log-level
 //! ```
@@ -48,10 +50,14 @@
 //! (`RUST_LOG`) restored after `revert_after` (default 15 minutes, at most 24
 //! hours; `90s`, `15m`, `2h`, `1h30m`). Level remapping keeps applying.
 //! Invalid directives or durations are answered 400 with what is accepted,
-//! and change nothing. Every change and every revert writes one WARN line
-//! under `observe::log_level` (previous and new directives, revert time,
-//! `changed_by`: the token's presence and the peer's address, never the
-//! token) and counts `observe_log_level_changes_total`. Feature `logging`.
+//! and change nothing; a target must be a Rust path (`shop`,
+//! `tower_http::trace`), so control characters, markup and bidirectional
+//! overrides never reach a log line. Every change, reset and revert writes
+//! one WARN line under `observe::log_level` (previous and new directives,
+//! revert time, `changed_by`: the token's presence and the peer's address,
+//! never the token) and counts `observe_log_level_changes_total`. The line
+//! is written whatever the filter says, the new one included: `off` cannot
+//! silence its own audit line. Feature `logging`.
 //!
 //! # Who may write
 //!
@@ -59,17 +65,35 @@
 //! set ([`AdminConfig::token`], `OBSERVE_ADMIN_TOKEN`: 16 to 256 visible
 //! ASCII characters, e.g. `openssl rand -hex 32`), compared in constant time.
 //! Without a token, writes are allowed only because the listener is bound to
-//! loopback: [`Admin::new`] refuses any other address without a token. A
-//! refused write changes nothing, is answered 401, logged (WARN, no token) and
-//! counted in `observe_admin_unauthorized_total`. Reads need no token; they
+//! loopback: [`Admin::new`] refuses any other address without a token.
+//!
+//! A page in an operator's browser can reach a loopback listener by
+//! rebinding its own name to 127.0.0.1; its requests are then same-origin
+//! but still carry that name. So, token or not, a write also needs:
+//! - a `Host` that is `localhost`, a loopback address, or the listener's
+//!   own address (any IP literal when bound to all addresses): a DNS name
+//!   is refused, 403;
+//! - no `Origin`, or the page's own (`http://` + that `Host`), else 403;
+//! - `Content-Type: application/json` on a PUT, else 415;
+//! - one `Authorization` header: two are refused, 400, on any request.
+//!
+//! A preflight (`OPTIONS`) is answered 204 with `Allow` and no CORS grant.
+//! The checks run in that order, then the token (401), then the body's size
+//! (413, JSON like every answer): a wrong token is told 401 whatever else
+//! is wrong. A refused request changes nothing, writes one WARN line under
+//! `observe::admin` (peer, method, path, status, reason; never the token)
+//! that no log filter silences, and, when refused for want of authority
+//! (400, 401, 403), counts in `observe_admin_unauthorized_total`. Every
+//! JSON answer is sent with `X-Content-Type-Options: nosniff`. Reads need no token; they
 //! show only what is already redacted: route templates, status codes,
 //! timings, request and trace ids, flag states, check errors through the
 //! redactor. No header, query string, body or client address.
 //!
 //! # The status page
 //!
-//! `/observe` is one self-contained HTML page (inline CSS and JS, no
-//! external asset, served with a CSP that allows nothing else), refreshed
+//! `/observe` is one HTML page (inline CSS, its script from
+//! `/observe/app.js`, no external asset, served with a CSP that allows
+//! nothing else: no inline script), refreshed
 //! every 2 s from `/observe/api/status`, computed in the process from the
 //! histograms, no Prometheus needed:
 //! - per route, worst first (error ratio, then p99): request rate, error
@@ -94,6 +118,7 @@
 //! worst case).
 
 mod auth;
+mod intent;
 mod status;
 
 use std::net::SocketAddr;
@@ -122,11 +147,17 @@ pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 /// head, or stay idle between requests, before its connection is closed.
 pub const ADMIN_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The status page, inline CSS and JS, no external asset.
+/// The status page: inline CSS, its script at [`SCRIPT_PATH`], no external
+/// asset.
 const PAGE: &str = include_str!("page.html");
+/// The status page's script, served from the admin listener itself so the
+/// page's policy needs no `'unsafe-inline'` for scripts.
+const SCRIPT: &str = include_str!("page.js");
+/// Where the status page loads its script from.
+const SCRIPT_PATH: &str = "/observe/app.js";
 /// Nothing but the page itself and its own API: no external script,
 /// style, font, frame or form target.
-const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// A bad admin setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -264,14 +295,25 @@ pub struct AdminRequest<'a> {
     pub method: &'a str,
     /// The path, without the query.
     pub path: &'a str,
-    /// The `Authorization` header's value, if any.
+    /// The (first) `Authorization` header's value, if any.
     pub authorization: Option<&'a [u8]>,
+    /// How many `Authorization` headers came: more than one is refused.
+    pub authorization_headers: usize,
+    /// The `Host` header (HTTP/2's `:authority`), for the DNS-rebinding
+    /// check on writes.
+    pub host: Option<&'a str>,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a str>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
     /// The `Accept` header's value, for `/metrics`.
     pub accept: Option<&'a str>,
     /// The client's address, for the audit line.
     pub peer: Option<SocketAddr>,
-    /// The body, at most [`MAX_BODY_BYTES`] (the framework crate stops
-    /// reading there and passes what it has; longer is answered 413).
+    /// The body, at most [`MAX_BODY_BYTES`] + 1 bytes: the framework crate
+    /// stops reading there and passes what it has, and a longer body is
+    /// answered 413 here, after the checks that come first (so a wrong
+    /// token is told 401, counted and logged, whatever the body's size).
     pub body: &'a [u8],
 }
 
@@ -293,6 +335,7 @@ impl AdminResponse {
             headers: vec![
                 ("content-type", "application/json".into()),
                 ("cache-control", "no-store".into()),
+                ("x-content-type-options", "nosniff".into()),
             ],
             body: value.to_string().into_bytes(),
         }
@@ -360,11 +403,12 @@ impl Admin {
     }
 
     /// Every path the admin listener answers.
-    pub const PATHS: [&'static str; 7] = [
+    pub const PATHS: [&'static str; 8] = [
         "/metrics",
         "/health/live",
         "/health/ready",
         "/observe",
+        SCRIPT_PATH,
         "/observe/api/status",
         "/observe/log-level",
         "/observe/api/slos",
@@ -375,8 +419,38 @@ impl Admin {
     /// within its timeout).
     pub async fn handle(&self, request: AdminRequest<'_>) -> AdminResponse {
         let observe = &self.inner.observe;
+        if request.authorization_headers > 1 {
+            // Which one would count? Proxies and servers disagree: refuse.
+            return self.refuse(&request, 400, "more than one Authorization header");
+        }
         let read = matches!(request.method, "GET" | "HEAD");
+        let known = Self::PATHS.contains(&request.path) || request.path == "/observe/";
+        if request.method == "OPTIONS" && known {
+            // A CORS preflight gets no grant: no page elsewhere may call in.
+            let allow = if request.path == "/observe/log-level" {
+                "GET, HEAD, PUT, DELETE, OPTIONS"
+            } else {
+                "GET, HEAD, OPTIONS"
+            };
+            return AdminResponse {
+                status: 204,
+                headers: vec![
+                    ("allow", allow.into()),
+                    ("cache-control", "no-store".into()),
+                ],
+                body: Vec::new(),
+            };
+        }
         match request.path {
+            SCRIPT_PATH if read => AdminResponse {
+                status: 200,
+                headers: vec![
+                    ("content-type", "text/javascript; charset=utf-8".into()),
+                    ("cache-control", "no-store".into()),
+                    ("x-content-type-options", "nosniff".into()),
+                ],
+                body: SCRIPT.as_bytes().to_vec(),
+            },
             "/health/live" if read => AdminResponse::json(200, &json!({"status": "up"})),
             "/health/ready" if read => {
                 let readiness = observe.readiness().await;
@@ -415,8 +489,7 @@ impl Admin {
                     404,
                     "no SLOs: this service gave none to its admin listener (AdminConfig::slos)",
                 ),
-            }
-            .with("x-content-type-options", "nosniff"),
+            },
             "/observe/log-level" if matches!(request.method, "PUT" | "DELETE") => {
                 self.write_level(&request)
             }
@@ -435,6 +508,7 @@ impl Admin {
             | "/health/ready"
             | "/observe"
             | "/observe/"
+            | SCRIPT_PATH
             | "/observe/api/status"
             | "/observe/api/slos" => {
                 AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET, HEAD")
@@ -453,33 +527,76 @@ impl Admin {
         }
     }
 
-    /// PUT or DELETE `/observe/log-level`, after the token check.
+    /// PUT or DELETE `/observe/log-level`: proof of intent (a loopback or
+    /// configured `Host`, no foreign `Origin`, a JSON body), then the
+    /// token, then the body's size. Every refusal is counted and audited.
     fn write_level(&self, request: &AdminRequest<'_>) -> AdminResponse {
+        if let Err(reason) = intent::check(request, self.inner.config.addr) {
+            return self.refuse(request, 403, reason);
+        }
+        if request.method == "PUT" && !intent::is_json(request.content_type) {
+            return self.refuse(
+                request,
+                415,
+                "a log-level change is a JSON body: send Content-Type: application/json",
+            );
+        }
         let who = match auth::check(self.inner.config.token.as_ref(), request.authorization) {
             Ok(who) => who,
             Err(denied) => {
-                if let Some(console) = self.inner.observe.families().console.get() {
-                    console.count_unauthorized();
-                }
-                tracing::warn!(
-                    target: ADMIN_TARGET,
-                    peer = request.peer.map(|p| p.to_string()).unwrap_or_default(),
-                    reason = denied,
-                    "admin write refused"
-                );
-                return AdminResponse::error(401, &format!("unauthorized: {denied}"))
+                return self
+                    .refuse(request, 401, &format!("unauthorized: {denied}"))
                     .with("www-authenticate", "Bearer realm=\"observe\"");
             }
         };
         if request.body.len() > MAX_BODY_BYTES {
-            return AdminResponse::error(413, &format!("body over {MAX_BODY_BYTES} bytes"));
+            return self.refuse(request, 413, &format!("body over {MAX_BODY_BYTES} bytes"));
         }
         let changed_by = match request.peer {
             Some(peer) => format!("{who}, peer {peer}"),
             None => who.to_string(),
         };
-        level::write(request.method, request.body, &changed_by)
+        let answer = level::write(request.method, request.body, &changed_by);
+        if answer.status >= 400 {
+            let reason = serde_json::from_slice::<Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            audit_refusal(request, answer.status, &reason);
+        }
+        answer
     }
+
+    /// Answers `status` with `reason`, written as an audit line that no
+    /// log filter silences; a refusal for want of authority (400 for two
+    /// `Authorization` headers, 401, 403) is also counted in
+    /// `observe_admin_unauthorized_total`.
+    fn refuse(&self, request: &AdminRequest<'_>, status: u16, reason: &str) -> AdminResponse {
+        if matches!(status, 400 | 401 | 403)
+            && let Some(console) = self.inner.observe.families().console.get()
+        {
+            console.count_unauthorized();
+        }
+        audit_refusal(request, status, reason);
+        AdminResponse::error(status, reason)
+    }
+}
+
+/// The audit line of a refused admin request.
+fn audit_refusal(request: &AdminRequest<'_>, status: u16, reason: &str) {
+    let peer = request.peer.map(|p| p.to_string()).unwrap_or_default();
+    let status = status.to_string();
+    let fields: [(&str, &str); 5] = [
+        ("peer", &peer),
+        ("http.request.method", request.method),
+        ("url.path", request.path),
+        ("http.response.status_code", &status),
+        ("reason", reason),
+    ];
+    #[cfg(feature = "logging")]
+    crate::signals::logging::audit::audit(ADMIN_TARGET, "admin request refused", &fields);
+    #[cfg(not(feature = "logging"))]
+    tracing::warn!(target: ADMIN_TARGET, ?fields, "admin request refused");
 }
 
 #[cfg(feature = "logging")]
@@ -556,6 +673,10 @@ mod tests {
             method: "GET",
             path,
             authorization: None,
+            authorization_headers: 0,
+            host: Some("127.0.0.1"),
+            origin: None,
+            content_type: None,
             accept: None,
             peer: None,
             body: b"",

@@ -124,6 +124,60 @@ pub(super) fn parse(directives: &str) -> Result<Targets, String> {
     Targets::from_str(directives).map_err(|e| e.to_string())
 }
 
+/// Parses directives given at run time, which are stricter than the
+/// start-up filter's: comma-separated `LEVEL`, `TARGET` or `TARGET=LEVEL`,
+/// a target being a Rust path (`shop`, `tower_http::trace`) and a level
+/// one of `off`, `error`, `warn`, `info`, `debug`, `trace`. Anything else
+/// (control characters, markup, bidirectional overrides, an empty list)
+/// is refused, naming the part.
+pub(super) fn parse_strict(directives: &str) -> Result<Targets, String> {
+    let mut any = false;
+    for directive in directives.split(',').map(str::trim) {
+        if directive.is_empty() {
+            continue;
+        }
+        any = true;
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target.trim()), Some(level.trim())),
+            None if is_level(directive) => (None, Some(directive)),
+            None => (Some(directive), None),
+        };
+        if let Some(target) = target
+            && !is_rust_path(target)
+        {
+            return Err(format!(
+                "target {target:?} is not a Rust path (letters, digits and _, joined by ::)"
+            ));
+        }
+        if let Some(level) = level
+            && !is_level(level)
+        {
+            return Err(format!("level {level:?} is not a level"));
+        }
+    }
+    if !any {
+        return Err("no directive".to_string());
+    }
+    parse(directives)
+}
+
+fn is_level(text: &str) -> bool {
+    ["off", "error", "warn", "info", "debug", "trace"]
+        .iter()
+        .any(|level| text.eq_ignore_ascii_case(level))
+}
+
+/// `shop`, `tower_http::trace`, `r#type`-free Rust paths.
+fn is_rust_path(text: &str) -> bool {
+    !text.is_empty()
+        && text.split("::").all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
 impl LevelFilter {
     pub(super) fn new(targets: Targets, directives: String) -> Self {
         Self {
@@ -196,7 +250,7 @@ impl LevelFilter {
                 revert_after.as_secs()
             )));
         }
-        let targets = parse(directives).map_err(invalid)?;
+        let targets = parse_strict(directives).map_err(invalid)?;
         let before = self.current();
         self.swap(targets, directives.to_string());
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -239,11 +293,13 @@ impl LevelFilter {
                     if now >= due {
                         drop(state);
                         if let Some(before) = self.reset() {
-                            tracing::warn!(
-                                target: super::LEVEL_TARGET,
-                                previous = before.directives.as_str(),
-                                directives = self.default.as_str(),
-                                "log level reverted to the default"
+                            super::audit::audit(
+                                super::LEVEL_TARGET,
+                                "log level reverted to the default",
+                                &[
+                                    ("previous", &before.directives),
+                                    ("directives", &self.default),
+                                ],
                             );
                         }
                         self.state.lock().unwrap_or_else(|p| p.into_inner())

@@ -106,6 +106,7 @@
 //! WHERE target = 'observe::request' AND event.dependencies.count > 5;
 //! ```
 
+pub(crate) mod audit;
 mod builder;
 mod layer;
 mod level;
@@ -159,6 +160,8 @@ pub fn log_level() -> Option<LogLevel> {
 /// `revert_after` (at most [`MAX_REVERT_AFTER`]). Writes one WARN line
 /// under [`LEVEL_TARGET`] with the old and new directives, the revert time
 /// and `changed_by` (who asked, e.g. `admin token, peer 10.0.0.7:51234`),
+/// whatever the filter says, the new one included (an audit line `off`
+/// cannot silence),
 /// and counts `observe_log_level_changes_total`. Invalid directives change
 /// nothing and name the problem. Level remapping keeps applying: the
 /// filter sees the remapped level.
@@ -173,13 +176,15 @@ pub fn set_log_level(
         .revert_at
         .map(crate::base::time::rfc3339)
         .unwrap_or_default();
-    tracing::warn!(
-        target: LEVEL_TARGET,
-        previous = before.directives.as_str(),
-        directives = after.directives.as_str(),
-        revert_at = revert_at.as_str(),
-        changed_by,
-        "log level changed"
+    audit::audit(
+        LEVEL_TARGET,
+        "log level changed",
+        &[
+            ("previous", &before.directives),
+            ("directives", &after.directives),
+            ("revert_at", &revert_at),
+            ("changed_by", changed_by),
+        ],
     );
     Ok(LevelChange { before, after })
 }
@@ -192,12 +197,14 @@ pub fn reset_log_level(changed_by: &str) -> Result<Option<LogLevel>, LevelError>
         return Ok(None);
     };
     let after = sink.level.current();
-    tracing::warn!(
-        target: LEVEL_TARGET,
-        previous = before.directives.as_str(),
-        directives = after.directives.as_str(),
-        changed_by,
-        "log level reset to the default"
+    audit::audit(
+        LEVEL_TARGET,
+        "log level reset to the default",
+        &[
+            ("previous", &before.directives),
+            ("directives", &after.directives),
+            ("changed_by", changed_by),
+        ],
     );
     Ok(Some(after))
 }
