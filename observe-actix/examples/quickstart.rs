@@ -4,7 +4,7 @@
 //! `curl localhost:3000/users/7` and `curl localhost:9464/metrics`.
 
 use actix_web::{App, HttpServer, rt, web};
-use observe_actix::console::{Admin, AdminConfig};
+use observe_actix::console::{self, Admin, AdminConfig};
 use observe_actix::{Observe, ObserveLayer, Shutdown};
 
 async fn user(id: web::Path<u64>) -> String {
@@ -43,6 +43,8 @@ async fn serve(observe: Observe) -> Result<(), Box<dyn std::error::Error>> {
             .wrap(ObserveLayer::new(&observe))
     })
     .h1_allow_half_closed(false) // a client that hung up cancels its request, as on hyper
+    .workers(2) // one runtime each; as many as the cores the service is given
+    .max_connections(console::public_connection_budget() / 2) // per worker: fds left for probes
     .disable_signals() // observe's Shutdown listens: readiness fails first
     .shutdown_timeout(shutdown.timeout().as_secs() + 1) // a backstop to the deadline below
     .bind("127.0.0.1:3000")?

@@ -33,18 +33,18 @@
 //! | descriptors run out (`EMFILE`), or another accept error | logged at WARN at most once a second (with how many were not logged), retried after a back-off of 10 ms doubling to 1 s; never ends the loop | |
 //! | a client sends half a request head (slowloris), or nothing | the connection is closed when the head has not arrived in time | [`Server::header_timeout`] (10 s) |
 //! | an idle keep-alive connection | closed after the same time without a new request head (HTTP/1); HTTP/2 connections whose peer stops answering pings are closed | [`Server::header_timeout`]; pings every 20 s |
-//! | too many connections at once | no more are accepted until one closes (they wait in the kernel's backlog) | [`Server::max_connections`] (10,000; the admin listener 64) |
+//! | too many connections at once | no more are accepted until one closes (they wait in the kernel's backlog), so a quarter of the descriptors stays free for the admin listener and the service's own clients | [`Server::max_connections`] (10,000, fewer under a low `ulimit -n`; the admin listener 64) |
 //! | shutdown | stops accepting at once, tells open connections to finish the request in progress, returns when all closed | the `shutdown` future |
 //!
 //! HTTP/1.1 and HTTP/2 (prior knowledge, as gRPC clients speak it) are
 //! both served on the same port, and HTTP/1 upgrades (WebSocket) work.
 //!
 //! The admin listener ([`serve_admin`]) is served the same way with a
-//! budget of its own (64 connections, 5 s head timeout): a flood on the
-//! public port may exhaust the process's descriptors for a while, but the
-//! admin listener keeps retrying and answers `/health/*` and `/metrics`
-//! again as soon as the flood's connections are closed, and a flood on the
-//! admin port cannot hold more than 64 descriptors.
+//! budget of its own (64 connections, 5 s head timeout): the public port's
+//! cap leaves it descriptors, so `/health/*` and `/metrics` answer during a
+//! flood on the public port, and a flood on the admin port cannot hold more
+//! than 64. Should the descriptors run out anyway (the service's own
+//! clients), both keep retrying and answer again once some are free.
 //!
 //! Bound the drain with [`Shutdown::drain`](crate::Shutdown) (feature
 //! `shutdown`): `serve` itself waits as long as requests take.
@@ -69,9 +69,6 @@ use tower_service::Service;
 
 /// Default for [`Server::header_timeout`].
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Default for [`Server::max_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// How often an HTTP/2 connection is pinged, and how long the answer may
 /// take before the connection is closed.
@@ -98,12 +95,14 @@ impl Default for Server {
 }
 
 impl Server {
-    /// A server with the defaults: a 10 s head timeout, at most 10,000
-    /// connections.
+    /// A server with the defaults: a 10 s head timeout, and at most
+    /// [`public_connection_budget`](observe_core::console::public_connection_budget)
+    /// connections (10,000, or fewer under a low `ulimit -n`: a quarter of
+    /// the descriptors stays free for the admin listener).
     pub fn new() -> Self {
         Self {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: observe_core::console::public_connection_budget(),
         }
     }
 
@@ -118,8 +117,10 @@ impl Server {
 
     /// The most connections served at once; further ones wait, unaccepted,
     /// until one closes. Keep it below the process's descriptor limit
-    /// (`ulimit -n`) minus what the service needs for its own clients.
-    /// Default [`DEFAULT_MAX_CONNECTIONS`]; at least 1.
+    /// (`ulimit -n`) minus what the service needs for its own clients and
+    /// the admin listener. Default
+    /// [`public_connection_budget`](observe_core::console::public_connection_budget);
+    /// at least 1.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.clamp(1, Semaphore::MAX_PERMITS);
         self

@@ -1,10 +1,12 @@
 //! Descriptor exhaustion and slowloris against what users run: every
 //! quickstart and every example binary, run with 256 descriptors
-//! (`ulimit -n 256`), is flooded on its public port with 400 connections
-//! that each send half a request head. Each keeps running; the heads it
-//! accepted are cut off within its head timeout, as is an idle keep-alive
-//! connection; and once the flood is gone, its admin listener answers
-//! `/health/live` and `/metrics` again (found broken in issue 23: the tower
+//! (`ulimit -n 256`), is flooded on its public port with up to 400
+//! connections (as many as its listen backlog takes), each sending half a
+//! request head. Each keeps running; its admin
+//! listener answers during the flood (the public port's connection cap
+//! leaves it descriptors); the heads it accepted are cut off within its
+//! head timeout, as is an idle keep-alive connection; and once the flood
+//! is gone, the admin listener still answers `/health/live` and `/metrics` (found broken in issue 23: the tower
 //! and gRPC examples exited on the first accept error, axum::serve never
 //! closed a half-sent head).
 
@@ -20,6 +22,15 @@ use observe_tests::processes::{
 
 const DESCRIPTORS: u32 = 256;
 
+/// One flood at a time: this process's own descriptors hold the flood.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Floods `public`, checks the service lives through it and recovers.
 fn flood_and_recover(name: &str, running: &mut Running, public: SocketAddr, admin: SocketAddr) {
     assert_eq!(wait_for(admin, "/health/live").0, 200, "{name}");
@@ -29,11 +40,19 @@ fn flood_and_recover(name: &str, running: &mut Running, public: SocketAddr, admi
         .unwrap();
     let idle = std::thread::spawn(move || closed_by_server(&mut idle));
 
+    // More than the public port may hold (its cap, 128 under 256
+    // descriptors); the rest wait in the listen backlog.
     let mut flood = half_sent_heads(public, 400);
     assert!(
-        flood.len() > DESCRIPTORS as usize,
+        flood.len() > DESCRIPTORS as usize * 3 / 4,
         "{name}: only {} connections",
         flood.len()
+    );
+    // The public port's cap left descriptors: the probes answer now.
+    assert_eq!(
+        processes::get(admin, "/health/live").map(|(status, _)| status),
+        Some(200),
+        "{name}: the admin listener did not answer during the flood"
     );
     // The first half-sent head was accepted: it is cut off (actix-web
     // answers 408 first), not left open.
@@ -56,6 +75,7 @@ fn flood_and_recover(name: &str, running: &mut Running, public: SocketAddr, admi
 
 #[test]
 fn every_quickstart_survives_a_descriptor_flood() {
+    let _alone = one_at_a_time();
     let quickstarts = processes::built(&["--workspace", "--example", "quickstart"]);
     assert_eq!(quickstarts.len(), 3, "{quickstarts:?}");
     for (package, _, executable) in &quickstarts {
@@ -76,6 +96,7 @@ fn every_quickstart_survives_a_descriptor_flood() {
 
 #[test]
 fn every_example_binary_survives_a_descriptor_flood() {
+    let _alone = one_at_a_time();
     let binaries = processes::built(&["-p", "observe-examples", "--bins"]);
     assert_eq!(binaries.len(), 4, "{binaries:?}");
     for (_, name, executable) in &binaries {

@@ -114,6 +114,9 @@ async fn serve(
     // Stop a request whose client hung up, as hyper does, instead of running
     // its handler to the end for nobody; observe records it as cancelled.
     .h1_allow_half_closed(false)
+    // actix-web's default workers, each capped so a flood leaves
+    // descriptors for the admin listener's probes.
+    .max_connections(observe_core::console::public_connection_budget() / default_workers())
     // Our signals, not actix-web's: its SIGINT drops requests in flight,
     // and a server stopping on its own signal stops the whole System 300 ms
     // later, with the other server's requests.
@@ -155,4 +158,10 @@ async fn serve(
         None => server.await?,
     }
     Ok(())
+}
+
+/// The number of workers actix-web starts by default: the available
+/// parallelism (2 when unknown).
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }

@@ -147,6 +147,29 @@ pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 /// head, or stay idle between requests, before its connection is closed.
 pub const ADMIN_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How many connections a public port may hold at once so that a flood on
+/// it cannot take the descriptors the admin listener's probes and scrapes
+/// (and the service's own clients) need: the process's open-file limit
+/// (`ulimit -n`) less a reserve of a quarter of it, at least
+/// [`ADMIN_MAX_CONNECTIONS`] + 64, and at most 10,000. observe-tower's
+/// server uses it by default; give it to actix-web's
+/// `HttpServer::max_connections` (which counts per worker: divide by the
+/// workers).
+///
+/// ```
+/// let budget = observe_core::console::public_connection_budget();
+/// assert!((1..=10_000).contains(&budget));
+/// ```
+pub fn public_connection_budget() -> usize {
+    const MOST: usize = 10_000;
+    let Some(limit) = crate::metrics::process::max_open_files() else {
+        return MOST;
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let reserve = (limit / 4).max(ADMIN_MAX_CONNECTIONS + 64);
+    limit.saturating_sub(reserve).clamp(1, MOST)
+}
+
 /// The status page: inline CSS, its script at [`SCRIPT_PATH`], no external
 /// asset.
 const PAGE: &str = include_str!("page.html");

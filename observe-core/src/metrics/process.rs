@@ -28,6 +28,21 @@ pub(crate) fn read() -> Option<ProcessStats> {
     parse(&stat, &status, &system, &limits, open_fds)
 }
 
+/// The soft limit on open files (`ulimit -n`), from /proc; `None` off
+/// Linux or when unlimited.
+pub(crate) fn max_open_files() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_max_open_files(&limits)
+}
+
+fn parse_max_open_files(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+}
+
 fn parse(
     stat: &str,
     status: &str,
@@ -53,11 +68,7 @@ fn parse(
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
-    let max_fds = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse().ok());
+    let max_fds = parse_max_open_files(limits);
     Some(ProcessStats {
         cpu_seconds: (field(14)? + field(15)?) as f64 / TICKS_PER_SECOND,
         resident_bytes: resident_kib * 1024,
