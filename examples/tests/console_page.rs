@@ -136,6 +136,17 @@ fn renders(binary: &str) {
         "the page's script did not render:\n{dom}"
     );
     assert!(dom.contains(">shop<"), "the service name");
+    // Saturation beside in flight: the workers' busy share and the queue.
+    let dd = |id: &str| {
+        let open = format!("id=\"{id}\"");
+        let at = dom.find(&open).unwrap_or_else(|| panic!("no #{id}"));
+        let start = at + dom[at..].find('>').unwrap() + 1;
+        let end = start + dom[start..].find("</dd>").unwrap();
+        dom[start..end].to_string()
+    };
+    let busy = dd("busy");
+    assert!(busy.contains("% of "), "workers busy: {busy:?}");
+    assert!(dd("queued").parse::<u64>().is_ok(), "{:?}", dd("queued"));
 
     // Each route with its numbers: 21 lookups in the last minute, one 5xx.
     let users = row(&dom, "data-route", "/users/{id}");

@@ -96,6 +96,9 @@
 //! nothing else: no inline script), refreshed
 //! every 2 s from `/observe/api/status`, computed in the process from the
 //! histograms, no Prometheus needed:
+//! - requests in flight, and beside them saturation: the share of the tokio
+//!   workers' time spent running tasks over the last minute and the tasks
+//!   waiting in the global queue (the `tokio_` families of `/metrics`);
 //! - per route, worst first (error ratio, then p99): request rate, error
 //!   ratio, p50 and p99 over the last minute and the last five, a sparkline
 //!   of the last five minutes (10 s points, errors in red), the cache hit

@@ -103,6 +103,10 @@ function renderHeader(d) {
   up.textContent = fmtSpan(d.uptime_seconds);
   up.title = d.started_at ? `started ${d.started_at}` : "";
   $("in-flight").textContent = text(d.in_flight);
+  const sat = d.saturation;
+  $("busy").textContent = sat && sat.busy_ratio != null
+    ? `${(sat.busy_ratio * 100).toFixed(0)}% of ${sat.workers}` : "–";
+  $("queued").textContent = sat ? text(sat.global_queue_depth) : "–";
 
   const status = d.health?.status ?? "unknown";
   const badge = $("health-status");

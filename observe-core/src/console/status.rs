@@ -150,6 +150,13 @@ pub(crate) fn status(
         "started_at": rfc3339(console.started_at),
         "uptime_seconds": now.saturating_duration_since(console.started).as_secs_f64(),
         "in_flight": in_flight,
+        "saturation": console.saturation(families).map(|(now, busy)| json!({
+            "workers": now.workers,
+            "runtimes": now.runtimes,
+            "busy_ratio": busy,
+            "global_queue_depth": now.global_queue_depth,
+            "alive_tasks": now.alive_tasks,
+        })),
         "draining": readiness.draining,
         "routes": routes.iter().map(|r| {
             let cache = caches.iter().find(|(route, _)| *route == r.route).map(|(_, c)| {

@@ -16,6 +16,9 @@ use crate::encoding::{Format, counter_header, float, gauge_header, write_counter
 #[derive(Debug, Default)]
 pub(crate) struct Runtimes {
     handles: Mutex<Vec<Handle>>,
+    /// The figures when the last runtime was added: the start of a busy
+    /// ratio before any later sample.
+    since_added: Mutex<Option<(std::time::Instant, Saturation)>>,
 }
 
 /// The summed figures of every runtime, at one moment.
@@ -33,6 +36,19 @@ impl Runtimes {
     /// Reports on `handle`'s runtime from now on.
     pub(crate) fn add(&self, handle: Handle) {
         self.lock().push(handle);
+        let now = (std::time::Instant::now(), self.read());
+        *self
+            .since_added
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
+    }
+
+    /// When the last runtime was added, and the figures then.
+    pub(crate) fn since_added(&self) -> Option<(std::time::Instant, Saturation)> {
+        *self
+            .since_added
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Handle>> {

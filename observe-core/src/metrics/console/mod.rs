@@ -14,6 +14,7 @@ pub(crate) use recent::{KeptCall, KeptRequest, Recent};
 pub(crate) use window::{RouteWindows, Windows};
 
 use super::Families;
+use super::runtime::Saturation;
 use crate::encoding::{Format, counter_header, write_counter};
 
 /// The console's state for one `Observe`.
@@ -26,7 +27,13 @@ pub(crate) struct Console {
     pub(crate) started_at: SystemTime,
     /// Admin writes refused for a missing or wrong token.
     pub(crate) unauthorized: AtomicU64,
+    /// The runtimes' figures at each tick of the last minute or so, oldest
+    /// first: the busy ratio is read over them.
+    pub(crate) saturation: Mutex<std::collections::VecDeque<(Instant, Saturation)>>,
 }
+
+/// Ticks of saturation history kept: a minute, and the tick before it.
+const SATURATION_KEPT: usize = 7;
 
 impl Console {
     /// Counts a refused admin write.
@@ -70,6 +77,40 @@ impl Console {
         windows + Recent::max_bytes(request_id_max, 0)
     }
 
+    /// The runtimes' saturation now: workers, global queue depth, and the
+    /// share of the workers' time spent busy since the oldest sample kept
+    /// (about a minute ago; since the console began, at first). `None`
+    /// when no runtime is reported on.
+    pub(crate) fn saturation(&self, families: &Families) -> Option<(Saturation, Option<f64>)> {
+        let now = families.runtimes.read();
+        if now.runtimes == 0 {
+            return None;
+        }
+        // The oldest sample of the same runtimes, else their addition.
+        let history = self.saturation.lock().unwrap_or_else(|p| p.into_inner());
+        let since = history
+            .iter()
+            .copied()
+            .find(|(_, then)| then.runtimes == now.runtimes)
+            .or_else(|| families.runtimes.since_added());
+        let ratio = since.and_then(|(at, then)| {
+            let seconds = at.elapsed().as_secs_f64() * now.workers as f64;
+            (seconds > 0.0 && now.workers == then.workers)
+                .then(|| ((now.busy_seconds - then.busy_seconds) / seconds).clamp(0.0, 1.0))
+        });
+        Some((now, ratio))
+    }
+
+    /// Keeps the runtimes' figures of this tick.
+    fn sample_saturation(&self, families: &Families, now: Instant) {
+        let figures = families.runtimes.read();
+        let mut history = self.saturation.lock().unwrap_or_else(|p| p.into_inner());
+        if history.len() == SATURATION_KEPT {
+            history.pop_front();
+        }
+        history.push_back((now, figures));
+    }
+
     /// The windows of every followed route, now.
     pub(crate) fn read_windows(&self, families: &Families) -> Vec<RouteWindows> {
         self.windows
@@ -94,8 +135,12 @@ pub(crate) fn install(families: &Arc<Families>) -> &Console {
             started: now,
             started_at: SystemTime::now(),
             unauthorized: AtomicU64::new(0),
+            saturation: Mutex::new(std::collections::VecDeque::new()),
         }
     });
+    if first {
+        console.sample_saturation(families, Instant::now());
+    }
     if first {
         let weak: Weak<Families> = Arc::downgrade(families);
         // Without the thread the windows still read live (one tick, since
@@ -114,11 +159,13 @@ fn advance(families: &Weak<Families>) {
             return;
         };
         if let Some(console) = families.console.get() {
+            let now = Instant::now();
             console
                 .windows
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .tick(&families.http, Instant::now());
+                .tick(&families.http, now);
+            console.sample_saturation(&families, now);
         }
     }
 }
@@ -140,6 +187,7 @@ mod tests {
                 started: now,
                 started_at: SystemTime::now(),
                 unauthorized: AtomicU64::new(0),
+                saturation: Mutex::new(std::collections::VecDeque::new()),
             };
             let bytes = console.max_bytes(MAX_REQUEST_ID);
             assert!(bytes <= 1024 * 1024, "{buckets} buckets: {bytes} bytes");
