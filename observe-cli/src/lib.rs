@@ -20,7 +20,8 @@
 //! | `slos [--yaml\|--openslo]` | the SLOs: observe's JSON form, YAML, or OpenSLO v1 | 0 |
 //!
 //! Every command reads the SLOs from `--slos FILE` (observe's JSON or YAML
-//! form, by extension or content; `observe slos` writes it) or `--from URL`
+//! form, by extension or content; `observe slos` writes it; `-` for standard
+//! input) or `--from URL`
 //! (a running service's admin listener, which serves them at
 //! `/observe/api/slos` once the service passed them to
 //! `AdminConfig::slos`). Bad input, an unreadable source or an unreachable

@@ -67,8 +67,15 @@ pub enum LoadError {
 
 /// The SLOs of a file in observe's form: JSON when it ends in `.json`,
 /// YAML in `.yaml` or `.yml`, else JSON when it starts with `{`, else YAML.
+/// `-` reads standard input (`curl .../observe/api/slos | observe rules
+/// --slos -`).
 pub fn read_slos(path: &Path) -> Result<Slos, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+    let read = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = read.map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
         error,
     })?;

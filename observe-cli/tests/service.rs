@@ -237,6 +237,20 @@ fn the_rules_of_a_running_service_pass_promtool() {
         stdout(&observe(&["rules", "--slos", yaml_file.to_str().unwrap()])),
         rules
     );
+    // From standard input, as in `curl ... | observe rules --slos -`.
+    let mut piped = Command::new(OBSERVE)
+        .args(["rules", "--slos", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = piped.stdin.take().unwrap();
+        stdin.write_all(yaml.as_bytes()).unwrap();
+    }
+    assert_eq!(stdout(&piped.wait_with_output().unwrap()), rules);
     // OpenSLO: a Service and one SLO per objective.
     let openslo = stdout(&observe(&[
         "slos",
