@@ -396,29 +396,62 @@ fn writes_need_proof_of_intent(binary: &str) {
     let audit = service.next_json(|l| l["message"] == "log level changed");
     assert_eq!(audit["fields"]["directives"], "off", "{binary}");
 
-    let rebound_host = put(&[json_type, ("host", "evil.example:9464")], level);
-    assert_eq!(rebound_host.0, 403, "{binary}: {}", rebound_host.2);
-    let foreign_origin = put(&[json_type, ("origin", "http://evil.example:9464")], level);
-    assert_eq!(foreign_origin.0, 403, "{binary}: {}", foreign_origin.2);
-    let plain_text = put(&[("content-type", "text/plain")], level);
-    assert_eq!(plain_text.0, 415, "{binary}: {}", plain_text.2);
-    let two = put(&[json_type, ("authorization", "Bearer wrong")], level);
-    assert_eq!(two.0, 400, "{binary}: {}", two.2);
-    assert!(
-        json(&two.2)["error"]
-            .as_str()
-            .unwrap()
-            .contains("more than one")
+    // Every refusal: its status, and the reason the client was given.
+    let mut refused: Vec<(u16, String)> = Vec::new();
+    let mut refuse = |(status, headers, body): (u16, Vec<(String, String)>, String), want: u16| {
+        assert_eq!(status, want, "{binary}: {body}");
+        assert!(
+            headers
+                .iter()
+                .any(|(n, v)| n == "x-content-type-options" && v == "nosniff"),
+            "{binary}: {headers:?}"
+        );
+        let error = json(&body)["error"].as_str().unwrap().to_string();
+        refused.push((status, error.clone()));
+        error
+    };
+    refuse(put(&[json_type, ("host", "evil.example:9464")], level), 403);
+    refuse(
+        put(&[json_type, ("origin", "http://evil.example:9464")], level),
+        403,
     );
-    let markup = put(&[json_type], r#"{"directives": "<script>=debug"}"#);
-    assert_eq!(markup.0, 400, "{binary}: {}", markup.2);
-    assert!(
-        markup.2.contains("<script>"),
-        "{binary}: names the part: {}",
-        markup.2
+    refuse(put(&[("content-type", "text/plain")], level), 415);
+    // Right then wrong, and wrong then right: which one would count?
+    let two = refuse(
+        put(&[json_type, ("authorization", "Bearer wrong")], level),
+        400,
     );
-    let rlo = put(&[json_type], "{\"directives\": \"shop\\u202e=debug\"}");
-    assert_eq!(rlo.0, 400, "{binary}: {}", rlo.2);
+    assert!(two.contains("more than one"), "{binary}: {two}");
+    let wrong_first = http(
+        &admin,
+        "PUT",
+        "/observe/log-level",
+        &[
+            ("authorization", "Bearer wrong-token-0123456789"),
+            ("authorization", bearer.as_str()),
+            json_type,
+        ],
+        level,
+    );
+    refuse(wrong_first, 400);
+    let markup = refuse(put(&[json_type], r#"{"directives": "<script>=debug"}"#), 400);
+    assert!(markup.contains("\"<script>\""), "{binary}: names the part: {markup}");
+    // NUL, a line break, ESC, a right-to-left override: refused, and named
+    // escaped, so the answer and the audit line carry none of them.
+    for (escaped, named) in [
+        ("\\u0000", "\\0"),
+        ("\\n", "\\n"),
+        ("\\u001b", "\\u{1b}"),
+        ("\\u202e", "\\u{202e}"),
+    ] {
+        let body = format!(r#"{{"directives": "shop{escaped}=debug"}}"#);
+        let reason = refuse(put(&[json_type], &body), 400);
+        assert!(
+            reason.contains(&format!("target \"shop{named}\"")),
+            "{binary}: {reason}"
+        );
+        assert!(!reason.chars().any(|c| c.is_control() || c == '\u{202e}'));
+    }
     // A wrong token is told 401 (counted and audited) whatever the body's
     // size; the right one with a body over the limit gets a JSON 413.
     let big = format!(r#"{{"directives": "{}"}}"#, "x".repeat(5000));
@@ -432,25 +465,27 @@ fn writes_need_proof_of_intent(binary: &str) {
         ],
         &big,
     );
-    assert_eq!(wrong.0, 401, "{binary}: {}", wrong.2);
-    let too_big = put(&[json_type], &big);
-    assert_eq!(too_big.0, 413, "{binary}: {}", too_big.2);
-    assert!(json(&too_big.2)["error"].is_string(), "{binary}");
+    refuse(wrong, 401);
+    refuse(put(&[json_type], &big), 413);
 
-    // Each refusal above wrote its audit line, though the filter is `off`.
-    for status in ["403", "403", "415", "400", "400", "400", "401", "413"] {
+    // Each refusal above wrote its audit line, though the filter is `off`,
+    // with the reason the client got: the redactor found nothing in
+    // observe's own words to rewrite.
+    for (status, reason) in &refused {
         let line = service.next_json(|l| l["message"] == "admin request refused");
         assert_eq!(
-            line["fields"]["http.response.status_code"], status,
+            line["fields"]["http.response.status_code"],
+            status.to_string(),
             "{binary}: {line}"
         );
+        assert_eq!(line["fields"]["reason"], reason.as_str(), "{binary}");
         assert_eq!(line["level"], "WARN");
     }
-    // Counted as unauthorized: the two foreign writes, the two
-    // Authorization headers and the wrong token.
+    // Counted as unauthorized: the two foreign writes, the two requests
+    // with two Authorization headers and the wrong token.
     let (_, metrics) = get(&admin, "/metrics");
     assert!(
-        metrics.contains("observe_admin_unauthorized_total 4"),
+        metrics.contains("observe_admin_unauthorized_total 5"),
         "{binary}: {metrics}"
     );
 
@@ -515,4 +550,106 @@ fn actix_writes_need_proof_of_intent() {
 #[test]
 fn tower_writes_need_proof_of_intent() {
     writes_need_proof_of_intent(TOWER);
+}
+
+/// The audit trail under any filter (issue 23): under `off`, `error`,
+/// `observe=off,info`, `observe::log_level=off,warn` and `warn` (which lets
+/// a WARN line through anyway), each change, refused write and reset writes
+/// exactly one line, in order; a credential in a refused write's input is
+/// redacted there.
+fn audit_lines_under_any_filter(binary: &str) {
+    let (service, admin) = start(binary, &[("OBSERVE_ADMIN_TOKEN", TOKEN)]);
+    let filters = [
+        "off",
+        "error",
+        "observe=off,info",
+        "observe::log_level=off,warn",
+        "warn",
+    ];
+    let bearer = format!("Bearer {TOKEN}");
+    let mut expected = Vec::new();
+    for directives in filters {
+        let change = serde_json::json!({ "directives": directives }).to_string();
+        let (status, body) = put_level(&admin, Some(TOKEN), &change);
+        assert_eq!(status, 200, "{binary}: {body}");
+        expected.push(("log level changed", directives.to_string()));
+        // Refused while it is in force: no token, then no directive at all.
+        let (status, body) = put_level(&admin, None, &change);
+        assert_eq!(status, 401, "{binary}: {body}");
+        expected.push(("admin request refused", "401".to_string()));
+        let (status, body) = put_level(&admin, Some(TOKEN), r#"{"directives": ",,,,"}"#);
+        assert_eq!(status, 400, "{binary}: {body}");
+        expected.push(("admin request refused", "400".to_string()));
+        let (status, _, body) = http(
+            &admin,
+            "DELETE",
+            "/observe/log-level",
+            &[("authorization", bearer.as_str())],
+            "",
+        );
+        assert_eq!(status, 200, "{binary}: {body}");
+        expected.push(("log level reset to the default", directives.to_string()));
+    }
+    // A credential pasted into the directives: refused, and the audit line
+    // names the bad part without the secret.
+    let secret = "sk-live-0123456789abcdef";
+    let (status, body) = put_level(
+        &admin,
+        Some(TOKEN),
+        &serde_json::json!({ "directives": format!("Bearer {secret}") }).to_string(),
+    );
+    assert_eq!(status, 400, "{binary}: {body}");
+
+    // Matched by message, whatever the target: a second copy of a line
+    // would show up out of order.
+    let is_audit = |line: &Value| {
+        [
+            "log level changed",
+            "log level reset to the default",
+            "log level reverted to the default",
+            "admin request refused",
+        ]
+        .iter()
+        .any(|message| line["message"] == *message)
+    };
+    let mut audit = Vec::new();
+    while audit.len() < expected.len() + 1 {
+        audit.push(service.next_json(is_audit));
+    }
+    let redacted = audit.pop().unwrap();
+    for (line, (message, detail)) in audit.iter().zip(&expected) {
+        assert_eq!(line["message"], *message, "{binary}: {line}");
+        assert_eq!(line["level"], "WARN", "{binary}: {line}");
+        let fields = &line["fields"];
+        match *message {
+            "log level changed" => assert_eq!(fields["directives"], *detail, "{binary}"),
+            "log level reset to the default" => {
+                assert_eq!(fields["previous"], *detail, "{binary}");
+                assert_eq!(fields["directives"], "info", "{binary}");
+            }
+            _ => assert_eq!(fields["http.response.status_code"], *detail, "{binary}"),
+        }
+    }
+    assert_eq!(redacted["message"], "admin request refused", "{binary}");
+    let reason = redacted["fields"]["reason"].as_str().unwrap();
+    assert!(reason.contains("is not a Rust path"), "{binary}: {reason}");
+    assert!(!redacted.to_string().contains(secret), "{binary}: {redacted}");
+    // Nothing more: each line came once.
+    let rest = service.collect_json(Duration::from_millis(500));
+    assert!(!rest.iter().any(is_audit), "{binary}: {rest:?}");
+}
+
+#[test]
+fn axum_audit_lines_are_written_under_any_filter_once() {
+    audit_lines_under_any_filter(AXUM);
+}
+
+#[test]
+fn actix_audit_lines_are_written_under_any_filter_once() {
+    audit_lines_under_any_filter(ACTIX);
+}
+
+#[test]
+fn tower_audit_lines_are_written_under_any_filter_once() {
+    audit_lines_under_any_filter(TOWER);
 }

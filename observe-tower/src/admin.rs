@@ -91,7 +91,10 @@ where
                         .map(HeaderValue::as_bytes),
                     authorization_headers: headers.get_all(header::AUTHORIZATION).iter().count(),
                     host: text(header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str())),
-                    origin: text(header::ORIGIN),
+                    // Present but not text is a foreign origin too, not none.
+                    origin: headers
+                        .get(header::ORIGIN)
+                        .map(|v| v.to_str().unwrap_or("")),
                     content_type: text(header::CONTENT_TYPE),
                     accept: text(header::ACCEPT),
                     peer,

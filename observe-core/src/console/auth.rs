@@ -39,7 +39,7 @@ pub(super) fn check(
         return Ok("no token (loopback listener)");
     };
     let Some(header) = authorization else {
-        return Err("missing Authorization: Bearer <token>");
+        return Err("no Authorization header: this listener has a token");
     };
     let given = header
         .strip_prefix(b"Bearer ")
@@ -48,7 +48,7 @@ pub(super) fn check(
     if token.matches(given) {
         Ok("admin token")
     } else {
-        Err("wrong token")
+        Err("the token does not match")
     }
 }
 

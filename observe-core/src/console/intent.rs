@@ -138,6 +138,8 @@ mod tests {
             "null",
             "http://127.0.0.1:9465",
             "file://",
+            // What an adapter passes for an Origin that is not text.
+            "",
         ] {
             assert!(
                 check(&request(host, Some(origin)), listener).is_err(),

@@ -328,7 +328,8 @@ pub struct AdminRequest<'a> {
     /// The `Host` header (HTTP/2's `:authority`), for the DNS-rebinding
     /// check on writes.
     pub host: Option<&'a str>,
-    /// The `Origin` header, if any.
+    /// The `Origin` header, if any; `Some("")` when one came that is not
+    /// text (a write is then refused, as from a foreign page).
     pub origin: Option<&'a str>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<&'a str>,
@@ -571,7 +572,7 @@ impl Admin {
             Ok(who) => who,
             Err(denied) => {
                 return self
-                    .refuse(request, 401, &format!("unauthorized: {denied}"))
+                    .refuse(request, 401, denied)
                     .with("www-authenticate", "Bearer realm=\"observe\"");
             }
         };
@@ -715,6 +716,66 @@ mod tests {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every reason observe gives for a refusal reaches the audit line as
+    /// it was written: the redactor must find nothing in it to rewrite (a
+    /// reason reading `Bearer <token>` became `Bearer [REDACTED]`).
+    #[tokio::test]
+    async fn refusal_reasons_survive_the_redactor() {
+        let observe = Observe::builder().build().expect("default settings");
+        let addr: SocketAddr = "127.0.0.1:9464".parse().expect("an address");
+        let config = AdminConfig::new(addr)
+            .token("0123456789abcdef-token")
+            .expect("a valid token");
+        let admin = Admin::new(&observe, config).expect("loopback");
+        let put = |authorization: Option<&'static [u8]>| AdminRequest {
+            method: "PUT",
+            authorization,
+            content_type: Some("application/json"),
+            body: br#"{"directives": "debug"}"#,
+            ..get("/observe/log-level")
+        };
+        let big = [b' '; MAX_BODY_BYTES + 1];
+        let requests = [
+            put(None),
+            put(Some(b"Basic dXNlcjpwYXNz")),
+            put(Some(b"Bearer wrong-token-0123456789")),
+            AdminRequest {
+                authorization_headers: 2,
+                ..put(Some(b"Bearer 0123456789abcdef-token"))
+            },
+            AdminRequest {
+                host: Some("evil.example:9464"),
+                ..put(None)
+            },
+            AdminRequest {
+                host: None,
+                ..put(None)
+            },
+            AdminRequest {
+                origin: Some("http://evil.example:9464"),
+                ..put(None)
+            },
+            AdminRequest {
+                content_type: Some("text/plain"),
+                ..put(None)
+            },
+            AdminRequest {
+                body: &big,
+                ..put(Some(b"Bearer 0123456789abcdef-token"))
+            },
+        ];
+        let redactor = observe_redact::Redactor::default();
+        let mut statuses = Vec::new();
+        for request in requests {
+            let answer = admin.handle(request).await;
+            statuses.push(answer.status);
+            let body: Value = serde_json::from_slice(&answer.body).expect("JSON");
+            let reason = body["error"].as_str().expect("an error");
+            assert_eq!(redactor.redact_field("reason", reason), reason);
+        }
+        assert_eq!(statuses, [401, 401, 401, 400, 403, 403, 403, 415, 413]);
     }
 
     #[tokio::test]

@@ -131,14 +131,19 @@ pub(super) fn parse(directives: &str) -> Result<Targets, String> {
 /// (control characters, markup, bidirectional overrides, an empty list)
 /// is refused, naming the part.
 pub(super) fn parse_strict(directives: &str) -> Result<Targets, String> {
+    // Spaces only: `str::trim` would take a line break or a tab off
+    // `shop\n=debug` and let it through.
+    fn trim(text: &str) -> &str {
+        text.trim_matches(' ')
+    }
     let mut any = false;
-    for directive in directives.split(',').map(str::trim) {
+    for directive in directives.split(',').map(trim) {
         if directive.is_empty() {
             continue;
         }
         any = true;
         let (target, level) = match directive.split_once('=') {
-            Some((target, level)) => (Some(target.trim()), Some(level.trim())),
+            Some((target, level)) => (Some(trim(target)), Some(trim(level))),
             None if is_level(directive) => (None, Some(directive)),
             None => (Some(directive), None),
         };
@@ -318,6 +323,43 @@ impl LevelFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_time_directives_are_rust_paths_and_levels() {
+        for good in [
+            "info",
+            "OFF",
+            "info,shop=debug",
+            "observe=off,info",
+            "tower_http::trace=warn, shop",
+            "r2d2=error",
+        ] {
+            assert!(parse_strict(good).is_ok(), "{good:?}");
+        }
+        for (bad, named) in [
+            ("shop\0=debug", r#"target "shop\0""#),
+            ("shop\n=debug", r#"target "shop\n""#),
+            ("info,shop\r", r#"target "shop\r""#),
+            ("shop\u{1b}[31m=debug", r#"target "shop\u{1b}[31m""#),
+            ("shop\u{202e}=debug", r#"target "shop\u{202e}""#),
+            ("<script>=debug", r#"target "<script>""#),
+            ("shop\t=debug", r#"target "shop\t""#),
+            ("shop[span]=debug", r#"target "shop[span]""#),
+            ("shop::=debug", r#"target "shop::""#),
+            ("=debug", r#"target """#),
+            ("shop=loud", r#"level "loud""#),
+            ("shop=debug\n", r#"level "debug\n""#),
+            ("shop=", r#"level """#),
+            (",,,,", "no directive"),
+        ] {
+            let reason = parse_strict(bad).expect_err(bad);
+            assert!(reason.contains(named), "{bad:?}: {reason}");
+            assert!(
+                !reason.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                "{reason:?}"
+            );
+        }
+    }
 
     #[test]
     fn revert_after_takes_units_largest_first() {
