@@ -434,8 +434,14 @@ fn writes_need_proof_of_intent(binary: &str) {
         level,
     );
     refuse(wrong_first, 400);
-    let markup = refuse(put(&[json_type], r#"{"directives": "<script>=debug"}"#), 400);
-    assert!(markup.contains("\"<script>\""), "{binary}: names the part: {markup}");
+    let markup = refuse(
+        put(&[json_type], r#"{"directives": "<script>=debug"}"#),
+        400,
+    );
+    assert!(
+        markup.contains("\"<script>\""),
+        "{binary}: names the part: {markup}"
+    );
     // NUL, a line break, ESC, a right-to-left override: refused, and named
     // escaped, so the answer and the audit line carry none of them.
     for (escaped, named) in [
@@ -633,7 +639,10 @@ fn audit_lines_under_any_filter(binary: &str) {
     assert_eq!(redacted["message"], "admin request refused", "{binary}");
     let reason = redacted["fields"]["reason"].as_str().unwrap();
     assert!(reason.contains("is not a Rust path"), "{binary}: {reason}");
-    assert!(!redacted.to_string().contains(secret), "{binary}: {redacted}");
+    assert!(
+        !redacted.to_string().contains(secret),
+        "{binary}: {redacted}"
+    );
     // Nothing more: each line came once.
     let rest = service.collect_json(Duration::from_millis(500));
     assert!(!rest.iter().any(is_audit), "{binary}: {rest:?}");
