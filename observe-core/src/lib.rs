@@ -246,6 +246,9 @@ pub mod context;
 mod encoding;
 mod metrics;
 mod observe;
+#[cfg(feature = "profiling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "profiling")))]
+pub mod profile;
 mod request;
 #[cfg(feature = "shutdown")]
 #[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]

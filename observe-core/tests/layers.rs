@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["encoding"],
     &["metrics"],
     &["context"],
-    &["signals"],
+    &["signals", "profile"],
     &["request"],
     &["observe"],
     &["console", "shutdown"],

@@ -23,7 +23,7 @@
 //!   them); exemplars go on the counter or the classic bucket; a summary
 //!   (which nothing in observe writes) is refused.
 
-mod wire;
+pub(crate) mod wire;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -91,6 +91,33 @@ impl Writer {
         });
     }
 
+    /// A packed `repeated uint64` field; nothing for no values.
+    #[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+    pub(crate) fn packed_uint64(&mut self, field: u32, values: &[u64]) {
+        if values.is_empty() {
+            return;
+        }
+        self.message(field, |w| {
+            for value in values {
+                w.varint(*value);
+            }
+        });
+    }
+
+    /// A packed `repeated int64` field (two's complement); nothing for no
+    /// values.
+    #[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+    pub(crate) fn packed_int64(&mut self, field: u32, values: &[i64]) {
+        if values.is_empty() {
+            return;
+        }
+        self.message(field, |w| {
+            for value in values {
+                w.varint(*value as u64);
+            }
+        });
+    }
+
     /// One message of a delimited stream: its length as a varint, then the
     /// message (what `encoding=delimited` means in the media type).
     pub(crate) fn delimited<R>(&mut self, write: impl FnOnce(&mut Self) -> R) -> R {
