@@ -65,6 +65,7 @@ async fn answer(admin: &Admin, request: &HttpRequest, body: &[u8]) -> HttpRespon
         .handle(AdminRequest {
             method: request.method().as_str(),
             path: request.path(),
+            query: request.uri().query(),
             authorization: headers
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes),

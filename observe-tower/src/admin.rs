@@ -86,6 +86,7 @@ where
                 .handle(AdminRequest {
                     method: parts.method.as_str(),
                     path: parts.uri.path(),
+                    query: parts.uri.query(),
                     authorization: headers
                         .get(header::AUTHORIZATION)
                         .map(HeaderValue::as_bytes),

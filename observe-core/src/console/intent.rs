@@ -82,6 +82,7 @@ mod tests {
         AdminRequest {
             method: "PUT",
             path: "/observe/log-level",
+            query: None,
             authorization: None,
             authorization_headers: 0,
             host,

@@ -181,6 +181,64 @@ const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("page.js");
 /// Where the status page loads its script from.
 const SCRIPT_PATH: &str = "/observe/app.js";
+/// Where Go services serve their CPU profile, and so where the tools look.
+const PROFILE_PATH: &str = "/debug/pprof/profile";
+
+/// `/debug/pprof/profile`'s query: `seconds`, `hz`, `format`.
+#[cfg(feature = "profiling")]
+#[derive(Debug, PartialEq)]
+struct ProfileQuery {
+    seconds: u64,
+    hz: u32,
+    svg: bool,
+}
+
+#[cfg(feature = "profiling")]
+impl ProfileQuery {
+    /// Unknown parameters are ignored, as Go's handler does (scrapers add
+    /// their own); a bad value is refused naming it and what it accepts.
+    fn parse(query: &str) -> Result<Self, String> {
+        use crate::profile::{DEFAULT_FREQUENCY, DEFAULT_SECONDS, check_settings};
+
+        let mut settings = Self {
+            seconds: DEFAULT_SECONDS,
+            hz: DEFAULT_FREQUENCY,
+            svg: false,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let shown: String = value.chars().take(20).collect();
+            match name {
+                "seconds" => {
+                    settings.seconds = value.parse().map_err(|_| {
+                        format!(
+                            "seconds: expected a whole number from 1 to {}, got {shown:?}",
+                            crate::profile::MAX_SECONDS
+                        )
+                    })?;
+                }
+                "hz" => {
+                    settings.hz = value.parse().map_err(|_| {
+                        format!(
+                            "hz: expected samples a second from 1 to {}, got {shown:?}",
+                            crate::profile::MAX_FREQUENCY
+                        )
+                    })?;
+                }
+                "format" => {
+                    settings.svg = match value {
+                        "svg" => true,
+                        "pprof" | "proto" => false,
+                        _ => return Err(format!("format: expected svg or pprof, got {shown:?}")),
+                    };
+                }
+                _ => {}
+            }
+        }
+        check_settings(settings.seconds, settings.hz).map_err(|e| e.to_string())?;
+        Ok(settings)
+    }
+}
 /// Nothing but the page itself and its own API: no external script,
 /// style, font, frame or form target.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -321,6 +379,9 @@ pub struct AdminRequest<'a> {
     pub method: &'a str,
     /// The path, without the query.
     pub path: &'a str,
+    /// The query string, without the `?`, if any (`seconds=30` for a
+    /// profile).
+    pub query: Option<&'a str>,
     /// The (first) `Authorization` header's value, if any.
     pub authorization: Option<&'a [u8]>,
     /// How many `Authorization` headers came: more than one is refused.
@@ -430,7 +491,8 @@ impl Admin {
     }
 
     /// Every path the admin listener answers.
-    pub const PATHS: [&'static str; 8] = [
+    #[cfg(not(feature = "profiling"))]
+    pub const PATHS: &'static [&'static str] = &[
         "/metrics",
         "/health/live",
         "/health/ready",
@@ -439,6 +501,20 @@ impl Admin {
         "/observe/api/status",
         "/observe/log-level",
         "/observe/api/slos",
+    ];
+
+    /// Every path the admin listener answers.
+    #[cfg(feature = "profiling")]
+    pub const PATHS: &'static [&'static str] = &[
+        "/metrics",
+        "/health/live",
+        "/health/ready",
+        "/observe",
+        SCRIPT_PATH,
+        "/observe/api/status",
+        "/observe/log-level",
+        "/observe/api/slos",
+        PROFILE_PATH,
     ];
 
     /// Answers `request`. Only `/health/ready` and `/observe/api/status`
@@ -520,6 +596,17 @@ impl Admin {
             "/observe/log-level" if matches!(request.method, "PUT" | "DELETE") => {
                 self.write_level(&request)
             }
+            #[cfg(feature = "profiling")]
+            PROFILE_PATH if request.method == "GET" => self.profile(&request).await,
+            #[cfg(feature = "profiling")]
+            PROFILE_PATH => {
+                AdminResponse::error(405, "method not allowed: GET only").with("allow", "GET")
+            }
+            #[cfg(not(feature = "profiling"))]
+            PROFILE_PATH => AdminResponse::error(
+                404,
+                "no CPU profiles: this service is built without observe-core's `profiling` feature",
+            ),
             "/metrics" if read => {
                 // Rendered inline: a framework crate with a blocking pool
                 // answers it there instead (see `is_metrics`).
@@ -592,6 +679,88 @@ impl Admin {
             audit_refusal(request, answer.status, &reason);
         }
         answer
+    }
+
+    /// GET `/debug/pprof/profile`: guarded like a write (the token when
+    /// there is one, else proof of intent), then one profile at a time.
+    #[cfg(feature = "profiling")]
+    async fn profile(&self, request: &AdminRequest<'_>) -> AdminResponse {
+        use crate::profile;
+
+        match &self.inner.config.token {
+            Some(_) => {
+                if let Err(denied) =
+                    auth::check(self.inner.config.token.as_ref(), request.authorization)
+                {
+                    return self
+                        .refuse(request, 401, denied)
+                        .with("www-authenticate", "Bearer realm=\"observe\"");
+                }
+            }
+            None => {
+                if let Err(reason) = intent::check(request, self.inner.config.addr) {
+                    return self.refuse(request, 403, reason);
+                }
+            }
+        }
+        let settings = match ProfileQuery::parse(request.query.unwrap_or("")) {
+            Ok(settings) => settings,
+            Err(reason) => return AdminResponse::error(400, &reason),
+        };
+        let started = std::time::Instant::now();
+        let taken = profile::cpu(
+            std::time::Duration::from_secs(settings.seconds),
+            settings.hz,
+        )
+        .await;
+        let profile = match taken {
+            Ok(profile) => profile,
+            Err(busy @ profile::ProfileError::Busy) => {
+                return AdminResponse::error(409, &busy.to_string());
+            }
+            Err(error) => {
+                tracing::warn!(target: ADMIN_TARGET, error = %error, "CPU profile failed");
+                return AdminResponse::error(500, &error.to_string());
+            }
+        };
+        let peer = request.peer.map(|p| p.to_string()).unwrap_or_default();
+        tracing::info!(
+            target: ADMIN_TARGET,
+            peer,
+            seconds = settings.seconds,
+            hz = settings.hz,
+            samples = profile.samples(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "CPU profile taken"
+        );
+        if settings.svg {
+            return AdminResponse {
+                status: 200,
+                headers: vec![
+                    ("content-type", "image/svg+xml".into()),
+                    ("cache-control", "no-store".into()),
+                    (
+                        "content-security-policy",
+                        "default-src 'none'; style-src 'unsafe-inline'".into(),
+                    ),
+                    ("x-content-type-options", "nosniff".into()),
+                ],
+                body: profile.flame_graph().into_bytes(),
+            };
+        }
+        AdminResponse {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/octet-stream".into()),
+                (
+                    "content-disposition",
+                    "attachment; filename=\"profile.pb.gz\"".into(),
+                ),
+                ("cache-control", "no-store".into()),
+                ("x-content-type-options", "nosniff".into()),
+            ],
+            body: profile.pprof(),
+        }
     }
 
     /// Answers `status` with `reason`, written as an audit line that no
@@ -699,6 +868,7 @@ mod tests {
         AdminRequest {
             method: "GET",
             path,
+            query: None,
             authorization: None,
             authorization_headers: 0,
             host: Some("127.0.0.1"),

@@ -23,7 +23,11 @@ struct Node<'a> {
 
 impl<'a> Node<'a> {
     fn depth(&self) -> usize {
-        self.children.values().map(|c| 1 + c.depth()).max().unwrap_or(0)
+        self.children
+            .values()
+            .map(|c| 1 + c.depth())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -57,6 +61,14 @@ pub(super) fn svg(profile: &CpuProfile) -> String {
         hz = profile.frequency,
         secs = profile.duration.as_secs_f64(),
     );
+    if root.samples == 0 {
+        let _ = writeln!(
+            out,
+            r#"<text x="{x}" y="{y}" text-anchor="middle">No samples: no thread used the CPU while it ran.</text>"#,
+            x = WIDTH / 2.0,
+            y = TOP + ROW,
+        );
+    }
     let total = root.samples.max(1) as f64;
     let mut canvas = Canvas {
         out: &mut out,
@@ -123,9 +135,9 @@ impl Canvas<'_> {
 /// A warm colour fixed by the name, so a function keeps its colour
 /// between graphs.
 fn colour(name: &str) -> String {
-    let hash = name
-        .bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let red = 205 + (hash % 50);
     let green = 80 + ((hash >> 8) % 120);
     let blue = 40 + ((hash >> 16) % 40);

@@ -14,7 +14,10 @@ fn line(function: &str, file: &str, line: u32) -> Line {
 fn sample_profile() -> CpuProfile {
     let handler = vec![line("shop::handler", "src/shop.rs", 10)];
     // `hash` inlined into `lookup`: one frame, two lines.
-    let lookup = vec![line("shop::hash", "src/hash.rs", 3), line("shop::lookup", "src/shop.rs", 40)];
+    let lookup = vec![
+        line("shop::hash", "src/hash.rs", 3),
+        line("shop::lookup", "src/shop.rs", 40),
+    ];
     let main = vec![line("main", "src/main.rs", 1)];
     CpuProfile {
         stacks: vec![
@@ -112,14 +115,21 @@ fn the_pprof_encoding_holds_stacks_lines_and_values() {
         .iter()
         .map(|b| String::from_utf8(b.to_vec()).unwrap())
         .collect();
-    assert_eq!(strings[0], "", "the string table starts with the empty string");
+    assert_eq!(
+        strings[0], "",
+        "the string table starts with the empty string"
+    );
     let text = |index: u64| strings[index as usize].as_str();
 
     let functions: Vec<(u64, String, String)> = messages(&top, 5)
         .iter()
         .map(|m| {
             let f = fields(m);
-            (ints(&f, 1)[0], text(ints(&f, 2)[0]).into(), text(ints(&f, 4)[0]).into())
+            (
+                ints(&f, 1)[0],
+                text(ints(&f, 2)[0]).into(),
+                text(ints(&f, 4)[0]).into(),
+            )
         })
         .collect();
     assert_eq!(functions.len(), 4, "{functions:?}");
@@ -171,23 +181,42 @@ fn the_pprof_encoding_holds_stacks_lines_and_values() {
         .collect();
     assert_eq!(
         types,
-        vec![("samples".into(), "count".into()), ("cpu".into(), "nanoseconds".into())]
+        vec![
+            ("samples".into(), "count".into()),
+            ("cpu".into(), "nanoseconds".into())
+        ]
     );
     assert_eq!(ints(&top, 9), vec![1_700_000_000_000_000_000]);
     assert_eq!(ints(&top, 10), vec![2_000_000_000]);
-    assert_eq!(ints(&top, 12), vec![10_000_000], "the period: 10 ms at 100 Hz");
+    assert_eq!(
+        ints(&top, 12),
+        vec![10_000_000],
+        "the period: 10 ms at 100 Hz"
+    );
 }
 
 #[test]
 fn the_flame_graph_has_a_box_per_function_with_its_share() {
     let svg = sample_profile().flame_graph();
     assert!(svg.starts_with("<?xml"));
-    assert!(svg.contains("<title>all (10 samples, 100.00%)</title>"), "{svg}");
+    assert!(
+        svg.contains("<title>all (10 samples, 100.00%)</title>"),
+        "{svg}"
+    );
     assert!(svg.contains("<title>shop::handler (10 samples, 100.00%)</title>"));
     assert!(svg.contains("<title>shop::lookup (7 samples, 70.00%)</title>"));
     // The inlined callee sits above its caller.
     assert!(svg.contains("<title>shop::hash (7 samples, 70.00%)</title>"));
     assert!(svg.ends_with("</svg>\n"));
+}
+
+#[test]
+fn an_idle_profile_says_so() {
+    let mut profile = sample_profile();
+    profile.stacks.clear();
+    let svg = profile.flame_graph();
+    assert!(svg.contains("No samples"), "{svg}");
+    assert!(!svg.contains("<rect x="), "{svg}");
 }
 
 #[test]
