@@ -19,7 +19,15 @@
 //! console's windows and request lists, as an admin listener sets up);
 //! `labels` (`metrics` with one request-derived label from a header);
 //! `native` (`metrics` with native histogram buckets beside the classic
-//! ones on the duration histogram).
+//! ones on the duration histogram); `profiled` (`metrics` with a CPU
+//! profile running at 99 Hz the whole time, back to back, as
+//! `/debug/pprof/profile` takes one: what a profile costs the requests).
+//!
+//! Environment: `BENCH_WORKERS` (default 1) sets the worker threads;
+//! `BENCH_SERVER=observe` serves the axum variants with observe's own
+//! server (`observe_axum::server::Server`: accept back-off, head and idle
+//! timeouts, a connection cap) instead of `axum::serve`
+//! (`bench/flood-memory.sh` compares the two).
 
 use axum::Json;
 use axum::Router;
@@ -57,9 +65,20 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled ADDR (noop: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled|profiled ADDR (noop, profiled: axum only)"
     );
     std::process::exit(2)
+}
+
+/// `BENCH_WORKERS`, default 1: the load generator gets the other core.
+fn workers() -> usize {
+    match std::env::var("BENCH_WORKERS") {
+        Ok(value) => value.parse().unwrap_or_else(|_| {
+            eprintln!("BENCH_WORKERS: expected a number of threads, got {value:?}");
+            std::process::exit(2)
+        }),
+        Err(_) => 1,
+    }
 }
 
 fn actix(observe: Observe, observed: bool, logged: bool, addr: &str) -> std::io::Result<()> {
@@ -81,12 +100,12 @@ fn actix(observe: Observe, observed: bool, logged: bool, addr: &str) -> std::io:
                     .service(observe_actix::metrics_endpoint(&observe))
                     .wrap(observe_actix::ObserveLayer::new(&observe))
             })
-            .workers(1)
+            .workers(workers())
             .bind(addr)?
             .run()
         } else {
             HttpServer::new(move || App::new().configure(routes))
-                .workers(1)
+                .workers(workers())
                 .bind(addr)?
                 .run()
         };
@@ -160,9 +179,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         return Ok(actix(observe, observed, logged, addr)?);
     }
-    // One worker: the load generator gets the other core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(workers())
         .enable_all()
         .build()?;
     let routes = Router::new().route("/users/{id}", get(user));
@@ -173,14 +191,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/users/{id}", get(user_logged))
             .merge(observe_axum::metrics_endpoint(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
-        ("axum", "metrics" | "native" | "console" | "labels" | "errors") => routes
+        ("axum", "metrics" | "native" | "console" | "labels" | "errors" | "profiled") => routes
             .merge(observe_axum::metrics_endpoint(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
         _ => usage(),
     };
     runtime.block_on(async {
+        if mode == "profiled" {
+            // BENCH_PROFILE_SECONDS (default 60) per profile; with
+            // BENCH_PROFILE_OUT, each is written there (pprof format) for
+            // bench/profile-stacks.py.
+            let seconds = std::env::var("BENCH_PROFILE_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
+            let out = std::env::var("BENCH_PROFILE_OUT").ok();
+            tokio::spawn(async move {
+                loop {
+                    let profile = observe_core::profile::cpu(
+                        std::time::Duration::from_secs(seconds),
+                        observe_core::profile::DEFAULT_FREQUENCY,
+                    )
+                    .await;
+                    match (profile, &out) {
+                        (Ok(profile), Some(path)) => {
+                            if let Err(error) = std::fs::write(path, profile.pprof()) {
+                                eprintln!("{path}: {error}");
+                            }
+                        }
+                        (Ok(_), None) => {}
+                        (Err(error), _) => {
+                            eprintln!("profile: {error}");
+                            return;
+                        }
+                    }
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
         eprintln!("listening on http://{}", listener.local_addr()?);
+        if std::env::var("BENCH_SERVER").as_deref() == Ok("observe") {
+            let never = std::future::pending::<()>();
+            let served = observe_axum::server::Server::new().serve(
+                listener,
+                move |_peer| app.clone(),
+                never,
+            );
+            return served.await.map_err(|never| match never {});
+        }
         axum::serve(listener, app).await
     })?;
     Ok(())

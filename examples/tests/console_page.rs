@@ -147,6 +147,15 @@ fn renders(binary: &str) {
     let busy = dd("busy");
     assert!(busy.contains("% of "), "workers busy: {busy:?}");
     assert!(dd("queued").parse::<u64>().is_ok(), "{:?}", dd("queued"));
+    // The examples are built with `profiling`: the page links the flame graph.
+    assert!(
+        dom.contains("href=\"/debug/pprof/profile?seconds=30&amp;format=svg\""),
+        "no flame graph link in\n{dom}"
+    );
+    assert!(
+        !dom.contains("id=\"profile-stat\" hidden"),
+        "the link is shown"
+    );
 
     // Each route with its numbers: 21 lookups in the last minute, one 5xx.
     let users = row(&dom, "data-route", "/users/{id}");

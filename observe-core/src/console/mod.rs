@@ -33,6 +33,7 @@
 //! | `/observe/api/status` | GET | the page's JSON |
 //! | `/observe/log-level` | GET, PUT, DELETE | the log filter; PUT `{"directives": "info,shop=debug", "revert_after": "15m"}` changes it until the revert, DELETE restores the default |
 //! | `/observe/api/slos` | GET | the service's SLOs as given to [`AdminConfig::slos`] (observe-slo's `Slos::to_json`), for `observe rules --from URL`; 404 when none were given |
+//! | `/debug/pprof/profile` | GET | a CPU profile, `?seconds=30` (at most 300), `&hz=99`, `&format=svg` for a flame graph; the pprof format otherwise, for `go tool pprof`, Pyroscope and Parca. Feature `profiling`; guarded like a write (the token when there is one); one at a time, 409 otherwise. See the `observe_core::profile` module |
 //!
 //! # The log level at run time
 //!

@@ -107,6 +107,12 @@ function renderHeader(d) {
   $("busy").textContent = sat && sat.busy_ratio != null
     ? `${(sat.busy_ratio * 100).toFixed(0)}% of ${sat.workers}` : "–";
   $("queued").textContent = sat ? text(sat.global_queue_depth) : "–";
+  const profile = d.profile;
+  $("profile-stat").hidden = !profile;
+  if (profile) {
+    $("profile").href = profile.flame_graph;
+    $("profile").textContent = profile.running ? "running…" : "flame graph, 30 s";
+  }
 
   const status = d.health?.status ?? "unknown";
   const badge = $("health-status");

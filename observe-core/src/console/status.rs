@@ -158,6 +158,7 @@ pub(crate) fn status(
             "alive_tasks": now.alive_tasks,
         })),
         "draining": readiness.draining,
+        "profile": profile(),
         "routes": routes.iter().map(|r| {
             let cache = caches.iter().find(|(route, _)| *route == r.route).map(|(_, c)| {
                 let lookups = c.hits + c.misses + c.errors;
@@ -192,4 +193,16 @@ pub(crate) fn status(
             "spans": drops.spans,
         },
     })
+}
+
+/// Where a CPU profile is taken, when the `profiling` feature is built in.
+fn profile() -> Value {
+    #[cfg(feature = "profiling")]
+    return json!({
+        "flame_graph": "/debug/pprof/profile?seconds=30&format=svg",
+        "pprof": "/debug/pprof/profile?seconds=30",
+        "running": crate::profile::is_running(),
+    });
+    #[cfg(not(feature = "profiling"))]
+    Value::Null
 }

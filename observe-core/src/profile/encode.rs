@@ -19,6 +19,7 @@ const TIME_NANOS: u32 = 9;
 const DURATION_NANOS: u32 = 10;
 const PERIOD_TYPE: u32 = 11;
 const PERIOD: u32 = 12;
+const COMMENT: u32 = 13;
 const DEFAULT_SAMPLE_TYPE: u32 = 14;
 
 /// Strings by their index in the table; index 0 is the empty string.
@@ -139,6 +140,11 @@ pub(super) fn profile(profile: &CpuProfile) -> Vec<u8> {
         t.int64(2, cpu.1);
     });
     w.int64(PERIOD, period);
+    let note = profile.coverage_note();
+    if let Some(note) = &note {
+        let index = strings.get(note);
+        w.int64(COMMENT, index);
+    }
     w.int64(DEFAULT_SAMPLE_TYPE, cpu.0);
     for text in &strings.table {
         w.string(STRING_TABLE, text);

@@ -8,7 +8,7 @@ use super::CpuProfile;
 
 const WIDTH: f64 = 1200.0;
 const ROW: f64 = 16.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 58.0;
 /// Boxes narrower than this are not drawn (their samples still count in
 /// their parent's width).
 const MIN_WIDTH: f64 = 0.5;
@@ -61,6 +61,14 @@ pub(super) fn svg(profile: &CpuProfile) -> String {
         hz = profile.frequency,
         secs = profile.duration.as_secs_f64(),
     );
+    if let Some(note) = profile.coverage_note() {
+        let _ = writeln!(
+            out,
+            r##"<text x="{x}" y="48" text-anchor="middle" fill="#555">{}</text>"##,
+            escape(&note),
+            x = WIDTH / 2.0,
+        );
+    }
     if root.samples == 0 {
         let _ = writeln!(
             out,

@@ -35,6 +35,7 @@ fn sample_profile() -> CpuProfile {
         frequency: 100,
         start: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         duration: Duration::from_secs(2),
+        cpu_seconds: Some(0.2),
     }
 }
 
@@ -208,6 +209,7 @@ fn the_flame_graph_has_a_box_per_function_with_its_share() {
     // The inlined callee sits above its caller.
     assert!(svg.contains("<title>shop::hash (7 samples, 70.00%)</title>"));
     assert!(svg.ends_with("</svg>\n"));
+    assert!(svg.contains("samples cover 50%"), "{svg}");
 }
 
 #[test]
@@ -275,6 +277,9 @@ async fn a_real_profile_sees_the_busy_function_and_one_runs_at_a_time() {
         !profile.has_function("perf_signal_handler"),
         "the sampler's own frames are dropped"
     );
+    // A thread spinning in Rust code: most of the CPU time is sampled.
+    let coverage = profile.coverage().unwrap();
+    assert!(coverage > 0.3, "{coverage}");
     let gz = profile.pprof();
     assert_eq!(&gz[..2], &[0x1f, 0x8b]);
 }
