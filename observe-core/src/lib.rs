@@ -105,6 +105,9 @@
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds`, `process_threads` | gauge | | Linux, read from `/proc` at scrape time |
 //! | `tokio_worker_busy_seconds_total`, `tokio_worker_parks_total` | counter | | saturation of the tokio runtimes serving requests ([`Observe::add_runtime`]; the framework layers add theirs), summed over workers and runtimes, read at scrape time |
 //! | `tokio_workers`, `tokio_global_queue_depth`, `tokio_alive_tasks`, `tokio_runtimes` | gauge | | the same runtimes |
+//! | `tokio_worker_steals_total`, `tokio_worker_polls_total`, `tokio_budget_forced_yields_total` | counter | | only when built with `RUSTFLAGS="--cfg tokio_unstable"`: tokio's unstable metrics, whose names may change with tokio |
+//! | `tokio_blocking_threads`, `tokio_blocking_idle_threads`, `tokio_blocking_queue_depth`, `tokio_worker_mean_poll_time_seconds` | gauge | | the same, unstable |
+//! | `tokio_task_poll_duration_seconds` | histogram | | the same, unstable, when the runtime was built with `enable_metrics_poll_time_histogram()`; buckets only (tokio keeps no sum) |
 //!
 //! The HTTP families also carry the request-derived labels the builder
 //! declares ([`ObserveBuilder::http_label`]), and every series the constant
@@ -129,7 +132,11 @@
 //!   `rate(tokio_worker_busy_seconds_total[1m]) / tokio_workers` near 1
 //!   means requests wait for a worker; a global queue that stays above 0
 //!   says the same. actix-web's tasks run on a `LocalSet`, which tokio
-//!   does not count in `tokio_alive_tasks`.
+//!   does not count in `tokio_alive_tasks`. The blocking pool (where
+//!   `spawn_blocking` work waits, and where the framework crates render
+//!   `/metrics`) is reported only with `--cfg tokio_unstable`: tokio has no
+//!   stable figure for it. Nor for scheduling delay: with tokio_unstable,
+//!   `tokio_worker_steals_total` and the poll-time histogram come closest.
 //! - **Label values are bounded** whatever the traffic: route templates,
 //!   never paths; `_UNMATCHED`, `_OTHER`, `_OVERFLOW`, status 499 for a
 //!   request cancelled before answering. See [`labels`].
