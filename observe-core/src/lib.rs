@@ -253,6 +253,9 @@ pub mod context;
 mod encoding;
 mod metrics;
 mod observe;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod otlp;
 #[cfg(feature = "profiling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "profiling")))]
 pub mod profile;

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["encoding"],
     &["metrics"],
     &["context"],
+    &["otlp"],
     &["signals", "profile"],
     &["request"],
     &["observe"],

@@ -55,6 +55,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let logs = observe.logging().try_init()?;
     // Panics, 5xx and ERROR lines go to Sentry when SENTRY_DSN is set.
     let errors = observe.errors().try_init()?;
+    // With OTEL_METRICS_EXPORTER=otlp, what /metrics serves is also pushed
+    // to the OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL (and
+    // OTEL_LOGS_EXPORTER=otlp sends the log lines there).
+    let metrics = observe.metrics_export().try_init()?;
 
     // The runtime is ours rather than `#[tokio::main]`'s so it can be shut
     // down before the guards below flush.
@@ -67,6 +71,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // logging goes last.
     drop(errors);
     drop(traces);
+    // The last push, while logging can still report a failure.
+    drop(metrics);
     drop(logs);
     served
 }

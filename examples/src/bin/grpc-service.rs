@@ -37,12 +37,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let traces = observe.tracing().try_init()?;
     let logs = observe.logging().try_init()?;
     let errors = observe.errors().try_init()?;
+    // With OTEL_METRICS_EXPORTER=otlp, what /metrics serves is also pushed
+    // to the OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL (and
+    // OTEL_LOGS_EXPORTER=otlp sends the log lines there).
+    let metrics = observe.metrics_export().try_init()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime.block_on(serve(observe, shutdown));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // A failed Sentry or OTLP send logs a line, so logging goes last.
     drop(errors);
     drop(traces);
+    // The last push, while logging can still report a failure.
+    drop(metrics);
     drop(logs);
     served
 }

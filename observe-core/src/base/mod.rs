@@ -4,6 +4,8 @@
 //! redactor, the service identity and its resource attributes, and the
 //! record of what is installed process-wide.
 
+#[cfg(any(feature = "profiling", feature = "otlp"))]
+pub(crate) mod gzip;
 pub(crate) mod hash;
 pub(crate) mod ids;
 #[cfg(feature = "logging")]

@@ -11,7 +11,7 @@
 //! (`protobuf`), plus the native histogram buckets text cannot carry.
 
 mod negotiate;
-mod parse;
+pub(crate) mod parse;
 pub(crate) mod protobuf;
 pub(crate) mod text;
 

@@ -107,7 +107,7 @@ pub(crate) struct NativeSnapshot {
 
 impl NativeSnapshot {
     /// Observations in every bucket, the zero bucket included.
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.counts
             .iter()
             .fold(self.zero_count, |a, c| a.saturating_add(*c))
@@ -131,7 +131,7 @@ impl NativeHistograms {
         }
     }
 
-    fn get(&self, family: &str, labels: &str) -> Option<&NativeSnapshot> {
+    pub(crate) fn get(&self, family: &str, labels: &str) -> Option<&NativeSnapshot> {
         self.by_family.get(family)?.get(labels)
     }
 }

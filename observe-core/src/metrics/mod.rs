@@ -71,6 +71,13 @@ impl Families {
         crate::encoding::protobuf::encode(&text, &natives).map_err(|error| (text, error))
     }
 
+    /// The OpenMetrics document with the native buckets beside it, for an
+    /// OTLP push built from what a scrape sees.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn render_for_export(&self, natives: &mut NativeHistograms) -> String {
+        self.render_text(Format::OpenMetrics, Some(natives))
+    }
+
     fn render_text(&self, format: Format, natives: Option<&mut NativeHistograms>) -> String {
         // The text writers know the two text formats; protobuf is read
         // back from OpenMetrics.

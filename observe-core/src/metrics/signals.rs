@@ -96,12 +96,41 @@ pub(crate) struct SpanCounters {
     pub(crate) export_failed: AtomicU64,
 }
 
+/// OTLP exports (feature `otlp`), by signal ([`OTLP_SIGNALS`]): requests
+/// taken or failed, and items (data points, log records) dropped.
+#[derive(Debug, Default)]
+pub(crate) struct OtlpCounters {
+    /// `[signal][0: success, 1: failure]`
+    exports: [[AtomicU64; 2]; 2],
+    /// `[signal][0: queue_full, 1: export_failed]`
+    dropped: [[AtomicU64; 2]; 2],
+}
+
+/// The OTLP signals observe exports itself, in the counters' order.
+pub(crate) const OTLP_SIGNALS: [&str; 2] = ["metrics", "logs"];
+
+impl OtlpCounters {
+    /// One export request to `signal`'s endpoint ended.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn export(&self, signal: usize, ok: bool) {
+        self.exports[signal][usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `count` items of `signal` lost: the queue was full, or their export
+    /// failed for good.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn dropped(&self, signal: usize, queue_full: bool, count: u64) {
+        self.dropped[signal][usize::from(!queue_full)].fetch_add(count, Ordering::Relaxed);
+    }
+}
+
 /// The process's signal counters and when they started counting.
 #[derive(Debug)]
 pub(crate) struct SignalCounters {
     pub(crate) logs: LogCounters,
     pub(crate) errors: ErrorCounters,
     pub(crate) spans: SpanCounters,
+    pub(crate) otlp: OtlpCounters,
     created: f64,
 }
 
@@ -112,6 +141,7 @@ pub(crate) fn counters() -> &'static SignalCounters {
         logs: LogCounters::default(),
         errors: ErrorCounters::default(),
         spans: SpanCounters::default(),
+        otlp: OtlpCounters::default(),
         created: unix_now(),
     })
 }
@@ -151,6 +181,58 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
     }
     if cfg!(feature = "tracing") {
         render_spans(out, format, const_labels, &counters.spans, created);
+    }
+    if cfg!(feature = "otlp") {
+        render_otlp(out, format, const_labels, &counters.otlp, created);
+    }
+}
+
+fn render_otlp(
+    out: &mut String,
+    format: Format,
+    const_labels: &str,
+    otlp: &OtlpCounters,
+    created: f64,
+) {
+    let mut labels = String::new();
+    counter_header(
+        out,
+        format,
+        "observe_otlp_exports",
+        "OTLP export requests by signal and outcome (a failure is one that was not taken after its retries).",
+    );
+    for (signal, name) in OTLP_SIGNALS.iter().enumerate() {
+        for (outcome, label) in ["success", "failure"].iter().enumerate() {
+            labels.clear();
+            labels.push_str(&format!(
+                "signal=\"{name}\",outcome=\"{label}\"{const_labels}"
+            ));
+            let value = load(&otlp.exports[signal][outcome]);
+            write_counter(out, format, "observe_otlp_exports", &labels, value, created);
+        }
+    }
+    counter_header(
+        out,
+        format,
+        "observe_otlp_items_dropped",
+        "Data points and log records not delivered over OTLP: the export queue was full, or the export failed after its retries.",
+    );
+    for (signal, name) in OTLP_SIGNALS.iter().enumerate() {
+        for (reason, label) in ["queue_full", "export_failed"].iter().enumerate() {
+            labels.clear();
+            labels.push_str(&format!(
+                "signal=\"{name}\",reason=\"{label}\"{const_labels}"
+            ));
+            let value = load(&otlp.dropped[signal][reason]);
+            write_counter(
+                out,
+                format,
+                "observe_otlp_items_dropped",
+                &labels,
+                value,
+                created,
+            );
+        }
     }
 }
 
@@ -316,6 +398,7 @@ mod tests {
             ("logging", cfg!(feature = "logging"), "observe_log_events"),
             ("errors", cfg!(feature = "errors"), "observe_error_events"),
             ("tracing", cfg!(feature = "tracing"), "observe_trace_spans"),
+            ("otlp", cfg!(feature = "otlp"), "observe_otlp_exports"),
         ] {
             assert_eq!(out.contains(family), on, "{feature}: {out}");
         }

@@ -469,6 +469,27 @@ impl Observe {
     }
 }
 
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+impl Observe {
+    /// The metrics `/metrics` serves, pushed over OTLP/HTTP when
+    /// `OTEL_METRICS_EXPORTER=otlp` (see [`otlp`](crate::otlp)). Finish with
+    /// [`MetricsExportBuilder::try_init`](crate::otlp::MetricsExportBuilder::try_init)
+    /// and keep the guard for the life of `main`; the scrape keeps working
+    /// alongside.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let observe = observe_core::Observe::builder().service_name("shop").build()?;
+    /// // OTEL_METRICS_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318
+    /// let _metrics = observe.metrics_export().try_init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics_export(&self) -> crate::otlp::MetricsExportBuilder {
+        crate::otlp::MetricsExportBuilder::new(Arc::clone(&self.families))
+    }
+}
+
 /// Adds the tokio runtime the calling thread runs in, if any, to
 /// `observe`'s runtime metrics ([`Observe::add_runtime`]), once per thread
 /// and instance. The framework crates' layers call it as they are built,

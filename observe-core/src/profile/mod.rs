@@ -99,7 +99,6 @@
 
 mod encode;
 mod flame;
-mod gzip;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -227,7 +226,7 @@ impl CpuProfile {
     /// The pprof format: `profile.proto`, gzip'd, as Go's
     /// `/debug/pprof/profile` answers.
     pub fn pprof(&self) -> Vec<u8> {
-        gzip::compress(&encode::profile(self))
+        crate::base::gzip::compress(&encode::profile(self))
     }
 
     /// A flame graph as a standalone SVG document: callers below callees,

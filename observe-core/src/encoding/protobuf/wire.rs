@@ -10,6 +10,8 @@
 const VARINT: u64 = 0;
 const FIXED64: u64 = 1;
 const LEN: u64 = 2;
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+const FIXED32: u64 = 5;
 
 /// Bytes of the longest varint (a `u64`).
 const MAX_VARINT: usize = 10;
@@ -91,8 +93,56 @@ impl Writer {
         });
     }
 
+    /// A `fixed64` field (OTLP's timestamps and counts).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn fixed64(&mut self, field: u32, value: u64) {
+        self.key(field, FIXED64);
+        self.buf.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A `fixed32` field.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn fixed32(&mut self, field: u32, value: u32) {
+        self.key(field, FIXED32);
+        self.buf.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A `bytes` field.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn bytes(&mut self, field: u32, value: &[u8]) {
+        self.key(field, LEN);
+        self.varint(value.len() as u64);
+        self.buf.extend_from_slice(value);
+    }
+
+    /// A packed `repeated fixed64` field; nothing for no values.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn packed_fixed64(&mut self, field: u32, values: &[u64]) {
+        if values.is_empty() {
+            return;
+        }
+        self.key(field, LEN);
+        self.varint(values.len() as u64 * 8);
+        for value in values {
+            self.buf.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    /// A packed `repeated double` field; nothing for no values.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn packed_double(&mut self, field: u32, values: &[f64]) {
+        if values.is_empty() {
+            return;
+        }
+        self.key(field, LEN);
+        self.varint(values.len() as u64 * 8);
+        for value in values {
+            self.buf.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
     /// A packed `repeated uint64` field; nothing for no values.
-    #[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "profiling", feature = "otlp")), allow(dead_code))]
     pub(crate) fn packed_uint64(&mut self, field: u32, values: &[u64]) {
         if values.is_empty() {
             return;

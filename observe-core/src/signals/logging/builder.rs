@@ -50,6 +50,11 @@ pub enum LoggingError {
     /// The writer thread could not be started.
     #[error("cannot start the log writer thread: {0}")]
     Thread(String),
+    /// An OTLP setting (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_*`) is
+    /// wrong.
+    #[cfg(feature = "otlp")]
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
 }
 
 impl From<AlreadyInstalled> for LoggingError {
@@ -227,10 +232,15 @@ impl LoggingBuilder {
         format: LogFormat,
     ) -> Result<LoggingGuard, LoggingError> {
         let (sender, receiver) = sync_channel(self.buffer_lines);
-        let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let (console, otlp) = otlp_lines(format, &self.service)?;
+        let writer = match (self.writer, console) {
+            (Some(writer), _) => writer,
+            (None, true) => Box::new(std::io::stdout()),
+            (None, false) => Box::new(std::io::sink()),
+        };
         std::thread::Builder::new()
             .name("observe-log-writer".into())
-            .spawn(move || write_lines(receiver, writer))
+            .spawn(move || write_lines(receiver, writer, otlp))
             .map_err(|e| LoggingError::Thread(e.to_string()))?;
         let sink = Arc::new(LogSink {
             level: super::level::LevelFilter::new(targets, directives.trim().to_string()),
@@ -262,4 +272,46 @@ impl LoggingBuilder {
         let _ = SINK.set(sink);
         Ok(LoggingGuard { sender })
     }
+}
+
+/// Where lines go besides the writer: `OTEL_LOGS_EXPORTER` says whether
+/// stdout gets them (`console`, the default) and whether they are exported
+/// over OTLP (`otlp`), which needs JSON lines and an endpoint.
+#[cfg(feature = "otlp")]
+fn otlp_lines(
+    format: LogFormat,
+    service: &Service,
+) -> Result<(bool, Option<crate::otlp::logs::LineExporter>), LoggingError> {
+    use crate::otlp::{OtlpError, Signal, destination, exporter_wanted};
+    let choice = exporter_wanted(Signal::Logs)?;
+    if !choice.otlp {
+        return Ok((choice.console, None));
+    }
+    if format != LogFormat::Json {
+        return Err(OtlpError::new(
+            "OTEL_LOGS_EXPORTER",
+            "otlp",
+            "JSON lines: unset OBSERVE_LOG_FORMAT=text to export logs over OTLP",
+        )
+        .into());
+    }
+    let destination = destination(Signal::Logs)?.ok_or_else(|| {
+        OtlpError::new(
+            "OTEL_LOGS_EXPORTER",
+            "otlp",
+            "an endpoint too: set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        )
+    })?;
+    let exporter = crate::otlp::logs::LineExporter::start(destination, service.clone())
+        .map_err(LoggingError::Thread)?;
+    Ok((choice.console, Some(exporter)))
+}
+
+/// Without the `otlp` feature, lines go to the writer only.
+#[cfg(not(feature = "otlp"))]
+fn otlp_lines(
+    _format: LogFormat,
+    _service: &Service,
+) -> Result<(bool, Option<super::sink::NoExporter>), LoggingError> {
+    Ok((true, None))
 }

@@ -122,9 +122,38 @@ impl Drop for LoggingGuard {
     }
 }
 
+/// The OTLP exporter lines are handed to, when `OTEL_LOGS_EXPORTER` has
+/// `otlp`.
+#[cfg(feature = "otlp")]
+pub(super) type Exporter = crate::otlp::logs::LineExporter;
+
+/// Without the `otlp` feature there is none.
+#[cfg(not(feature = "otlp"))]
+#[derive(Debug)]
+pub(super) enum NoExporter {}
+
+#[cfg(not(feature = "otlp"))]
+pub(super) type Exporter = NoExporter;
+
+#[cfg(not(feature = "otlp"))]
+impl NoExporter {
+    fn push(&self, _line: String) {
+        match *self {}
+    }
+
+    fn flush(&self, _deadline: std::time::Instant) -> bool {
+        match *self {}
+    }
+}
+
 /// The writer thread: the only place that touches stdout, so a slow or
-/// blocked stdout stalls nothing but this thread.
-pub(super) fn write_lines(receiver: Receiver<Message>, writer: Box<dyn Write + Send>) {
+/// blocked stdout stalls nothing but this thread. With an OTLP exporter,
+/// each line is also handed to its queue.
+pub(super) fn write_lines(
+    receiver: Receiver<Message>,
+    writer: Box<dyn Write + Send>,
+    otlp: Option<Exporter>,
+) {
     use std::sync::mpsc::TryRecvError;
     // The thread polls instead of blocking in `recv`: a blocked receiver
     // makes every sender wake it (a futex call per line); polling lets a
@@ -139,10 +168,16 @@ pub(super) fn write_lines(receiver: Receiver<Message>, writer: Box<dyn Write + S
         match receiver.try_recv() {
             Ok(Message::Line(line)) => {
                 let _ = out.write_all(line.as_bytes());
+                if let Some(otlp) = &otlp {
+                    otlp.push(line);
+                }
                 pause = BUSY;
             }
             Ok(Message::Flush(ack)) => {
                 let _ = out.flush();
+                if let Some(otlp) = &otlp {
+                    let _ = otlp.flush(std::time::Instant::now() + Duration::from_secs(5));
+                }
                 let _ = ack.send(());
             }
             Err(TryRecvError::Empty) => {

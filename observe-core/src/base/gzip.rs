@@ -1,9 +1,10 @@
 //! The gzip member format (RFC 1952) around a raw DEFLATE stream from
-//! miniz_oxide: a ten-byte header, the data, its CRC-32 and length.
+//! miniz_oxide: a ten-byte header, the data, its CRC-32 and length. CPU
+//! profiles and OTLP exports are sent gzip'd.
 
 /// `data` gzip'd at a middle level (profiles are small; speed matters
 /// more than the last percent).
-pub(super) fn compress(data: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
     let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
     let mut out = Vec::with_capacity(deflated.len() + 18);
     // Magic, DEFLATE, no flags, no time, no extra flags, OS unknown.
