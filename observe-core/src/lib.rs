@@ -105,9 +105,8 @@
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds`, `process_threads` | gauge | | Linux, read from `/proc` at scrape time |
 //! | `tokio_worker_busy_seconds_total`, `tokio_worker_parks_total` | counter | | saturation of the tokio runtimes serving requests ([`Observe::add_runtime`]; the framework layers add theirs), summed over workers and runtimes, read at scrape time |
 //! | `tokio_workers`, `tokio_global_queue_depth`, `tokio_alive_tasks`, `tokio_runtimes` | gauge | | the same runtimes |
-//! | `tokio_worker_steals_total`, `tokio_worker_polls_total`, `tokio_budget_forced_yields_total` | counter | | only when built with `RUSTFLAGS="--cfg tokio_unstable"`: tokio's unstable metrics, whose names may change with tokio |
-//! | `tokio_blocking_threads`, `tokio_blocking_idle_threads`, `tokio_blocking_queue_depth`, `tokio_worker_mean_poll_time_seconds` | gauge | | the same, unstable |
-//! | `tokio_task_poll_duration_seconds` | histogram | | the same, unstable, when the runtime was built with `enable_metrics_poll_time_histogram()`; buckets only (tokio keeps no sum) |
+//! | `observe_otlp_exports_total` | counter | `signal`, `outcome` | feature `otlp`: export requests by signal (`metrics`, `logs`) and `success` or `failure` (after retries) |
+//! | `observe_otlp_items_dropped_total` | counter | `signal`, `reason` | feature `otlp`: data points and log records lost, `queue_full` or `export_failed` |
 //!
 //! The HTTP families also carry the request-derived labels the builder
 //! declares ([`ObserveBuilder::http_label`]), and every series the constant
@@ -132,7 +131,17 @@
 //!   `rate(tokio_worker_busy_seconds_total[1m]) / tokio_workers` near 1
 //!   means requests wait for a worker; a global queue that stays above 0
 //!   says the same. actix-web's tasks run on a `LocalSet`, which tokio
-//!   does not count in `tokio_alive_tasks`. The blocking pool (where
+//!   does not count in `tokio_alive_tasks`. Built with
+//!   `RUSTFLAGS="--cfg tokio_unstable"`, tokio's unstable metrics come too
+//!   (their names may change with tokio): the counters
+//!   `tokio_worker_steals_total`, `tokio_worker_polls_total` and
+//!   `tokio_budget_forced_yields_total`; the gauges
+//!   `tokio_blocking_threads`, `tokio_blocking_idle_threads`,
+//!   `tokio_blocking_queue_depth` and
+//!   `tokio_worker_mean_poll_time_seconds`; and, when the runtime was built
+//!   with `enable_metrics_poll_time_histogram()`, the histogram
+//!   `tokio_task_poll_duration_seconds` (buckets only: tokio keeps no sum).
+//!   The blocking pool (where
 //!   `spawn_blocking` work waits, and where the framework crates render
 //!   `/metrics`) is reported only with `--cfg tokio_unstable`: tokio has no
 //!   stable figure for it. Nor for scheduling delay: with tokio_unstable,
@@ -204,6 +213,13 @@
 //! | `SENTRY_RELEASE` | [`errors`] | the events' release | `service@version+commit` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`trace`] | OTLP/HTTP base URL; spans go to `/v1/traces` under it; unset: no export | unset |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | [`trace`] | the full traces URL; wins over the above | unset |
+//! | `OTEL_METRICS_EXPORTER` | `otlp` (feature `otlp`) | `otlp` pushes the `/metrics` families over OTLP ([`Observe::metrics_export`]); `none` | unset: no push |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` (features `otlp`, `logging`) | `otlp` exports the log lines as OTLP log records, `console` writes them to stdout, `otlp,console` both; `none` | `console` |
+//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `otlp` | one signal's full URL; wins over `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics` or `/v1/logs` | unset |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_METRICS_HEADERS`, `OTEL_EXPORTER_OTLP_LOGS_HEADERS` | `otlp` | `key=value,...`, percent-decoded: a tenant's `X-Scope-OrgID=acme`; the signal's own wins | none |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` | `otlp` | milliseconds per export request | `10000` |
+//! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION`, `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION` | `otlp` | `gzip` or `none` | `none` |
+//! | `OTEL_METRIC_EXPORT_INTERVAL` | `otlp` | milliseconds between metrics pushes | `60000` |
 //! | `OTEL_TRACES_SAMPLER` | [`trace`] | sampler name | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | [`trace`] | ratio from 0 to 1 for the ratio samplers | `1` |
 //! | `OBSERVE_ADMIN_ADDR` | [`console::AdminConfig::from_env`] | the admin listener's address; `off` for none | `127.0.0.1:9464` |
@@ -226,12 +242,14 @@
 //!    format, [`negotiate`];
 //! 3. `metrics`: the HTTP, gRPC, application, process and signal families;
 //! 4. [`context`]: the request being handled;
-//! 5. `signals`: [`logging`], [`errors`], [`trace`], [`event`], [`health`]
-//!    (none uses another);
-//! 6. `request`: the recorder, the only caller of every signal per request
+//! 5. `otlp` (feature `otlp`): the OTLP/HTTP transport, the metrics push
+//!    and the log-record exporter logging hands its lines to;
+//! 6. `signals`: [`logging`], [`errors`], [`trace`], [`event`], [`health`]
+//!    (none uses another), and beside them `profile` (feature `profiling`);
+//! 7. `request`: the recorder, the only caller of every signal per request
 //!    ([`integration`] is what a framework crate sees of it);
-//! 7. the [`Observe`] facade and its builder, which wire the signals;
-//! 8. [`console`]: the admin listener's endpoints, which the framework crates
+//! 8. the [`Observe`] facade and its builder, which wire the signals;
+//! 9. [`console`]: the admin listener's endpoints, which the framework crates
 //!    serve; [`shutdown`].
 //!
 //! Performance, and the guarantees with the tests that hold them:

@@ -50,13 +50,6 @@ pub(crate) enum Signal {
 }
 
 impl Signal {
-    fn upper(self) -> &'static str {
-        match self {
-            Signal::Metrics => "METRICS",
-            Signal::Logs => "LOGS",
-        }
-    }
-
     fn path(self) -> &'static str {
         match self {
             Signal::Metrics => "v1/metrics",
@@ -104,13 +97,63 @@ pub(crate) struct Destination {
     pub(crate) gzip: bool,
 }
 
+// Every variable the exporters read, each by its name in `read`.
+const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+const LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+const LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+const HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+const METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+const LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+const TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+const METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+const LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+const COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+const METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+const LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+
+/// The value of one of the variables above, trimmed; `None` when unset
+/// or blank.
+fn read(name: &'static str) -> Option<(String, String)> {
+    let value = match name {
+        METRICS_EXPORTER => std::env::var(METRICS_EXPORTER),
+        LOGS_EXPORTER => std::env::var(LOGS_EXPORTER),
+        ENDPOINT => std::env::var(ENDPOINT),
+        METRICS_ENDPOINT => std::env::var(METRICS_ENDPOINT),
+        LOGS_ENDPOINT => std::env::var(LOGS_ENDPOINT),
+        HEADERS => std::env::var(HEADERS),
+        METRICS_HEADERS => std::env::var(METRICS_HEADERS),
+        LOGS_HEADERS => std::env::var(LOGS_HEADERS),
+        TIMEOUT => std::env::var(TIMEOUT),
+        METRICS_TIMEOUT => std::env::var(METRICS_TIMEOUT),
+        LOGS_TIMEOUT => std::env::var(LOGS_TIMEOUT),
+        COMPRESSION => std::env::var(COMPRESSION),
+        METRICS_COMPRESSION => std::env::var(METRICS_COMPRESSION),
+        LOGS_COMPRESSION => std::env::var(LOGS_COMPRESSION),
+        _ => return None,
+    };
+    value
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| (name.to_string(), v.trim().to_string()))
+}
+
+/// A signal's own variable, else the generic one.
+fn either(own: &'static str, generic: &'static str) -> Option<(String, String)> {
+    read(own).or_else(|| read(generic))
+}
+
 /// `OTEL_{SIGNAL}_EXPORTER` says `otlp` (alone or in a list).
 pub(crate) fn exporter_wanted(signal: Signal) -> Result<ExporterChoice, OtlpError> {
-    let variable = format!("OTEL_{}_EXPORTER", signal.upper());
-    let value = std::env::var(&variable).unwrap_or_default();
+    let variable = match signal {
+        Signal::Metrics => METRICS_EXPORTER,
+        Signal::Logs => LOGS_EXPORTER,
+    };
+    let value = read(variable).map(|(_, v)| v).unwrap_or_default();
     let mut choice = ExporterChoice {
         otlp: false,
-        console: value.trim().is_empty(),
+        console: value.is_empty(),
     };
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part {
@@ -119,7 +162,7 @@ pub(crate) fn exporter_wanted(signal: Signal) -> Result<ExporterChoice, OtlpErro
             "none" => {}
             _ => {
                 return Err(OtlpError::new(
-                    &variable,
+                    variable,
                     &value,
                     match signal {
                         Signal::Logs => "otlp, console, none, or a comma-separated list of them",
@@ -140,24 +183,21 @@ pub(crate) struct ExporterChoice {
     pub(crate) console: bool,
 }
 
-fn variable(name: &str) -> Option<(String, String)> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| (name.to_string(), v.trim().to_string()))
-}
-
 /// The signal's destination from the standard variables, the per-signal
 /// ones first; `None` when no endpoint is set.
 pub(crate) fn destination(signal: Signal) -> Result<Option<Destination>, OtlpError> {
-    let upper = signal.upper();
-    let specific = |suffix: &str| {
-        variable(&format!("OTEL_EXPORTER_OTLP_{upper}_{suffix}"))
-            .or_else(|| variable(&format!("OTEL_EXPORTER_OTLP_{suffix}")))
+    let [endpoint, headers, timeout, compression] = match signal {
+        Signal::Metrics => [
+            METRICS_ENDPOINT,
+            METRICS_HEADERS,
+            METRICS_TIMEOUT,
+            METRICS_COMPRESSION,
+        ],
+        Signal::Logs => [LOGS_ENDPOINT, LOGS_HEADERS, LOGS_TIMEOUT, LOGS_COMPRESSION],
     };
-    let url = match variable(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")) {
+    let url = match read(endpoint) {
         Some((name, url)) => check_url(&name, &url)?,
-        None => match variable("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        None => match read(ENDPOINT) {
             Some((name, base)) => {
                 let base = check_url(&name, &base)?;
                 format!("{}/{}", base.trim_end_matches('/'), signal.path())
@@ -165,11 +205,11 @@ pub(crate) fn destination(signal: Signal) -> Result<Option<Destination>, OtlpErr
             None => return Ok(None),
         },
     };
-    let headers = match specific("HEADERS") {
+    let headers = match either(headers, HEADERS) {
         Some((name, value)) => parse_headers(&name, &value)?,
         None => Vec::new(),
     };
-    let timeout = match specific("TIMEOUT") {
+    let timeout = match either(timeout, TIMEOUT) {
         Some((name, value)) => match value.parse::<u64>() {
             Ok(ms) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
             _ => {
@@ -182,7 +222,7 @@ pub(crate) fn destination(signal: Signal) -> Result<Option<Destination>, OtlpErr
         },
         None => Duration::from_secs(10),
     };
-    let gzip = match specific("COMPRESSION") {
+    let gzip = match either(compression, COMPRESSION) {
         Some((name, value)) => match value.as_str() {
             "gzip" => true,
             "none" => false,
