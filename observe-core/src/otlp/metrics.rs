@@ -426,7 +426,7 @@ fn write_exemplar(e: &mut Writer, exemplar: &parse::Exemplar<'_>, now: u64) {
 }
 
 fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

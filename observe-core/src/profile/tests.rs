@@ -82,9 +82,9 @@ fn ints(fields: &[(u32, Value<'_>)], number: u32) -> Vec<u64> {
     fields
         .iter()
         .filter(|(f, _)| *f == number)
-        .flat_map(|(_, v)| match v {
-            &Value::Int(i) => vec![i],
-            &Value::Bytes(packed) => {
+        .flat_map(|(_, v)| match *v {
+            Value::Int(i) => vec![i],
+            Value::Bytes(packed) => {
                 let mut packed = packed;
                 let mut out = Vec::new();
                 while !packed.is_empty() {
