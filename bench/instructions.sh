@@ -43,7 +43,32 @@ for variant in $VARIANTS; do
     framework=${variant%%:*}
     mode=${variant##*:}
     out="$work/$framework-$mode"
-    valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
+    extra=()
+    if [ "$mode" = otlp-logs ] || [ "$mode" = otlp-metrics ]; then
+        # OTLP logs, or the metrics push, to a collector that takes them.
+        collector_port=$((PORT + 1))
+        python3 - "$collector_port" <<'PY' &
+import http.server, sys
+class Collector(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Collector).serve_forever()
+PY
+        collector=$!
+        extra=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collector_port")
+        if [ "$mode" = otlp-logs ]; then
+            extra+=(OTEL_LOGS_EXPORTER=otlp)
+        else
+            # A push a second (the default is a minute): what one costs shows.
+            extra+=(OTEL_METRICS_EXPORTER=otlp OTEL_METRIC_EXPORT_INTERVAL=1000)
+        fi
+    fi
+    env "${extra[@]}" valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
         >/dev/null 2>"$work/valgrind.log" &
     pid=$!
     for _ in $(seq 200); do
@@ -57,6 +82,7 @@ for variant in $VARIANTS; do
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=
+    if [ -n "${collector:-}" ]; then kill "$collector" 2>/dev/null || true; collector=; fi
     # The explicit dump is the file with the highest part number.
     dump=$(ls -v "$out".*.[0-9]* 2>/dev/null | tail -1)
     total=$(awk '/^totals:|^summary:/ {print $2; exit}' "$dump")
