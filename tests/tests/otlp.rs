@@ -106,6 +106,43 @@ impl Collector {
                             continue;
                         }
                         let route = string(&record.attributes, "http.route").unwrap_or_default();
+                        // The status as an integer, the duration as a
+                        // double, the dependencies as a map; the
+                        // severity and body from the line.
+                        let status = record
+                            .attributes
+                            .iter()
+                            .find(|kv| kv.key == "http.response.status_code")
+                            .and_then(|kv| kv.value.as_ref()?.value.clone());
+                        assert_eq!(status, Some(AnyValue::IntValue(200)), "{record:?}");
+                        let duration = record
+                            .attributes
+                            .iter()
+                            .find(|kv| kv.key == "duration_ms")
+                            .and_then(|kv| kv.value.as_ref()?.value.clone());
+                        assert!(
+                            matches!(
+                                duration,
+                                Some(AnyValue::DoubleValue(_) | AnyValue::IntValue(_))
+                            ),
+                            "{record:?}"
+                        );
+                        let dependencies = record
+                            .attributes
+                            .iter()
+                            .find(|kv| kv.key == "dependencies")
+                            .and_then(|kv| kv.value.as_ref()?.value.clone());
+                        assert!(
+                            matches!(dependencies, Some(AnyValue::KvlistValue(_))),
+                            "{record:?}"
+                        );
+                        assert_eq!(record.severity_number, 9, "INFO");
+                        assert_eq!(record.severity_text, "INFO");
+                        assert!(record.time_unix_nano > 1_700_000_000_000_000_000);
+                        assert!(
+                            matches!(record.body.as_ref().and_then(|b| b.value.clone()), Some(AnyValue::StringValue(ref m)) if m == "request finished"),
+                            "{record:?}"
+                        );
                         let method =
                             string(&record.attributes, "http.request.method").unwrap_or_default();
                         out.push((method, route, record.trace_id.clone()));

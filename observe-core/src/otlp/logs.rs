@@ -24,7 +24,7 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::proto::{resource, scope};
 use super::{Destination, Signal, Transport};
@@ -177,31 +177,36 @@ mod field {
 }
 
 /// The request for `lines` (JSON lines; one that is not is sent as its
-/// text, at INFO).
+/// text, at INFO). Each line is read once, straight into its record's
+/// protobuf: no JSON tree is built.
 pub(crate) fn encode(lines: &[String], installing: &Service, now: u64) -> Vec<u8> {
-    let parsed: Vec<Map<String, Value>> = lines
-        .iter()
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                let mut map = Map::new();
-                map.insert("message".into(), Value::from(line.trim_end()));
-                map
+    // Each record on its own, with the service it speaks for.
+    let mut records: Vec<(Option<String>, Vec<u8>)> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut w = Writer::with_capacity(line.len());
+        let service = match record(&mut w, line, now) {
+            Ok(service) => service,
+            Err(_) => {
+                w = Writer::with_capacity(line.len());
+                w.fixed64(field::TIME, now);
+                w.fixed64(field::OBSERVED_TIME, now);
+                w.int64(field::SEVERITY_NUMBER, severity("INFO"));
+                w.message(field::BODY, |any| any.string(1, line.trim_end()));
+                None
             }
-        })
-        .collect();
-    // Lines by the service they speak for, in first-seen order.
+        };
+        records.push((service, w.into_bytes()));
+    }
+    // Grouped by service, in first-seen order.
     let mut services: Vec<&str> = Vec::new();
-    for line in &parsed {
-        let name = line
-            .get("service")
-            .and_then(Value::as_str)
-            .unwrap_or(installing.name.as_str());
+    for (service, _) in &records {
+        let name = service.as_deref().unwrap_or(installing.name.as_str());
         if !services.contains(&name) {
             services.push(name);
         }
     }
-    let mut w = Writer::with_capacity(lines.iter().map(String::len).sum::<usize>());
+    let size = records.iter().map(|(_, r)| r.len() + 4).sum::<usize>();
+    let mut w = Writer::with_capacity(size + 256);
     for name in services {
         w.message(field::RESOURCE_LOGS, |rl| {
             if name == installing.name {
@@ -213,13 +218,9 @@ pub(crate) fn encode(lines: &[String], installing: &Service, now: u64) -> Vec<u8
             }
             rl.message(field::SCOPE_LOGS, |sl| {
                 scope(sl);
-                for line in &parsed {
-                    let speaker = line
-                        .get("service")
-                        .and_then(Value::as_str)
-                        .unwrap_or(installing.name.as_str());
-                    if speaker == name {
-                        sl.message(field::LOG_RECORDS, |r| record(r, line, now));
+                for (service, bytes) in &records {
+                    if service.as_deref().unwrap_or(installing.name.as_str()) == name {
+                        sl.raw_message(field::LOG_RECORDS, bytes);
                     }
                 }
             });
@@ -239,91 +240,245 @@ fn severity(level: &str) -> i64 {
     }
 }
 
-fn record(r: &mut Writer, line: &Map<String, Value>, now: u64) {
-    let time = line
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .and_then(crate::base::time::parse_rfc3339)
-        .map_or(now, |seconds| (seconds * 1e9) as u64);
-    r.fixed64(field::TIME, time);
-    r.fixed64(field::OBSERVED_TIME, now);
-    let level = line.get("level").and_then(Value::as_str).unwrap_or("INFO");
-    r.int64(field::SEVERITY_NUMBER, severity(level));
-    r.string(field::SEVERITY_TEXT, level);
-    if let Some(message) = line.get("message") {
-        r.message(field::BODY, |any| any_value(any, message));
-    }
-    for (key, value) in line {
-        match key.as_str() {
-            "timestamp" | "level" | "message" | "service" | "trace_id" | "span_id" => {}
-            "fields" => {
-                if let Value::Object(fields) = value {
-                    for (name, value) in fields {
-                        attribute(r, name, value);
-                    }
-                }
+/// Writes the `LogRecord` of one JSON line into `w`; the service it
+/// speaks for, if it names one.
+fn record(w: &mut Writer, line: &str, now: u64) -> Result<Option<String>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let seen = serde::de::DeserializeSeed::deserialize(Line { w, now }, &mut deserializer)?;
+    deserializer.end()?;
+    Ok(seen)
+}
+
+/// A key, borrowed from the line when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
             }
-            "event" => {
-                if let Value::Object(event) = value {
-                    for (name, value) in event {
-                        let key = EVENT_NAMES
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .map_or(name.as_str(), |(_, semconv)| semconv);
-                        if !value.is_null() {
-                            attribute(r, key, value);
-                        }
-                    }
-                }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
             }
-            _ => attribute(r, key, value),
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
         }
-    }
-    let trace = line.get("trace_id").and_then(Value::as_str).and_then(hex16);
-    if let Some(trace) = trace {
-        r.bytes(field::TRACE_ID, &trace);
-        // Bit 0-7: the trace flags; the line carries no sampled flag.
-        r.fixed32(field::FLAGS, 0);
-    }
-    if let Some(span) = line.get("span_id").and_then(Value::as_str).and_then(hex8) {
-        r.bytes(field::SPAN_ID, &span);
-    }
-    if line.contains_key("event") {
-        r.string(field::EVENT_NAME, "observe.request");
+        deserializer.deserialize_str(Visit)
     }
 }
 
-fn attribute(w: &mut Writer, key: &str, value: &Value) {
-    w.message(field::ATTRIBUTES, |kv| {
-        kv.string(1, key);
-        kv.message(2, |any| any_value(any, value));
-    });
+/// The top-level object of a line, written as a `LogRecord`.
+struct Line<'w> {
+    w: &'w mut Writer,
+    now: u64,
 }
 
-/// A JSON value as an OTLP `AnyValue`.
-fn any_value(any: &mut Writer, value: &Value) {
-    match value {
-        Value::String(text) => any.string(1, text),
-        Value::Bool(flag) => any.uint64(2, u64::from(*flag)),
-        Value::Number(number) => match number.as_i64() {
-            Some(int) => any.int64(3, int),
-            None => any.double(4, number.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::Array(items) => any.message(5, |array| {
-            for item in items {
-                array.message(1, |element| any_value(element, item));
+impl<'de> serde::de::DeserializeSeed<'de> for Line<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Line<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON log line")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<Option<String>, A::Error> {
+        let w = self.w;
+        let mut time = None;
+        let mut level: Option<Key<'de>> = None;
+        let mut service = None;
+        let mut trace = None;
+        let mut span = None;
+        let mut event = false;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match key.as_ref() {
+                "timestamp" => {
+                    let Key(text) = map.next_value::<Key<'de>>()?;
+                    time = crate::base::time::parse_rfc3339(&text);
+                }
+                "level" => level = Some(map.next_value::<Key<'de>>()?),
+                "service" => service = Some(map.next_value::<Key<'de>>()?.0.into_owned()),
+                "trace_id" => trace = hex16(&map.next_value::<Key<'de>>()?.0),
+                "span_id" => span = hex8(&map.next_value::<Key<'de>>()?.0),
+                "message" => {
+                    w.message(field::BODY, |any| map.next_value_seed(AnyValue(any)))?;
+                }
+                "fields" => map.next_value_seed(Attributes { w, event: false })?,
+                "event" => {
+                    event = true;
+                    map.next_value_seed(Attributes { w, event: true })?;
+                }
+                other => {
+                    w.message(field::ATTRIBUTES, |kv| {
+                        kv.string(1, other);
+                        kv.message(2, |any| map.next_value_seed(AnyValue(any)))
+                    })?;
+                }
             }
-        }),
-        Value::Object(map) => any.message(6, |list| {
-            for (key, item) in map {
+        }
+        w.fixed64(
+            field::TIME,
+            time.map_or(self.now, |seconds| (seconds * 1e9) as u64),
+        );
+        w.fixed64(field::OBSERVED_TIME, self.now);
+        let level = level.map_or(Cow::Borrowed("INFO"), |Key(level)| level);
+        w.int64(field::SEVERITY_NUMBER, severity(&level));
+        w.string(field::SEVERITY_TEXT, &level);
+        if let Some(trace) = trace {
+            w.bytes(field::TRACE_ID, &trace);
+            // The line carries no sampled flag.
+            w.fixed32(field::FLAGS, 0);
+        }
+        if let Some(span) = span {
+            w.bytes(field::SPAN_ID, &span);
+        }
+        if event {
+            w.string(field::EVENT_NAME, "observe.request");
+        }
+        Ok(service)
+    }
+}
+
+/// An object whose entries become attributes: the handler's `fields`, or
+/// the request `event` (renamed where a semantic convention has a name;
+/// nulls left out).
+struct Attributes<'w> {
+    w: &'w mut Writer,
+    event: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Attributes<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Attributes<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
+            let key = if self.event {
+                EVENT_NAMES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(name.as_ref(), |(_, semconv)| semconv)
+            } else {
+                name.as_ref()
+            };
+            let start = self.w.len();
+            let written = self.w.message(field::ATTRIBUTES, |kv| {
+                kv.string(1, key);
+                kv.message(2, |any| map.next_value_seed(AnyValue(any)))
+            })?;
+            // A null is no attribute.
+            if !written {
+                self.w.truncate(start);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value written as an OTLP `AnyValue` (objects as maps, arrays
+/// as arrays); `false` for a null (an empty `AnyValue`).
+struct AnyValue<'w>(&'w mut Writer);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AnyValue<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AnyValue<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        self.0.string(1, v);
+        Ok(true)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+        self.0.uint64(2, u64::from(v));
+        Ok(true)
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
+        self.0.int64(3, v);
+        Ok(true)
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.0.int64(3, v),
+            Err(_) => self.0.double(4, v as f64),
+        }
+        Ok(true)
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+        self.0.double(4, v);
+        Ok(true)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        self.0.message(5, |array| {
+            loop {
+                let start = array.len();
+                let more = array.message(1, |element| seq.next_element_seed(AnyValue(element)))?;
+                if more.is_none() {
+                    // The element written for the end of the sequence.
+                    array.truncate(start);
+                    return Ok(());
+                }
+            }
+        })?;
+        Ok(true)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        self.0.message(6, |list| {
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                 list.message(1, |kv| {
-                    kv.string(1, key);
-                    kv.message(2, |element| any_value(element, item));
-                });
+                    kv.string(1, &key);
+                    kv.message(2, |any| map.next_value_seed(AnyValue(any)))
+                })?;
             }
-        }),
-        // An empty AnyValue stands for null.
-        Value::Null => {}
+            Ok(())
+        })?;
+        Ok(true)
     }
 }
 

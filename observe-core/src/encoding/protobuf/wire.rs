@@ -115,6 +115,24 @@ impl Writer {
         self.buf.extend_from_slice(value);
     }
 
+    /// An embedded message field whose encoding is `bytes` already.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn raw_message(&mut self, field: u32, bytes: &[u8]) {
+        self.bytes(field, bytes);
+    }
+
+    /// Bytes written so far.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Drops what was written after `len` bytes.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
     /// A packed `repeated fixed64` field; nothing for no values.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn packed_fixed64(&mut self, field: u32, values: &[u64]) {
