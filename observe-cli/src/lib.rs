@@ -144,6 +144,30 @@ pub enum Command {
     Analysis(AnalysisArgs),
     /// Print the SLOs: observe's JSON form, --yaml, or --openslo (OpenSLO v1)
     Slos(SlosArgs),
+    /// Print a store's schema for the request events: `schema clickhouse [--table T] [--cluster C]` (needs no SLOs)
+    Schema(SchemaArgs),
+}
+
+/// `schema`: the DDL of a request-event store.
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// The store: `clickhouse`.
+    pub store: SchemaStore,
+    /// The table (`OBSERVE_CLICKHOUSE_TABLE`'s default otherwise).
+    #[arg(long, default_value = observe_core::clickhouse::DEFAULT_TABLE)]
+    pub table: String,
+    /// A cluster (from the servers' `remote_servers`): adds a
+    /// `Distributed` table `{table}_all` over it; run both statements on
+    /// every server.
+    #[arg(long)]
+    pub cluster: Option<String>,
+}
+
+/// The stores `schema` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaStore {
+    /// ClickHouse: a `MergeTree` table (and a `Distributed` one with `--cluster`).
+    Clickhouse,
 }
 
 /// `judge`: two sides told apart by a `target_info` label, or the window
@@ -302,6 +326,25 @@ fn execute(args: Vec<OsString>, own: Option<&Slos>) -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE));
         }
     };
+    if let Command::Schema(args) = &cli.command {
+        let valid = |name: &str| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        };
+        if !valid(&args.table) || args.cluster.as_deref().is_some_and(|c| !valid(c)) {
+            eprintln!(
+                "{program} schema: --table and --cluster take names of letters, digits, _ and ."
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        print_out(&observe_core::clickhouse::ddl(
+            &args.table,
+            args.cluster.as_deref(),
+        ));
+        return ExitCode::from(EXIT_CONTINUE);
+    }
     let slos = match cli.source.load() {
         Ok(Some(slos)) => slos,
         Ok(None) => match own {
@@ -342,6 +385,7 @@ impl Command {
             Command::Judge(_) => "judge",
             Command::Analysis(_) => "analysis",
             Command::Slos(_) => "slos",
+            Command::Schema(_) => "schema",
         }
     }
 
@@ -361,6 +405,10 @@ impl Command {
             Command::Slos(_) => serde_json::to_string_pretty(&slos.to_json())
                 .map(|text| text + "\n")
                 .map_err(|e| e.to_string()),
+            Command::Schema(args) => Ok(observe_core::clickhouse::ddl(
+                &args.table,
+                args.cluster.as_deref(),
+            )),
         };
         match printed {
             Ok(text) => {

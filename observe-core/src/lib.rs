@@ -106,6 +106,7 @@
 //! | `tokio_worker_busy_seconds_total`, `tokio_worker_parks_total` | counter | | saturation of the tokio runtimes serving requests ([`Observe::add_runtime`]; the framework layers add theirs), summed over workers and runtimes, read at scrape time |
 //! | `tokio_workers`, `tokio_global_queue_depth`, `tokio_alive_tasks`, `tokio_runtimes` | gauge | | the same runtimes |
 //! | `observe_otlp_exports_total` | counter | `signal`, `outcome` | feature `otlp`: export requests by signal (`metrics`, `logs`) and `success` or `failure` (after retries) |
+//! | `observe_clickhouse_rows_total` | counter | `outcome` | feature `clickhouse`: request-event rows `inserted` or `dropped` (queue full, or the insert failed after its retries) |
 //! | `observe_otlp_items_dropped_total` | counter | `signal`, `reason` | feature `otlp`: data points and log records lost, `queue_full` or `export_failed` |
 //!
 //! The HTTP families also carry the request-derived labels the builder
@@ -213,13 +214,16 @@
 //! | `SENTRY_RELEASE` | [`errors`] | the events' release | `service@version+commit` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | [`trace`] | OTLP/HTTP base URL; spans go to `/v1/traces` under it; unset: no export | unset |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | [`trace`] | the full traces URL; wins over the above | unset |
-//! | `OTEL_METRICS_EXPORTER` | `otlp` (feature `otlp`) | `otlp` pushes the `/metrics` families over OTLP ([`Observe::metrics_export`]); `none` | unset: no push |
+//! | `OTEL_METRICS_EXPORTER` | `otlp` (feature `otlp`) | `otlp` pushes the `/metrics` families over OTLP (`Observe::metrics_export`); `none` | unset: no push |
 //! | `OTEL_LOGS_EXPORTER` | `otlp` (features `otlp`, `logging`) | `otlp` exports the log lines as OTLP log records, `console` writes them to stdout, `otlp,console` both; `none` | `console` |
 //! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | `otlp` | one signal's full URL; wins over `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics` or `/v1/logs` | unset |
 //! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_METRICS_HEADERS`, `OTEL_EXPORTER_OTLP_LOGS_HEADERS` | `otlp` | `key=value,...`, percent-decoded: a tenant's `X-Scope-OrgID=acme`; the signal's own wins | none |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` | `otlp` | milliseconds per export request | `10000` |
 //! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION`, `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION` | `otlp` | `gzip` or `none` | `none` |
 //! | `OTEL_METRIC_EXPORT_INTERVAL` | `otlp` | milliseconds between metrics pushes | `60000` |
+//! | `OBSERVE_CLICKHOUSE_URL` | `clickhouse` (feature) | `http(s)://[user[:password]@]host:port[/database]`: one row per request event there | unset: no rows |
+//! | `OBSERVE_CLICKHOUSE_TABLE` | `clickhouse` | the table, or a `Distributed` one over a cluster | `observe_requests` |
+//! | `OBSERVE_CLICKHOUSE_CREATE` | `clickhouse` | `1`/`true` or `0`/`false`: create the table if it is missing | `1` |
 //! | `OTEL_TRACES_SAMPLER` | [`trace`] | sampler name | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | [`trace`] | ratio from 0 to 1 for the ratio samplers | `1` |
 //! | `OBSERVE_ADMIN_ADDR` | [`console::AdminConfig::from_env`] | the admin listener's address; `off` for none | `127.0.0.1:9464` |
@@ -282,6 +286,7 @@ mod request;
 #[cfg_attr(docsrs, doc(cfg(feature = "shutdown")))]
 pub mod shutdown;
 mod signals;
+mod sinks;
 
 /// RFC 3339 timestamps, as the log lines and the deploy tools write them.
 pub mod time {
@@ -341,3 +346,6 @@ pub use signals::health;
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub use signals::logging;
 pub use signals::trace;
+#[cfg(feature = "clickhouse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clickhouse")))]
+pub use sinks::clickhouse;

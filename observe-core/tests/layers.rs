@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["context"],
     &["otlp"],
     &["signals", "profile"],
+    &["sinks"],
     &["request"],
     &["observe"],
     &["console", "shutdown"],

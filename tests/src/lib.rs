@@ -8,6 +8,7 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod clickhouse;
 pub mod otlp;
 pub mod processes;
 pub mod protobuf;

@@ -59,6 +59,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // to the OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL (and
     // OTEL_LOGS_EXPORTER=otlp sends the log lines there).
     let metrics = observe.metrics_export().try_init()?;
+    // With OBSERVE_CLICKHOUSE_URL, one row per request event in ClickHouse.
+    let rows = observe.clickhouse().try_init()?;
 
     // The runtime is ours rather than `#[tokio::main]`'s so it can be shut
     // down before the guards below flush.
@@ -71,8 +73,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // logging goes last.
     drop(errors);
     drop(traces);
-    // The last push, while logging can still report a failure.
+    // The last push and insert, while logging can still report a failure.
     drop(metrics);
+    drop(rows);
     drop(logs);
     served
 }

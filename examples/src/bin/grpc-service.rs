@@ -41,14 +41,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // to the OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL (and
     // OTEL_LOGS_EXPORTER=otlp sends the log lines there).
     let metrics = observe.metrics_export().try_init()?;
+    // With OBSERVE_CLICKHOUSE_URL, one row per request event in ClickHouse.
+    let rows = observe.clickhouse().try_init()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime.block_on(serve(observe, shutdown));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // A failed Sentry or OTLP send logs a line, so logging goes last.
     drop(errors);
     drop(traces);
-    // The last push, while logging can still report a failure.
+    // The last push and insert, while logging can still report a failure.
     drop(metrics);
+    drop(rows);
     drop(logs);
     served
 }

@@ -124,6 +124,27 @@ impl OtlpCounters {
     }
 }
 
+/// Request-event rows for ClickHouse (feature `clickhouse`).
+#[derive(Debug, Default)]
+pub(crate) struct ClickHouseCounters {
+    inserted: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl ClickHouseCounters {
+    /// `rows` taken by the server.
+    #[cfg_attr(not(feature = "clickhouse"), allow(dead_code))]
+    pub(crate) fn inserted(&self, rows: u64) {
+        self.inserted.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// `rows` lost: the queue was full, or the insert failed for good.
+    #[cfg_attr(not(feature = "clickhouse"), allow(dead_code))]
+    pub(crate) fn dropped(&self, rows: u64) {
+        self.dropped.fetch_add(rows, Ordering::Relaxed);
+    }
+}
+
 /// The process's signal counters and when they started counting.
 #[derive(Debug)]
 pub(crate) struct SignalCounters {
@@ -131,6 +152,7 @@ pub(crate) struct SignalCounters {
     pub(crate) errors: ErrorCounters,
     pub(crate) spans: SpanCounters,
     pub(crate) otlp: OtlpCounters,
+    pub(crate) clickhouse: ClickHouseCounters,
     created: f64,
 }
 
@@ -142,6 +164,7 @@ pub(crate) fn counters() -> &'static SignalCounters {
         errors: ErrorCounters::default(),
         spans: SpanCounters::default(),
         otlp: OtlpCounters::default(),
+        clickhouse: ClickHouseCounters::default(),
         created: unix_now(),
     })
 }
@@ -184,6 +207,26 @@ pub(crate) fn render(out: &mut String, format: Format, const_labels: &str) {
     }
     if cfg!(feature = "otlp") {
         render_otlp(out, format, const_labels, &counters.otlp, created);
+    }
+    if cfg!(feature = "clickhouse") {
+        counter_header(
+            out,
+            format,
+            "observe_clickhouse_rows",
+            "Request-event rows for ClickHouse: inserted, or dropped (queue full, or the insert failed after its retries).",
+        );
+        write_totals(
+            out,
+            format,
+            "observe_clickhouse_rows",
+            "outcome",
+            [
+                ("inserted", load(&counters.clickhouse.inserted)),
+                ("dropped", load(&counters.clickhouse.dropped)),
+            ],
+            const_labels,
+            created,
+        );
     }
 }
 
@@ -399,6 +442,11 @@ mod tests {
             ("errors", cfg!(feature = "errors"), "observe_error_events"),
             ("tracing", cfg!(feature = "tracing"), "observe_trace_spans"),
             ("otlp", cfg!(feature = "otlp"), "observe_otlp_exports"),
+            (
+                "clickhouse",
+                cfg!(feature = "clickhouse"),
+                "observe_clickhouse_rows",
+            ),
         ] {
             assert_eq!(out.contains(family), on, "{feature}: {out}");
         }

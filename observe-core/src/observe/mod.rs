@@ -490,6 +490,20 @@ impl Observe {
     }
 }
 
+#[cfg(feature = "clickhouse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clickhouse")))]
+impl Observe {
+    /// One row per request event in ClickHouse when
+    /// `OBSERVE_CLICKHOUSE_URL` is set (see [`clickhouse`](crate::clickhouse)).
+    /// Finish with
+    /// [`ClickHouseBuilder::try_init`](crate::clickhouse::ClickHouseBuilder::try_init)
+    /// and keep the guard for the life of `main`. Process-wide: every
+    /// instance's events go to the one sink.
+    pub fn clickhouse(&self) -> crate::clickhouse::ClickHouseBuilder {
+        crate::clickhouse::ClickHouseBuilder::new()
+    }
+}
+
 /// Adds the tokio runtime the calling thread runs in, if any, to
 /// `observe`'s runtime metrics ([`Observe::add_runtime`]), once per thread
 /// and instance. The framework crates' layers call it as they are built,

@@ -2,7 +2,7 @@
 //! OpenTelemetry Collector, Prometheus 3, Mimir, Loki 3 or VictoriaMetrics
 //! (feature `otlp`): the metrics `/metrics` serves, pushed on an interval
 //! ([`metrics`]), and the log lines and request events as log records
-//! ([`logs`], with the `logging` feature). Spans go through the `tracing`
+//! (`logs`, with the `logging` feature). Spans go through the `tracing`
 //! signal's exporter, as before.
 //!
 //! Both read the standard variables, the per-signal one first:
@@ -30,8 +30,8 @@
 //! `observe_otlp_items_dropped_total{signal,reason}`.
 
 #[cfg(feature = "logging")]
-pub(crate) mod logs;
-mod metrics;
+pub mod logs;
+pub mod metrics;
 
 #[cfg(feature = "logging")]
 pub use logs::{LOG_BATCH_RECORDS, LOG_QUEUE_LINES};

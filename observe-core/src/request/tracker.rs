@@ -416,20 +416,20 @@ impl RequestTracker {
         let Some(sample_rate) = sampling.decide(error_type.is_some(), duration) else {
             return;
         };
-        write_event(
-            &self.context,
-            &event::Finished {
-                method: self.context.method(),
-                route,
-                status,
-                error_type,
-                duration,
-                request_body_bytes: self.request_body_size,
-                response_body_bytes: self.response_body_size,
-                sample_rate: sampling.is_on().then_some(sample_rate),
-                rpc,
-            },
-        );
+        let finished = event::Finished {
+            method: self.context.method(),
+            route,
+            status,
+            error_type,
+            duration,
+            request_body_bytes: self.request_body_size,
+            response_body_bytes: self.response_body_size,
+            sample_rate: sampling.is_on().then_some(sample_rate),
+            rpc,
+        };
+        write_event(&self.context, &finished);
+        #[cfg(feature = "clickhouse")]
+        crate::sinks::clickhouse::record(&self.context, &finished);
     }
 }
 
