@@ -44,8 +44,10 @@ for variant in $VARIANTS; do
     mode=${variant##*:}
     out="$work/$framework-$mode"
     extra=()
-    if [ "$mode" = otlp-logs ] || [ "$mode" = otlp-metrics ]; then
-        # OTLP logs, or the metrics push, to a collector that takes them.
+    if [ "$mode" = otlp-logs ] || [ "$mode" = otlp-metrics ] || [ "$mode" = clickhouse ]; then
+        # OTLP logs, the metrics push or ClickHouse inserts, to an HTTP
+        # endpoint that takes every POST (the receiver's own work is not
+        # the service's).
         collector_port=$((PORT + 1))
         python3 - "$collector_port" <<'PY' &
 import http.server, sys
@@ -61,7 +63,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Collector).serv
 PY
         collector=$!
         extra=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collector_port")
-        if [ "$mode" = otlp-logs ]; then
+        if [ "$mode" = clickhouse ]; then
+            extra=(OBSERVE_CLICKHOUSE_URL="http://127.0.0.1:$collector_port" OBSERVE_CLICKHOUSE_CREATE=0)
+        elif [ "$mode" = otlp-logs ]; then
             extra+=(OTEL_LOGS_EXPORTER=otlp)
         else
             # A push a second (the default is a minute): what one costs shows.

@@ -65,7 +65,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled|otlp-logs|otlp-metrics|profiled ADDR (noop, profiled: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled|otlp-logs|otlp-metrics|clickhouse|profiled ADDR (noop, profiled: axum only)"
     );
     std::process::exit(2)
 }
@@ -167,8 +167,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let logged = matches!(
         mode.as_str(),
-        "logged" | "full" | "traced" | "sampled" | "otlp-logs"
+        "logged" | "full" | "traced" | "sampled" | "otlp-logs" | "clickhouse"
     );
+    let _rows = match mode.as_str() {
+        "clickhouse" => Some(observe.clickhouse().try_init()?),
+        _ => None,
+    };
     let _metrics_push = match mode.as_str() {
         "otlp-metrics" => Some(observe.metrics_export().try_init()?),
         _ => None,
@@ -181,7 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let observed = match mode.as_str() {
             "bare" => false,
             "metrics" | "native" | "console" | "labels" | "errors" | "logged" | "full"
-            | "traced" | "sampled" | "otlp-logs" | "otlp-metrics" => true,
+            | "traced" | "sampled" | "otlp-logs" | "otlp-metrics" | "clickhouse" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -194,10 +198,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = match (framework.as_str(), mode.as_str()) {
         ("axum", "bare") => routes,
         ("axum", "noop") => routes.layer(tower_layer::Identity::new()),
-        ("axum", "logged" | "full" | "traced" | "sampled" | "otlp-logs") => Router::new()
-            .route("/users/{id}", get(user_logged))
-            .merge(observe_axum::metrics_endpoint(&observe))
-            .layer(observe_axum::ObserveLayer::new(&observe)),
+        ("axum", "logged" | "full" | "traced" | "sampled" | "otlp-logs" | "clickhouse") => {
+            Router::new()
+                .route("/users/{id}", get(user_logged))
+                .merge(observe_axum::metrics_endpoint(&observe))
+                .layer(observe_axum::ObserveLayer::new(&observe))
+        }
         (
             "axum",
             "metrics" | "native" | "console" | "labels" | "errors" | "profiled" | "otlp-metrics",
