@@ -8,7 +8,7 @@
 pub(crate) mod gzip;
 pub(crate) mod hash;
 pub(crate) mod ids;
-#[cfg(any(feature = "logging", feature = "clickhouse"))]
+#[cfg(feature = "logging")]
 pub(crate) mod json;
 #[cfg(feature = "logging")]
 pub(crate) mod line;

@@ -20,6 +20,12 @@
 //! A bad value stops `try_init` with an error naming the variable and what
 //! it accepts.
 //!
+//! **Cost** (`bench/instructions.sh`, all threads; `bench/README.md`): the
+//! metrics push costs requests nothing (it reads at export time what a
+//! scrape reads). OTLP logs cost request threads what a stdout line does;
+//! the exporter thread then adds about 17,000 instructions a line to read
+//! it back into protobuf.
+//!
 //! **Delivery.** Each signal has one thread of its own and a bounded queue:
 //! a request never waits for the network. A request answered 429, 502, 503
 //! or 504, or that fails to connect, is retried up to twice, after the
