@@ -415,7 +415,7 @@ fn write_row(out: &mut Vec<u8>, context: &RequestContext, finished: &Finished<'_
     row.u64(finished.response_body_bytes);
     row.u32(finished.sample_rate.unwrap_or(1));
     let calls = context.calls();
-    row.u32(u32::try_from(calls.count).unwrap_or(u32::MAX));
+    row.u32(calls.count);
     row.f64(millis(calls.total));
     let listed = &calls.listed;
     row.array(listed, |row, c| row.string(&c.dependency));
@@ -424,9 +424,9 @@ fn write_row(out: &mut Vec<u8>, context: &RequestContext, finished: &Finished<'_
     row.array(listed, |row, c| row.string(c.outcome.as_str()));
     row.array(listed, |row, c| row.hex(&c.span_id));
     let cache = context.cache();
-    row.u32(u32::try_from(cache.hits).unwrap_or(u32::MAX));
-    row.u32(u32::try_from(cache.misses).unwrap_or(u32::MAX));
-    row.u32(u32::try_from(cache.errors).unwrap_or(u32::MAX));
+    row.u32(cache.hits);
+    row.u32(cache.misses);
+    row.u32(cache.errors);
     let (rpc_service, rpc_method, code) = match finished.rpc {
         Some((service, method, code)) => (service, method, i16::from(code)),
         None => ("", "", -1),
