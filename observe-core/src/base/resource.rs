@@ -65,8 +65,9 @@ pub(crate) fn label_name(key: &str) -> Option<String> {
     (starts_with_letter && rest_ok).then(|| key.replace('.', "_"))
 }
 
-/// `%XX` sequences to bytes; the result must be UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
+/// `%XX` sequences to bytes; the result must be UTF-8 (also for the OTLP
+/// headers' values).
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

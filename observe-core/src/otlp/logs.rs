@@ -28,6 +28,7 @@ use std::borrow::Cow;
 
 use super::proto::{resource, scope};
 use super::{Destination, Signal, Transport};
+use crate::base::queue::{Flushed, flush_through};
 use crate::base::service::Service;
 use crate::encoding::protobuf::wire::Writer;
 use crate::metrics::signals::counters;
@@ -90,20 +91,7 @@ impl LineExporter {
 
     /// Exports what is queued and waits for it, until `deadline`.
     pub(crate) fn flush(&self, deadline: Instant) -> bool {
-        let (ack, acked) = sync_channel(1);
-        let queued = loop {
-            match self.sender.try_send(Message::Flush(ack.clone())) {
-                Ok(()) => break true,
-                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => break false,
-            }
-        };
-        queued
-            && acked
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .is_ok()
+        flush_through(&self.sender, Message::Flush, deadline) == Flushed::Done
     }
 }
 

@@ -45,6 +45,7 @@ pub use metrics::{DEFAULT_INTERVAL, MetricsExportBuilder, MetricsExportGuard};
 
 use std::time::Duration;
 
+use crate::base::resource::percent_decode;
 use crate::metrics::signals::counters;
 
 /// The OTLP signals observe exports itself.
@@ -284,23 +285,6 @@ fn parse_headers(variable: &str, value: &str) -> Result<Vec<(String, String)>, O
         headers.push((key, val));
     }
     Ok(headers)
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Sends one signal's requests: a blocking client on the signal's own

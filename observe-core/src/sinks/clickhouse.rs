@@ -110,6 +110,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::base::queue::{Flushed, flush_through};
 use crate::context::RequestContext;
 use crate::metrics::signals::counters;
 use crate::signals::event::Finished;
@@ -572,20 +573,7 @@ impl ClickHouseGuard {
         let Some(sender) = &self.sender else {
             return true;
         };
-        let deadline = Instant::now() + timeout;
-        let (ack, acked) = sync_channel(1);
-        loop {
-            match sender.try_send(Message::Flush(ack.clone())) {
-                Ok(()) => break,
-                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return false,
-            }
-        }
-        acked
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        flush_through(sender, Message::Flush, Instant::now() + timeout) == Flushed::Done
     }
 }
 

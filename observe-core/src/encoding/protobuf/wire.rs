@@ -136,26 +136,24 @@ impl Writer {
     /// A packed `repeated fixed64` field; nothing for no values.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn packed_fixed64(&mut self, field: u32, values: &[u64]) {
-        if values.is_empty() {
-            return;
-        }
-        self.key(field, LEN);
-        self.varint(values.len() as u64 * 8);
-        for value in values {
-            self.buf.extend_from_slice(&value.to_le_bytes());
-        }
+        self.packed_eight_bytes(field, values.iter().map(|v| v.to_le_bytes()));
     }
 
     /// A packed `repeated double` field; nothing for no values.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn packed_double(&mut self, field: u32, values: &[f64]) {
-        if values.is_empty() {
+        self.packed_eight_bytes(field, values.iter().map(|v| v.to_le_bytes()));
+    }
+
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    fn packed_eight_bytes(&mut self, field: u32, values: impl ExactSizeIterator<Item = [u8; 8]>) {
+        if values.len() == 0 {
             return;
         }
         self.key(field, LEN);
         self.varint(values.len() as u64 * 8);
         for value in values {
-            self.buf.extend_from_slice(&value.to_le_bytes());
+            self.buf.extend_from_slice(&value);
         }
     }
 
