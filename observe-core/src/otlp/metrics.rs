@@ -223,22 +223,29 @@ fn write_metric(w: &mut Writer, family: &Family<'_>, natives: &NativeHistograms,
     points
 }
 
-/// The `_created` sample of `labels`, in Unix nanoseconds.
-fn created(family: &Family<'_>, labels: &str) -> Option<u64> {
+/// The `_created` sample of the counter sample at `at`: the next line, as
+/// OpenMetrics writes them (searched for otherwise), in Unix nanoseconds.
+fn created(family: &Family<'_>, at: usize) -> Option<u64> {
+    let labels = family.samples[at].labels;
+    let is_its = |s: &&parse::Sample<'_>| s.name.ends_with("_created") && s.labels == labels;
     family
         .samples
-        .iter()
-        .find(|s| s.name.ends_with("_created") && s.labels == labels)
+        .get(at + 1)
+        .filter(is_its)
+        .or_else(|| family.samples.iter().find(is_its))
         .map(|s| unix_nanos(s.value))
 }
 
 fn write_sum(m: &mut Writer, family: &Family<'_>, now: u64) -> u64 {
     let mut points = 0;
     m.message(field::SUM, |sum| {
-        for sample in family.samples.iter().filter(|s| s.name.ends_with("_total")) {
+        for (at, sample) in family.samples.iter().enumerate() {
+            if !sample.name.ends_with("_total") {
+                continue;
+            }
             sum.message(field::DATA_POINTS, |p| {
                 attributes(p, 7, sample.labels);
-                p.fixed64(2, created(family, sample.labels).unwrap_or(0));
+                p.fixed64(2, created(family, at).unwrap_or(0));
                 p.fixed64(3, now);
                 p.double(4, sample.value);
                 if let Some(exemplar) = &sample.exemplar {
