@@ -144,8 +144,18 @@ pub enum Command {
     Analysis(AnalysisArgs),
     /// Print the SLOs: observe's JSON form, --yaml, or --openslo (OpenSLO v1)
     Slos(SlosArgs),
+    /// Replay an incident corpus through promtool and print how the generated alerts, a naive threshold and single-window burn rates do; exit 0 when the generated rules hold their properties, 1 otherwise
+    AlertQuality(AlertQualityArgs),
     /// Print a store's schema for the request events: `schema clickhouse [--table T] [--cluster C]` (needs no SLOs)
     Schema(SchemaArgs),
+}
+
+/// `alert-quality`: the table, or JSON.
+#[derive(Debug, Clone, Args)]
+pub struct AlertQualityArgs {
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `schema`: the DDL of a request-event store.
@@ -386,6 +396,7 @@ impl Command {
             Command::Analysis(_) => "analysis",
             Command::Slos(_) => "slos",
             Command::Schema(_) => "schema",
+            Command::AlertQuality(_) => "alert-quality",
         }
     }
 
@@ -405,6 +416,30 @@ impl Command {
             Command::Slos(_) => serde_json::to_string_pretty(&slos.to_json())
                 .map(|text| text + "\n")
                 .map_err(|e| e.to_string()),
+            Command::AlertQuality(args) => {
+                let quality = match observe_slo::quality::measure(slos) {
+                    Ok(quality) => quality,
+                    Err(error) => {
+                        eprintln!("{program} alert-quality: {error}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                };
+                let text = if args.json {
+                    serde_json::to_string_pretty(&quality.to_json()).unwrap_or_default() + "\n"
+                } else {
+                    quality.table()
+                };
+                print_out(&text);
+                let failures = quality.holds();
+                for failure in &failures {
+                    eprintln!("{program} alert-quality: {failure}");
+                }
+                return ExitCode::from(if failures.is_empty() {
+                    EXIT_CONTINUE
+                } else {
+                    EXIT_ROLLBACK
+                });
+            }
             Command::Schema(args) => Ok(observe_core::clickhouse::ddl(
                 &args.table,
                 args.cluster.as_deref(),

@@ -54,6 +54,10 @@
 //! `ticket`, each a webhook on loopback); `examples/tests/alerts.rs` sees
 //! `SloErrorBudgetBurn` arrive at the `page` webhook through both.
 //!
+//! How good these alerts are on the service's own SLOs, against a naive
+//! threshold and single-window burn rates, over an incident corpus replayed
+//! through promtool: [`quality`] (`observe alert-quality --slos FILE`).
+//!
 //! # Deploy feedback: the canary judge
 //!
 //! After a canary deployment: continue, wait longer, or roll back? The same
@@ -157,6 +161,7 @@ mod judge;
 mod openslo;
 #[cfg(feature = "prometheus-api")]
 mod prometheus;
+pub mod quality;
 mod query;
 mod rollout;
 
