@@ -19,7 +19,12 @@ PORT=${PORT:-18081}
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
 fi
-cargo build --release --locked -q -p observe-bench
+# The sinks and the profiler are compiled in only for the variants that
+# use them, so the other variants measure the build the gate's baseline is.
+features=()
+case " $VARIANTS " in *otlp-*|*:clickhouse*) features+=(sinks) ;; esac
+case " $VARIANTS " in *:profiled*) features+=(profiling) ;; esac
+cargo build --release --locked -q -p observe-bench --features "$(IFS=,; echo "${features[*]}")"
 server=${CARGO_TARGET_DIR:-target}/release/bench-server
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT

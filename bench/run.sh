@@ -21,7 +21,12 @@ PORT=${PORT:-18080}
 if ! command -v wrk >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 fi
-cargo build --release --locked -q -p observe-bench
+# The sinks and the profiler are compiled in only for the variants that
+# use them, so the other variants measure the build the gate's baseline is.
+features=()
+case " $VARIANTS " in *otlp-*|*:clickhouse*) features+=(sinks) ;; esac
+case " $VARIANTS " in *:profiled*) features+=(profiling) ;; esac
+cargo build --release --locked -q -p observe-bench --features "$(IFS=,; echo "${features[*]}")"
 server=target/release/bench-server
 results=$(mktemp)
 trap 'rm -f "$results"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT

@@ -169,14 +169,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mode.as_str(),
         "logged" | "full" | "traced" | "sampled" | "otlp-logs" | "clickhouse"
     );
-    let _rows = match mode.as_str() {
-        "clickhouse" => Some(observe.clickhouse().try_init()?),
+    #[cfg(feature = "sinks")]
+    let _sinks = (
+        match mode.as_str() {
+            "clickhouse" => Some(observe.clickhouse().try_init()?),
+            _ => None,
+        },
+        match mode.as_str() {
+            "otlp-metrics" => Some(observe.metrics_export().try_init()?),
+            _ => None,
+        },
+    );
+    let needs = match mode.as_str() {
+        "otlp-logs" | "otlp-metrics" | "clickhouse" if !cfg!(feature = "sinks") => Some("sinks"),
+        "profiled" if !cfg!(feature = "profiling") => Some("profiling"),
         _ => None,
     };
-    let _metrics_push = match mode.as_str() {
-        "otlp-metrics" => Some(observe.metrics_export().try_init()?),
-        _ => None,
-    };
+    if let Some(feature) = needs {
+        eprintln!("bench-server: mode {mode} needs the `{feature}` feature of observe-bench");
+        std::process::exit(2);
+    }
     let _logs = match logged {
         true => Some(observe.logging().try_init()?),
         false => None,
@@ -213,6 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => usage(),
     };
     runtime.block_on(async {
+        #[cfg(feature = "profiling")]
         if mode == "profiled" {
             // BENCH_PROFILE_SECONDS (default 60) per profile; with
             // BENCH_PROFILE_OUT, each is written there (pprof format) for
