@@ -65,8 +65,9 @@
 //! | bare actix-web | 6.3 MB | 41.5 MB | 6.8 MB |
 //! | actix-web + observe's middleware | 6.4 MB | 41.9 MB | 6.8 MB |
 //!
-//! It stays level after the first rounds (the allocator reuses what it
-//! kept), and `MALLOC_ARENA_MAX=2` does not change it. A service that must
+//! Most of it comes with the first round; later rounds add less (the
+//! allocator reuses part of what it kept), and `MALLOC_ARENA_MAX=2` does
+//! not change it. A service that must
 //! give memory back after bursts can use an allocator that returns it
 //! (jemalloc or mimalloc as the global allocator) or call glibc's
 //! `malloc_trim(0)` itself.
