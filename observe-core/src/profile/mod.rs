@@ -60,8 +60,8 @@
 //! [`CpuProfile::coverage`]) and stated in the flame graph's header and the
 //! profile's comment (`go tool pprof -comments`). On `bench-server`'s
 //! one-route axum service under wrk, it is 23%: at 127,000 requests a
-//! second the rest is the kernel's network stack. A CPU-bound handler is
-//! covered almost whole.
+//! second the rest is the kernel's network stack. The more of its time a
+//! service spends in its own code, the higher the share.
 //!
 //! **Cost.** Sampling at 99 Hz under full load (`bench/run.sh`, axum,
 //! `metrics` against `profiled`, median of 5 rounds, same run): CPU per
