@@ -541,12 +541,6 @@ pub fn measure(slos: &Slos) -> Result<Quality, QualityError> {
             {
                 return Err(QualityError::Promtool(report.chars().take(2000).collect()));
             }
-            if std::env::var_os("OBSERVE_QUALITY_DEBUG").is_some() {
-                let _ = std::fs::write(
-                    dir.join(format!("{}-{}.report", slo.name, scenario.name)),
-                    &report,
-                );
-            }
             let fired = fired(&report, &slo.name);
             let outcomes = ["SloErrorBudgetBurn", "NaivePage", "SingleWindowBurn"]
                 .iter()
