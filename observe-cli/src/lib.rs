@@ -73,6 +73,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use observe_slo::quality::AlertQuality;
 use observe_slo::{DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Slos};
 
 pub use source::{LoadError, fetch_slos, read_slos};
@@ -82,6 +83,9 @@ pub use source::{LoadError, fetch_slos, read_slos};
 pub const EXIT_CONTINUE: u8 = 0;
 /// The exit code of `judge`'s `rollback` verdict.
 pub const EXIT_ROLLBACK: u8 = 1;
+/// The exit code of `alert-quality` when the generated rules do not hold
+/// its properties.
+pub const EXIT_FAILED: u8 = 1;
 /// The exit code of a usage error, an unreadable SLO file or service, or
 /// an unreachable Prometheus.
 pub const EXIT_USAGE: u8 = 2;
@@ -144,6 +148,22 @@ pub enum Command {
     Analysis(AnalysisArgs),
     /// Print the SLOs: observe's JSON form, --yaml, or --openslo (OpenSLO v1)
     Slos(SlosArgs),
+    /// Replay an incident corpus through promtool: pages, tickets and times of the generated rules beside naive and single-window ones; exit 0 when the generated rules hold, 1 when not
+    AlertQuality(AlertQualityArgs),
+}
+
+/// `alert-quality`: the incident corpus through promtool.
+#[derive(Debug, Clone, Args)]
+pub struct AlertQualityArgs {
+    /// One JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// The promtool binary [default: promtool on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub promtool: Option<PathBuf>,
+    /// How many promtool processes run at once
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
 }
 
 /// `judge`: two sides told apart by a `target_info` label, or the window
@@ -342,6 +362,7 @@ impl Command {
             Command::Judge(_) => "judge",
             Command::Analysis(_) => "analysis",
             Command::Slos(_) => "slos",
+            Command::AlertQuality(_) => "alert-quality",
         }
     }
 
@@ -355,6 +376,9 @@ impl Command {
                 .map(|text| text + "\n")
                 .map_err(|e| e.to_string()),
             Command::Judge(args) => return ExitCode::from(judge::judge(program, slos, args)),
+            Command::AlertQuality(args) => {
+                return ExitCode::from(alert_quality(program, slos, args));
+            }
             Command::Analysis(args) => judge::analysis(slos, args),
             Command::Slos(args) if args.openslo => slos.openslo_yaml().map_err(|e| e.to_string()),
             Command::Slos(args) if args.yaml => Ok(slos.to_yaml()),
@@ -372,6 +396,38 @@ impl Command {
                 ExitCode::from(EXIT_USAGE)
             }
         }
+    }
+}
+
+/// `alert-quality`: the table (or JSON) on stdout; 0 when the generated
+/// rules hold, 1 when not (the broken properties on stderr), 2 when the
+/// corpus could not be replayed.
+fn alert_quality(program: &str, slos: &Slos, args: &AlertQualityArgs) -> u8 {
+    let mut quality = AlertQuality::new().jobs(usize::from(args.jobs));
+    if let Some(path) = &args.promtool {
+        quality = quality.promtool(path);
+    }
+    let report = match quality.measure(slos) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("{program} alert-quality: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
+        print_out(&(text + "\n"));
+    } else {
+        print_out(&report.table());
+    }
+    let failures = report.failures();
+    if failures.is_empty() {
+        EXIT_CONTINUE
+    } else {
+        for failure in failures {
+            eprintln!("{program} alert-quality: {failure}");
+        }
+        EXIT_FAILED
     }
 }
 

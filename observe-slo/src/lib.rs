@@ -157,6 +157,7 @@ mod judge;
 mod openslo;
 #[cfg(feature = "prometheus-api")]
 mod prometheus;
+pub mod quality;
 mod query;
 mod rollout;
 
