@@ -51,8 +51,17 @@ pub(super) fn test_file(scenario: &Scenario, slo: &Slo, service: &str) -> String
     let started = format!(
         "{firing} unless count by ({RULE_SET_LABEL}, severity) (ALERTS{{alertstate=\"firing\"}} offset 1m)"
     );
+    // The comparison rules read the recording rules of the same minute:
+    // promtool would otherwise evaluate the groups in any order.
+    let mut groups = vec![format!("slo-{}", slo.name)];
+    if scenario.versions {
+        groups.push(format!("observe-{service}"));
+    }
+    groups.push(format!("quality-comparison-{}", slo.name));
+    let order: Vec<String> = groups.iter().map(|g| yaml_quote(g)).collect();
     let mut out = format!(
-        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - name: {}\n    interval: 1m\n    input_series:\n",
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ngroup_eval_order: [{}]\ntests:\n  - name: {}\n    interval: 1m\n    input_series:\n",
+        order.join(", "),
         yaml_quote(&scenario.name)
     );
     out.push_str(&input_series(scenario, slo, service));

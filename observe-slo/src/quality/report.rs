@@ -150,6 +150,18 @@ fn duration(minutes: f64) -> String {
     }
 }
 
+/// A share of the budget: `2.3%`, `69%`, `0.23%`.
+fn share(ratio: f64) -> String {
+    let percent = ratio * 100.0;
+    if percent >= 10.0 {
+        format!("{percent:.0}%")
+    } else if percent >= 1.0 {
+        format!("{percent:.1}%")
+    } else {
+        format!("{percent:.2}%")
+    }
+}
+
 /// One cell: `page 46m, ticket 13h, clears 4m` and the verdict if not ok.
 fn cell(outcome: &Outcome) -> String {
     let mut parts = Vec::new();
@@ -259,18 +271,13 @@ impl QualityReport {
             for rule_set in RuleSet::ALL {
                 let _ = write!(out, "  {:<width$}", rule_set.name());
             }
+            out.truncate(out.trim_end().len());
             out.push('\n');
             for result in &slo.scenarios {
                 let budget = if result.healthy {
                     "-".to_string()
                 } else {
-                    format!(
-                        "{}%",
-                        super::corpus::percent(result.budget_spent)
-                            .chars()
-                            .take(6)
-                            .collect::<String>()
-                    )
+                    share(result.budget_spent)
                 };
                 let _ = write!(out, "{:<20} {budget:>7}", result.name);
                 for rule_set in RuleSet::ALL {
@@ -377,6 +384,9 @@ mod tests {
         assert_eq!(duration(792.0), "13.2h");
         assert_eq!(duration(2766.0), "46.1h");
         assert_eq!(duration(4320.0), "3.0d");
+        assert_eq!(share(0.694), "69%");
+        assert_eq!(share(1.0 / 43.2), "2.3%");
+        assert_eq!(share(0.002314), "0.23%");
     }
 
     #[test]
