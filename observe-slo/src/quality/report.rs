@@ -153,9 +153,10 @@ fn duration(minutes: f64) -> String {
 /// A share of the budget: `2.3%`, `69%`, `0.23%`.
 fn share(ratio: f64) -> String {
     let percent = ratio * 100.0;
-    if percent >= 10.0 {
+    // Thresholds on the rounded value: 0.99999 reads 1.0%, not 1.00%.
+    if percent >= 9.95 {
         format!("{percent:.0}%")
-    } else if percent >= 1.0 {
+    } else if percent >= 0.995 {
         format!("{percent:.1}%")
     } else {
         format!("{percent:.2}%")
@@ -387,6 +388,7 @@ mod tests {
         assert_eq!(share(0.694), "69%");
         assert_eq!(share(1.0 / 43.2), "2.3%");
         assert_eq!(share(0.002314), "0.23%");
+        assert_eq!(share(0.0099999), "1.0%");
     }
 
     #[test]
