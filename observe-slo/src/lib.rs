@@ -246,6 +246,16 @@ pub enum SloError {
         /// The bounds of `http_server_request_duration_seconds`.
         bounds: Vec<f64>,
     },
+    /// A link that is not an http(s) URL.
+    #[error(
+        "{field} {url:?}: expected an http:// or https:// URL, e.g. https://grafana.example.com"
+    )]
+    Url {
+        /// `dashboard_url` or `runbook_url`.
+        field: &'static str,
+        /// The value given.
+        url: String,
+    },
     /// SLO names become label values and rule names.
     #[error("SLO name {0:?}: expected letters, digits, '-' or '_'")]
     Name(String),
@@ -356,6 +366,29 @@ impl Slo {
         }
     }
 
+    /// The PromQL error ratio over `window` of each route (gRPC: each
+    /// service and method), for the alerts' worst routes.
+    fn error_ratio_by_route(&self, service: &str, window: &str) -> String {
+        let sel = self.selector(service);
+        let metric = self.counted_metric();
+        let by = match self.indicator {
+            Indicator::GrpcAvailability => "rpc_service, rpc_method",
+            _ => "http_route",
+        };
+        let total = format!("sum by ({by}) (rate({metric}{{{sel}}}[{window}]))");
+        match &self.indicator {
+            Indicator::GrpcAvailability => format!(
+                "sum by ({by}) (rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
+            ),
+            Indicator::Availability => format!(
+                "sum by ({by}) (rate({metric}{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
+            ),
+            Indicator::Latency { threshold_seconds } => format!(
+                "1 - sum by ({by}) (rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
+            ),
+        }
+    }
+
     /// The PromQL error ratio over `window`.
     fn error_ratio(&self, service: &str, window: &str) -> String {
         let sel = self.selector(service);
@@ -408,7 +441,22 @@ pub struct Slos {
     service: String,
     slos: Vec<Slo>,
     bounds: Vec<f64>,
+    dashboard_url: Option<String>,
+    runbook_url: Option<String>,
 }
+
+/// Grafana's address when [`Slos::dashboard_url`] was not set: Grafana's
+/// own default.
+pub const DEFAULT_GRAFANA_URL: &str = "http://localhost:3000";
+
+/// The runbook of `SloErrorBudgetBurn` when [`Slos::runbook_url`] was not
+/// set: the SRE Workbook's chapter on these alerts (what a burn rate
+/// means, which window fired). Set your own: what to check first, whom
+/// to call, how to roll back.
+pub const DEFAULT_RUNBOOK_URL: &str = "https://sre.google/workbook/alerting-on-slos/";
+
+/// The id of the dashboard's error-budget panel, which the alerts link to.
+const BUDGET_PANEL: u32 = 7;
 
 impl Slos {
     /// SLOs for the service scraped as `job="{service}"`.
@@ -417,7 +465,26 @@ impl Slos {
             service: service.to_string(),
             slos: Vec::new(),
             bounds: DEFAULT_DURATION_BUCKETS.to_vec(),
+            dashboard_url: None,
+            runbook_url: None,
         }
+    }
+
+    /// Grafana's address (e.g. `https://grafana.example.com`), where the
+    /// generated dashboard is imported: each SLO alert's `dashboard`
+    /// annotation opens its error-budget panel over the alert's long
+    /// window. Default [`DEFAULT_GRAFANA_URL`].
+    pub fn dashboard_url(mut self, url: &str) -> Self {
+        self.dashboard_url = Some(url.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The runbook every SLO alert links to (`runbook_url`, the annotation
+    /// Alertmanager's PagerDuty and Opsgenie integrations read). Default
+    /// [`DEFAULT_RUNBOOK_URL`].
+    pub fn runbook_url(mut self, url: &str) -> Self {
+        self.runbook_url = Some(url.to_string());
+        self
     }
 
     /// Adds an SLO.
@@ -434,6 +501,19 @@ impl Slos {
 
     /// Every SLO is valid for these buckets, and named once.
     fn check(&self) -> Result<(), SloError> {
+        for (field, url) in [
+            ("dashboard_url", &self.dashboard_url),
+            ("runbook_url", &self.runbook_url),
+        ] {
+            if let Some(url) = url
+                && !is_http_url(url)
+            {
+                return Err(SloError::Url {
+                    field,
+                    url: url.clone(),
+                });
+            }
+        }
         for (i, slo) in self.slos.iter().enumerate() {
             slo.check(&self.bounds)?;
             if self.slos[..i].iter().any(|other| other.name == slo.name) {
@@ -511,6 +591,7 @@ impl Slos {
                         slo.name
                     ))
                 );
+                self.triage(&mut out, slo, long, short);
             }
         }
         let _ = writeln!(out, "  - name: observe-{service}");
@@ -580,6 +661,57 @@ impl Slos {
     }
 }
 
+impl Slos {
+    /// The annotations that carry an SLO alert's triage: the burn rate
+    /// and budget left, the worst routes at firing time (Prometheus runs
+    /// the queries when it renders the alert), and the links.
+    fn triage(&self, out: &mut String, slo: &Slo, long: &str, short: &str) {
+        let name = &slo.name;
+        // 0.001, not 1 - 0.999's 0.0010000000000000009.
+        let budget = format!("{:.12}", 1.0 - slo.objective);
+        let budget = budget.trim_end_matches('0');
+        let by_route = slo.error_ratio_by_route(&self.service, short);
+        let route = match slo.indicator {
+            Indicator::GrpcAvailability => "{{ .Labels.rpc_service }}/{{ .Labels.rpc_method }}",
+            _ => "{{ .Labels.http_route }}",
+        };
+        let route_r = route.replace(".Labels", "$r.Labels");
+        let bad = match slo.indicator {
+            Indicator::Latency { .. } => "slow",
+            _ => "errors",
+        };
+        let description = format!(
+            "Burn rate {{{{ range query `slo:error_ratio:rate{long}{{slo=\"{name}\"}} / {budget}` }}}}{{{{ .Value | printf \"%.1f\" }}}}{{{{ end }}}}x over {long}; \
+             error budget left {{{{ range query `slo:error_budget_remaining:ratio{{slo=\"{name}\"}}` }}}}{{{{ .Value | humanizePercentage }}}}{{{{ end }}}}. \
+             Worst routes over {short} ({bad}): {{{{ range $i, $r := query `topk(3, {by_route})` }}}}{{{{ if $i }}}}, {{{{ end }}}}{route_r} {{{{ $r.Value | humanizePercentage }}}}{{{{ end }}}}."
+        );
+        let worst = format!("{{{{ range query `topk(1, {by_route})` }}}}{route}{{{{ end }}}}");
+        let grafana = self.dashboard_url.as_deref().unwrap_or(DEFAULT_GRAFANA_URL);
+        let dashboard = format!(
+            "{grafana}/d/observe-{service}?viewPanel={BUDGET_PANEL}&from=now-{long}&to=now",
+            service = self.service
+        );
+        let runbook = self.runbook_url.as_deref().unwrap_or(DEFAULT_RUNBOOK_URL);
+        for (key, value) in [
+            ("description", description.as_str()),
+            ("worst_route", worst.as_str()),
+            ("dashboard", dashboard.as_str()),
+            ("runbook_url", runbook),
+        ] {
+            let _ = writeln!(out, "          {key}: {}", yaml_quote(value));
+        }
+    }
+}
+
+/// An http(s) URL with a host.
+fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme).is_some_and(|rest| {
+            !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+        })
+    })
+}
+
 /// A YAML double-quoted scalar.
 fn yaml_quote(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
@@ -588,6 +720,58 @@ fn yaml_quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_carry_their_triage() {
+        let rules = Slos::new("shop")
+            .with(Slo::availability("checkout", 0.999))
+            .with(Slo::grpc_availability("users-grpc", 0.999))
+            .dashboard_url("https://grafana.example.com/")
+            .runbook_url("https://wiki.example.com/slo")
+            .prometheus_rules()
+            .unwrap();
+        assert!(
+            rules.contains("          dashboard: \"https://grafana.example.com/d/observe-shop?viewPanel=7&from=now-1h&to=now\"\n"),
+            "{rules}"
+        );
+        assert_eq!(
+            rules
+                .matches("          runbook_url: \"https://wiki.example.com/slo\"\n")
+                .count(),
+            6,
+            "{rules}"
+        );
+        // The worst route: the route with the highest error ratio at firing
+        // time; gRPC names service and method.
+        assert!(rules.contains("worst_route: \"{{ range query `topk(1, sum by (http_route) (rate(http_server_request_duration_seconds_count{job=\\\"shop\\\",http_response_status_code=~\\\"5..\\\"}[5m])) / sum by (http_route) (rate(http_server_request_duration_seconds_count{job=\\\"shop\\\"}[5m])))` }}{{ .Labels.http_route }}{{ end }}\""), "{rules}");
+        assert!(
+            rules.contains("{{ .Labels.rpc_service }}/{{ .Labels.rpc_method }}"),
+            "{rules}"
+        );
+        // Defaults, and links that are not URLs refused.
+        let rules = Slos::new("shop")
+            .with(Slo::availability("checkout", 0.999))
+            .prometheus_rules()
+            .unwrap();
+        assert!(
+            rules.contains(&format!("runbook_url: \"{DEFAULT_RUNBOOK_URL}\"")),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(&format!(
+                "dashboard: \"{DEFAULT_GRAFANA_URL}/d/observe-shop?"
+            )),
+            "{rules}"
+        );
+        let err = Slos::new("shop")
+            .runbook_url("wiki")
+            .prometheus_rules()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "runbook_url \"wiki\": expected an http:// or https:// URL, e.g. https://grafana.example.com"
+        );
+    }
 
     #[test]
     fn bad_slos_are_refused_with_the_accepted_values() {

@@ -546,9 +546,8 @@ impl AlertQuality {
         let mut work = Vec::new();
         for (index, slo) in slos.slos.iter().enumerate() {
             let single = Slos {
-                service: slos.service.clone(),
                 slos: vec![slo.clone()],
-                bounds: slos.bounds.clone(),
+                ..slos.clone()
             };
             let all = single.prometheus_rules()?;
             // The SLO's own group, and the service's (canary, log and
