@@ -9,6 +9,7 @@
 //!                   --baseline 1.4.2 --canary 1.5.0      # exit 0 continue, 1 roll back, 3 wait
 //! observe analysis  --slos slos.yaml --for argo          # Argo Rollouts AnalysisTemplate
 //! observe slos      --from http://127.0.0.1:9464 --openslo
+//! observe alert-quality --slos slos.yaml [--json]        # exit 0 when the generated alerts hold
 //! ```
 //!
 //! | command | prints | exit |
@@ -18,6 +19,7 @@
 //! | `judge` | the canary judge's verdict: one JSON object; a summary on stderr | 0 continue, 1 roll back, 3 wait |
 //! | `analysis --for argo\|flagger` | the rollout tool's templates, whose queries give the judge's verdict | 0 |
 //! | `slos [--yaml\|--openslo]` | the SLOs: observe's JSON form, YAML, or OpenSLO v1 | 0 |
+//! | `alert-quality [--json]` | an incident corpus replayed through promtool: pages, tickets, times, false pages and missed incidents of the generated rules beside a naive threshold and single-window burn rates ([`observe_slo::quality`]) | 0 the generated rules hold, 1 not (each broken property on stderr), 2 usage error or no promtool |
 //!
 //! Every command reads the SLOs from `--slos FILE` (observe's JSON or YAML
 //! form, by extension or content; `observe slos` writes it; `-` for standard

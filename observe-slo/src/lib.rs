@@ -3,7 +3,8 @@
 //! need, multiwindow multi-burn-rate alerts after the SRE Workbook, chapter
 //! 5), a Grafana dashboard, and the canary judge that gives a deploy its
 //! verdict. The `observe` binary (observe-cli) prints them:
-//! `observe rules|dashboard|judge|analysis|slos`.
+//! `observe rules|dashboard|judge|analysis|slos`, and `observe
+//! alert-quality` measures the alerts on an incident corpus ([`quality`]).
 //!
 //! ```
 //! use observe_slo::{Slo, Slos};
@@ -31,6 +32,24 @@
 //! | `ErrorLogLines` | more than one ERROR line a minute for 5m (from `observe_log_events_total`) | `page` |
 //! | `TargetDown` | Prometheus cannot scrape the service (`up == 0` or absent) for 5m | `page` |
 //! | `CanaryWorse` | a version's (`target_info`'s `service_version`) 10-minute error ratio is at least twice the best version's and above 1% (`for: 5m`): roll it back | `page` |
+//!
+//! Each `SloErrorBudgetBurn` carries its triage in annotations, rendered by
+//! Prometheus when the alert fires: `description` (the burn rate over the
+//! long window, the error budget left, and the three worst routes over the
+//! short window with their error ratios or slow shares, from `{{ range
+//! query ... }}`), `worst_route` (gRPC: `service/method`), `dashboard` (the
+//! generated dashboard's error-budget panel over the alert's long window,
+//! on [`Slos::dashboard_url`], default [`DEFAULT_GRAFANA_URL`]) and
+//! `runbook_url` (the annotation PagerDuty's and Opsgenie's Alertmanager
+//! integrations read; [`Slos::runbook_url`], default
+//! [`DEFAULT_RUNBOOK_URL`]). `examples/tests/alerts.rs` checks them on the
+//! page Alertmanager delivers.
+//!
+//! How good are these alerts? [`quality`] replays an incident corpus
+//! through promtool and sets them beside a naive threshold and
+//! single-window burn rates: pages, tickets, time to page and to clear,
+//! false pages and missed incidents, on your own SLOs (`observe
+//! alert-quality`). Its docs hold the table for the example's SLOs.
 //!
 //! Both windows must burn: the long one proves the problem is real, the short
 //! one that it is still happening, so an alert resets soon after a fix.
@@ -113,8 +132,9 @@
 //! (and `Slos::to_yaml` the same in YAML, feature `yaml`): the service,
 //! each SLO's `name`, `indicator` (`availability`, `latency` with its
 //! `threshold_seconds`, or `grpc_availability`), `objective`, optional
-//! `route` and `window_days`, and the `duration_buckets` the thresholds are
-//! checked against. [`Slos::from_json`] and `Slos::from_yaml` read it back
+//! `route` and `window_days`, the `duration_buckets` the thresholds are
+//! checked against, and the optional `dashboard_url` and `runbook_url` of
+//! the alerts' links. [`Slos::from_json`] and `Slos::from_yaml` read it back
 //! with the checks [`Slos::prometheus_rules`] makes, and refuse an unknown
 //! field; an error names the field (`slos[1].objective`) and what it
 //! accepts. `Slos` implements serde's `Serialize` and `Deserialize` in
@@ -134,6 +154,8 @@
 //!     route: /users/{id}
 //!     window_days: 30           # the default
 //! # duration_buckets: [0.005, 0.01, ...]   # default: observe's
+//! dashboard_url: https://grafana.example.com     # optional: the alerts' dashboard links
+//! runbook_url: https://wiki.example.com/shop-slo  # optional: the alerts' runbook_url
 //! ```
 //!
 //! The admin listener serves this document at `/observe/api/slos` when the

@@ -36,8 +36,8 @@
 //! holds the healthy hours, and a corpus that started with the incident
 //! would hide that. The replay goes on three hours after the incident, to
 //! see alerts clear. The whole corpus of one availability and one latency
-//! SLO (29 scenarios, about 110,000 rule evaluations each of ~14 rules)
-//! takes about 75 seconds with two promtool processes on a shared 2-core
+//! SLO (29 scenarios, about 110,000 evaluation minutes in all, each of
+//! about 14 rules) takes 75 to 100 seconds with two promtool processes on a shared 2-core
 //! machine; `--jobs` sets how many run at once, and
 //! `OBSERVE_ALERT_QUALITY_KEEP=1` keeps each scenario's `rules.yml` and
 //! `tests.yml` in the temporary directory for a rerun by hand.
@@ -190,8 +190,9 @@
 //!   clear within minutes of recovery. It also pages every burn of the 99%
 //!   latency SLO within 6 to 9 minutes, because there 1% is 1 × B.
 //! - **It is blind or noisy where the burn rates are not**: on 99.9% it
-//!   misses the one-minute full outage (2.3% of the budget: 5 minutes of
-//!   1% average never hold for `for: 5m`), 8× (0.8%, 6.7% of the budget)
+//!   misses the one-minute full outage (2.3% of the budget: its 5m window
+//!   holds that minute for five minutes, just short of `for: 5m`), 8× (0.8%,
+//!   6.7% of the budget)
 //!   and the slow burns; on 99% it pages a five-minute 20% spike and a
 //!   canary that cost 0.23% and 1% of the budget.
 //! - **The short window earns its keep in the clearing**: `single-window`

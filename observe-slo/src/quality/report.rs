@@ -391,6 +391,111 @@ mod tests {
         assert_eq!(share(0.0099999), "1.0%");
     }
 
+    fn quiet(rule_set: RuleSet) -> Outcome {
+        Outcome {
+            rule_set,
+            pages: 0,
+            first_page: None,
+            page_clears: None,
+            page_open: false,
+            tickets: 0,
+            first_ticket: None,
+            verdict: Verdict::Ok,
+        }
+    }
+
+    fn report(outage_page: Option<f64>, healthy_pages: u32, ticket: Option<f64>) -> QualityReport {
+        let generated = |first_page: Option<f64>, pages: u32, first_ticket: Option<f64>| Outcome {
+            pages,
+            first_page,
+            first_ticket,
+            tickets: u32::from(first_ticket.is_some()),
+            ..quiet(RuleSet::Generated)
+        };
+        let result = |name: &str, healthy, deadline, generated| ScenarioResult {
+            name: name.to_string(),
+            description: String::new(),
+            healthy,
+            budget_spent: 0.1,
+            deadline,
+            outcomes: vec![
+                generated,
+                quiet(RuleSet::Naive),
+                quiet(RuleSet::SingleWindow),
+            ],
+        };
+        QualityReport {
+            service: "shop".into(),
+            promtool: "promtool 2.42.0".into(),
+            seconds: 1.0,
+            slos: vec![SloQuality {
+                name: "a".into(),
+                kind: "availability 99.9%".into(),
+                scenarios: vec![
+                    result(
+                        "healthy-0.01%",
+                        true,
+                        None,
+                        generated(Some(5.0).filter(|_| healthy_pages > 0), healthy_pages, None),
+                    ),
+                    result(
+                        "outage",
+                        false,
+                        Some(super::super::Deadline {
+                            severity: "page",
+                            minutes: 5.0,
+                            reason: "r".into(),
+                        }),
+                        generated(outage_page, u32::from(outage_page.is_some()), None),
+                    ),
+                    result(
+                        "burn-1.5x",
+                        false,
+                        Some(super::super::Deadline {
+                            severity: "ticket",
+                            minutes: 3240.0,
+                            reason: "r".into(),
+                        }),
+                        generated(None, 0, ticket),
+                    ),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_properties_fail_on_a_false_page_a_late_page_or_no_ticket() {
+        let good = report(Some(3.0), 0, Some(2778.0));
+        assert!(good.holds(), "{:?}", good.failures());
+        assert!(
+            good.table().contains("The generated rules hold"),
+            "{}",
+            good.table()
+        );
+        assert_eq!(good.to_json()["holds"], true);
+        let bad = report(Some(6.0), 1, None);
+        assert_eq!(
+            bad.failures(),
+            [
+                "a healthy-0.01%: a page on a healthy case",
+                "a outage: first page after 6m, later than 5m (r)",
+                "a burn-1.5x: no ticket at all; expected one within 2.2d (r)",
+            ]
+        );
+        let json = bad.to_json();
+        assert_eq!(json["holds"], false);
+        let outage = &json["slos"][0]["scenarios"][1];
+        assert_eq!(outage["rule_sets"]["generated"]["first_page_minutes"], 6.0);
+        assert_eq!(outage["rule_sets"]["naive"]["verdict"], "ok");
+        assert_eq!(outage["deadline"]["minutes"], 5.0);
+        let table = bad.table();
+        assert!(
+            table.contains("The generated rules do NOT hold:\n  - a healthy-0.01%"),
+            "{table}"
+        );
+        assert!(table.contains("\noutage "), "{table}");
+    }
+
     #[test]
     fn outcomes_count_from_the_incident() {
         let firings = [
