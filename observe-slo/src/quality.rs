@@ -68,7 +68,7 @@
 //!
 //! | rule set | alerts |
 //! |---|---|
-//! | `generated` | observe's rules ([`BURN_RATE_ALERTS`](super::BURN_RATE_ALERTS): 14.4 × B over 1h and 5m, or more than 50% over 5m; 6 × B over 6h and 30m; both `for: 2m`, a page; 1 × B over 3d and 6h, a ticket) |
+//! | `generated` | observe's rules ([`BURN_RATE_ALERTS`]: 14.4 × B over 1h and 5m, or more than 50% over 5m; 6 × B over 6h and 30m; both `for: 2m`, a page; 1 × B over 3d and 6h, a ticket) |
 //! | `naive` | error ratio over 5m above 1% `for: 5m`, a page (the same 1% for every objective, as such rules are written) |
 //! | `single-window` | the same burn rates on the long window only: 14.4 × B over 1h and 6 × B over 6h page, `for: 2m`; 1 × B over 3d tickets |
 //!
@@ -489,6 +489,9 @@ fn deadline(scenario: &Scenario, slo: &Slo) -> Option<Deadline> {
     )
 }
 
+/// One scenario's firings, or why there are none.
+type Replayed = Result<Vec<promtool::Firing>, QualityError>;
+
 /// Replays the corpus through promtool and scores the rule sets.
 ///
 /// ```no_run
@@ -567,7 +570,7 @@ impl AlertQuality {
             }
         }
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<Vec<promtool::Firing>, QualityError>>>> =
+        let results: Mutex<Vec<Option<Replayed>>> =
             Mutex::new((0..work.len()).map(|_| None).collect());
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.min(work.len()) {

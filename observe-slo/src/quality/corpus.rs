@@ -298,7 +298,7 @@ pub(super) fn percent(ratio: f64) -> String {
 }
 
 fn hours(minutes: u32) -> String {
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         format!("{}h", minutes / 60)
     } else {
         format!("{minutes}m")
