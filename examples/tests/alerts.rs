@@ -3,7 +3,8 @@
 //! rules, Debian's `prometheus-alertmanager` routing with
 //! `examples/stack/alertmanager.yml`, and a webhook receiver on loopback
 //! (this test): `SloErrorBudgetBurn` arrives at the `page` receiver with
-//! `severity="page"`, the slow-burn one at `ticket`.
+//! `severity="page"`, naming the worst route and carrying its `dashboard`
+//! and `runbook_url` links, the slow-burn one at `ticket`.
 
 // Test scaffolding: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -210,6 +211,26 @@ fn a_burning_error_budget_pages_through_alertmanager() {
     assert_eq!(path, "/page", "{alert}");
     assert_eq!(alert["labels"]["slo"], "shop-availability", "{alert}");
     assert_eq!(alert["labels"]["service"], "shop", "{alert}");
+    // Its triage, rendered by Prometheus at firing time: the worst route
+    // (only /users/{id} fails), the burn rate and budget, and the links.
+    let annotations = &alert["annotations"];
+    assert_eq!(annotations["worst_route"], "/users/{id}", "{alert}");
+    let description = annotations["description"].as_str().unwrap_or_default();
+    assert!(description.starts_with("Burn rate "), "{alert}");
+    assert!(description.contains(" (errors): /users/{id} "), "{alert}");
+    let dashboard = annotations["dashboard"].as_str().unwrap_or_default();
+    assert!(
+        dashboard.starts_with(&format!(
+            "{}/d/observe-shop?viewPanel=",
+            observe_slo::DEFAULT_GRAFANA_URL
+        )),
+        "{alert}"
+    );
+    assert_eq!(
+        annotations["runbook_url"],
+        observe_slo::DEFAULT_RUNBOOK_URL,
+        "{alert}"
+    );
     let (path, alert) = ticket.expect("the slow-burn SloErrorBudgetBurn with severity=ticket");
     assert_eq!(path, "/ticket", "{alert}");
     eprintln!("alert path end to end: {:.1?}", started.elapsed());

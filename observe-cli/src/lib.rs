@@ -9,6 +9,7 @@
 //!                   --baseline 1.4.2 --canary 1.5.0      # exit 0 continue, 1 roll back, 3 wait
 //! observe analysis  --slos slos.yaml --for argo          # Argo Rollouts AnalysisTemplate
 //! observe slos      --from http://127.0.0.1:9464 --openslo
+//! observe alert-quality --slos slos.yaml [--json]        # exit 0 when the generated alerts hold
 //! ```
 //!
 //! | command | prints | exit |
@@ -18,6 +19,7 @@
 //! | `judge` | the canary judge's verdict: one JSON object; a summary on stderr | 0 continue, 1 roll back, 3 wait |
 //! | `analysis --for argo\|flagger` | the rollout tool's templates, whose queries give the judge's verdict | 0 |
 //! | `slos [--yaml\|--openslo]` | the SLOs: observe's JSON form, YAML, or OpenSLO v1 | 0 |
+//! | `alert-quality [--json]` | an incident corpus replayed through promtool: pages, tickets, times, false pages and missed incidents of the generated rules beside a naive threshold and single-window burn rates ([`observe_slo::quality`]) | 0 the generated rules hold, 1 not (each broken property on stderr), 2 usage error or no promtool |
 //!
 //! Every command reads the SLOs from `--slos FILE` (observe's JSON or YAML
 //! form, by extension or content; `observe slos` writes it; `-` for standard
@@ -73,6 +75,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use observe_slo::quality::AlertQuality;
 use observe_slo::{DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCE, Slos};
 
 pub use source::{LoadError, fetch_slos, read_slos};
@@ -82,6 +85,9 @@ pub use source::{LoadError, fetch_slos, read_slos};
 pub const EXIT_CONTINUE: u8 = 0;
 /// The exit code of `judge`'s `rollback` verdict.
 pub const EXIT_ROLLBACK: u8 = 1;
+/// The exit code of `alert-quality` when the generated rules do not hold
+/// its properties.
+pub const EXIT_FAILED: u8 = 1;
 /// The exit code of a usage error, an unreadable SLO file or service, or
 /// an unreachable Prometheus.
 pub const EXIT_USAGE: u8 = 2;
@@ -144,18 +150,24 @@ pub enum Command {
     Analysis(AnalysisArgs),
     /// Print the SLOs: observe's JSON form, --yaml, or --openslo (OpenSLO v1)
     Slos(SlosArgs),
-    /// Replay an incident corpus through promtool and print how the generated alerts, a naive threshold and single-window burn rates do; exit 0 when the generated rules hold their properties, 1 otherwise
+    /// Replay an incident corpus through promtool: pages, tickets and times of the generated rules beside naive and single-window ones; exit 0 when the generated rules hold, 1 when not
     AlertQuality(AlertQualityArgs),
     /// Print a store's schema for the request events: `schema clickhouse [--table T] [--cluster C]` (needs no SLOs)
     Schema(SchemaArgs),
 }
 
-/// `alert-quality`: the table, or JSON.
+/// `alert-quality`: the incident corpus through promtool.
 #[derive(Debug, Clone, Args)]
 pub struct AlertQualityArgs {
-    /// One JSON object instead of the table.
+    /// One JSON object instead of the table
     #[arg(long)]
     pub json: bool,
+    /// The promtool binary [default: promtool on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub promtool: Option<PathBuf>,
+    /// How many promtool processes run at once
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
 }
 
 /// `schema`: the DDL of a request-event store.
@@ -410,36 +422,15 @@ impl Command {
                 .map(|text| text + "\n")
                 .map_err(|e| e.to_string()),
             Command::Judge(args) => return ExitCode::from(judge::judge(program, slos, args)),
+            Command::AlertQuality(args) => {
+                return ExitCode::from(alert_quality(program, slos, args));
+            }
             Command::Analysis(args) => judge::analysis(slos, args),
             Command::Slos(args) if args.openslo => slos.openslo_yaml().map_err(|e| e.to_string()),
             Command::Slos(args) if args.yaml => Ok(slos.to_yaml()),
             Command::Slos(_) => serde_json::to_string_pretty(&slos.to_json())
                 .map(|text| text + "\n")
                 .map_err(|e| e.to_string()),
-            Command::AlertQuality(args) => {
-                let quality = match observe_slo::quality::measure(slos) {
-                    Ok(quality) => quality,
-                    Err(error) => {
-                        eprintln!("{program} alert-quality: {error}");
-                        return ExitCode::from(EXIT_USAGE);
-                    }
-                };
-                let text = if args.json {
-                    serde_json::to_string_pretty(&quality.to_json()).unwrap_or_default() + "\n"
-                } else {
-                    quality.table()
-                };
-                print_out(&text);
-                let failures = quality.holds();
-                for failure in &failures {
-                    eprintln!("{program} alert-quality: {failure}");
-                }
-                return ExitCode::from(if failures.is_empty() {
-                    EXIT_CONTINUE
-                } else {
-                    EXIT_ROLLBACK
-                });
-            }
             Command::Schema(args) => Ok(observe_core::clickhouse::ddl(
                 &args.table,
                 args.cluster.as_deref(),
@@ -455,6 +446,38 @@ impl Command {
                 ExitCode::from(EXIT_USAGE)
             }
         }
+    }
+}
+
+/// `alert-quality`: the table (or JSON) on stdout; 0 when the generated
+/// rules hold, 1 when not (the broken properties on stderr), 2 when the
+/// corpus could not be replayed.
+fn alert_quality(program: &str, slos: &Slos, args: &AlertQualityArgs) -> u8 {
+    let mut quality = AlertQuality::new().jobs(usize::from(args.jobs));
+    if let Some(path) = &args.promtool {
+        quality = quality.promtool(path);
+    }
+    let report = match quality.measure(slos) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("{program} alert-quality: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
+        print_out(&(text + "\n"));
+    } else {
+        print_out(&report.table());
+    }
+    let failures = report.failures();
+    if failures.is_empty() {
+        EXIT_CONTINUE
+    } else {
+        for failure in failures {
+            eprintln!("{program} alert-quality: {failure}");
+        }
+        EXIT_FAILED
     }
 }
 

@@ -173,9 +173,16 @@ fn workdir(name: &str) -> PathBuf {
 }
 
 #[test]
-fn help_lists_the_five_commands() {
+fn help_lists_the_commands() {
     let help = stdout(&observe(&["--help"]));
-    for command in ["rules", "dashboard", "judge", "analysis", "slos"] {
+    for command in [
+        "rules",
+        "dashboard",
+        "judge",
+        "analysis",
+        "slos",
+        "alert-quality",
+    ] {
         assert!(
             help.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{command} "))),
@@ -185,6 +192,83 @@ fn help_lists_the_five_commands() {
     assert!(
         help.contains("--slos <FILE>") && help.contains("--from <URL>"),
         "{help}"
+    );
+}
+
+/// The incident corpus on the running example's own SLOs: the generated
+/// rules hold (exit 0), and the table names the scenarios and sets the
+/// generated rules beside the naive threshold.
+#[test]
+fn alert_quality_holds_on_the_running_examples_slos() {
+    if !available("promtool", "prometheus") {
+        return;
+    }
+    let service = example_binary("axum-service");
+    let (service, admin) = start(&service);
+    let (_, body) = get(&admin, "/observe/api/slos");
+    drop(service);
+    let dir = workdir("quality");
+    let file = dir.join("slos.json");
+    std::fs::write(&file, &body).unwrap();
+    let output = observe(&["alert-quality", "--slos", file.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{table}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for slo in ["shop-availability", "users-fast"] {
+        assert!(table.contains(&format!("\n{slo} (")), "{slo}:\n{table}");
+    }
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("scenario"))
+        .unwrap_or_default();
+    for rule_set in ["generated", "naive", "single-window"] {
+        assert!(header.contains(rule_set), "{rule_set}: {header}");
+    }
+    for scenario in [
+        "healthy-0.01%",
+        "spike-1m",
+        "spike-5m-20%",
+        "outage",
+        "burn-20x",
+        "burn-5x",
+        "burn-1.5x",
+        "flapping",
+        "latency-regression",
+        "low-traffic",
+        "canary-2x",
+    ] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("{scenario} "))),
+            "{scenario}:\n{table}"
+        );
+    }
+    // The outage row: the generated rules page, and so does the naive one.
+    let outage = table
+        .lines()
+        .find(|l| l.starts_with("outage "))
+        .unwrap_or_default();
+    assert_eq!(outage.matches("page ").count(), 3, "{outage}");
+    assert!(table.contains("The generated rules hold"), "{table}");
+
+    // Without promtool: a usage error that names it.
+    let output = observe(&[
+        "alert-quality",
+        "--slos",
+        file.to_str().unwrap(),
+        "--promtool",
+        dir.join("no-promtool").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("observe alert-quality: cannot run promtool ("),
+        "{stderr}"
     );
 }
 

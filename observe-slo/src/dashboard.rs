@@ -115,7 +115,7 @@ impl Slos {
                 16,
             ),
             panel(
-                7,
+                super::BUDGET_PANEL,
                 "Error budget remaining (30 days)",
                 "percentunit",
                 &[(&budget, "{{slo}}")],

@@ -12,7 +12,9 @@
 //!     {"name": "users-fast", "indicator": "latency", "objective": 0.99,
 //!      "threshold_seconds": 0.25, "route": "/users/{id}", "window_days": 30}
 //!   ],
-//!   "duration_buckets": [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+//!   "duration_buckets": [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0],
+//!   "dashboard_url": "https://grafana.example.com",
+//!   "runbook_url": "https://wiki.example.com/shop/slo-runbook"
 //! }
 //! ```
 
@@ -35,7 +37,14 @@ const SLO_KEYS: [&str; 6] = [
     "window_days",
 ];
 /// The keys of the document.
-const TOP_KEYS: [&str; 4] = ["format", "service", "slos", "duration_buckets"];
+const TOP_KEYS: [&str; 6] = [
+    "format",
+    "service",
+    "slos",
+    "duration_buckets",
+    "dashboard_url",
+    "runbook_url",
+];
 
 /// The document as written: fields in a fixed order, for YAML readers.
 #[derive(Serialize)]
@@ -44,6 +53,10 @@ struct Document<'a> {
     service: &'a str,
     slos: Vec<SloEntry<'a>>,
     duration_buckets: &'a [f64],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dashboard_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runbook_url: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -90,6 +103,8 @@ impl Slos {
                 })
                 .collect(),
             duration_buckets: &self.bounds,
+            dashboard_url: self.dashboard_url.as_deref(),
+            runbook_url: self.runbook_url.as_deref(),
         }
     }
 
@@ -158,6 +173,23 @@ impl Slos {
         let mut slos = Slos::new(service);
         if let Some(buckets) = top.get("duration_buckets") {
             slos.bounds = bounds(buckets)?;
+        }
+        for key in ["dashboard_url", "runbook_url"] {
+            let url = match top.get(key) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(url)) if super::is_http_url(url) => url,
+                Some(other) => {
+                    return Err(field(
+                        key,
+                        "expected an http:// or https:// URL, e.g. https://grafana.example.com",
+                        other,
+                    ));
+                }
+            };
+            slos = match key {
+                "dashboard_url" => slos.dashboard_url(url),
+                _ => slos.runbook_url(url),
+            };
         }
         let Some(Value::Array(entries)) = top.get("slos") else {
             return Err(field(
@@ -426,6 +458,16 @@ mod tests {
         assert_eq!(Slos::from_json(&json.to_string()).unwrap(), slos);
         let text = serde_json::to_string(&slos).unwrap();
         assert_eq!(serde_json::from_str::<Slos>(&text).unwrap(), slos);
+        // The alerts' links travel with the SLOs; without them, no keys.
+        assert!(json.get("dashboard_url").is_none(), "{json}");
+        let linked = slos
+            .clone()
+            .dashboard_url("https://grafana.example.com/")
+            .runbook_url("https://wiki.example.com/slo");
+        let json = linked.to_json();
+        assert_eq!(json["dashboard_url"], "https://grafana.example.com");
+        assert_eq!(json["runbook_url"], "https://wiki.example.com/slo");
+        assert_eq!(Slos::from_json(&json.to_string()).unwrap(), linked);
         // Other buckets travel with the SLOs.
         let custom = Slos::new("shop")
             .duration_buckets([0.1, 0.3, 1.0])
@@ -516,6 +558,14 @@ mod tests {
                 "slos[0]: expected an object such as",
             ),
             ("[]".to_string(), "(document): expected an object"),
+            (
+                r#"{"service": "shop", "slos": [], "runbook_url": "wiki/slo"}"#.to_string(),
+                "runbook_url: expected an http:// or https:// URL, e.g. https://grafana.example.com; found \"wiki/slo\"",
+            ),
+            (
+                r#"{"service": "shop", "slos": [], "dashboard": "https://g"}"#.to_string(),
+                "dashboard: unknown field; expected one of format, service, slos, duration_buckets, dashboard_url, runbook_url",
+            ),
             ("{".to_string(), "not valid JSON: EOF while parsing"),
         ];
         for (text, expected) in cases {

@@ -3,7 +3,8 @@
 //! need, multiwindow multi-burn-rate alerts after the SRE Workbook, chapter
 //! 5), a Grafana dashboard, and the canary judge that gives a deploy its
 //! verdict. The `observe` binary (observe-cli) prints them:
-//! `observe rules|dashboard|judge|analysis|slos`.
+//! `observe rules|dashboard|judge|analysis|slos`, and `observe
+//! alert-quality` measures the alerts on an incident corpus ([`quality`]).
 //!
 //! ```
 //! use observe_slo::{Slo, Slos};
@@ -25,12 +26,30 @@
 //!
 //! | alert | when | severity |
 //! |---|---|---|
-//! | `SloErrorBudgetBurn` | error ratio above 14.4× budget over 1h **and** 5m (`for: 2m`): 2% of a 30-day budget | `page` |
+//! | `SloErrorBudgetBurn` | error ratio above 14.4× budget over 1h **and** 5m, or above 50% over 5m (an outage, [`OUTAGE_RATIO`]) (`for: 2m`): 2% of a 30-day budget | `page` |
 //! | `SloErrorBudgetBurn` | above 6× over 6h **and** 30m (`for: 2m`): 5% | `page` |
 //! | `SloErrorBudgetBurn` | above 1× over 3d **and** 6h: 10% | `ticket` |
 //! | `ErrorLogLines` | more than one ERROR line a minute for 5m (from `observe_log_events_total`) | `page` |
 //! | `TargetDown` | Prometheus cannot scrape the service (`up == 0` or absent) for 5m | `page` |
 //! | `CanaryWorse` | a version's (`target_info`'s `service_version`) 10-minute error ratio is at least twice the best version's and above 1% (`for: 5m`): roll it back | `page` |
+//!
+//! Each `SloErrorBudgetBurn` carries its triage in annotations, rendered by
+//! Prometheus when the alert fires: `description` (the burn rate over the
+//! long window, the error budget left, and the three worst routes over the
+//! short window with their error ratios or slow shares, from `{{ range
+//! query ... }}`), `worst_route` (gRPC: `service/method`), `dashboard` (the
+//! generated dashboard's error-budget panel over the alert's long window,
+//! on [`Slos::dashboard_url`], default [`DEFAULT_GRAFANA_URL`]) and
+//! `runbook_url` (the annotation PagerDuty's and Opsgenie's Alertmanager
+//! integrations read; [`Slos::runbook_url`], default
+//! [`DEFAULT_RUNBOOK_URL`]). `examples/tests/alerts.rs` checks them on the
+//! page Alertmanager delivers.
+//!
+//! How good are these alerts? [`quality`] replays an incident corpus
+//! through promtool and sets them beside a naive threshold and
+//! single-window burn rates: pages, tickets, time to page and to clear,
+//! false pages and missed incidents, on your own SLOs (`observe
+//! alert-quality`). Its docs hold the table for the example's SLOs.
 //!
 //! Both windows must burn: the long one proves the problem is real, the short
 //! one that it is still happening, so an alert resets soon after a fix.
@@ -53,10 +72,6 @@
 //! Prometheus scraping it and Alertmanager routing by severity (`page` and
 //! `ticket`, each a webhook on loopback); `examples/tests/alerts.rs` sees
 //! `SloErrorBudgetBurn` arrive at the `page` webhook through both.
-//!
-//! How good these alerts are on the service's own SLOs, against a naive
-//! threshold and single-window burn rates, over an incident corpus replayed
-//! through promtool: [`quality`] (`observe alert-quality --slos FILE`).
 //!
 //! # Deploy feedback: the canary judge
 //!
@@ -117,8 +132,9 @@
 //! (and `Slos::to_yaml` the same in YAML, feature `yaml`): the service,
 //! each SLO's `name`, `indicator` (`availability`, `latency` with its
 //! `threshold_seconds`, or `grpc_availability`), `objective`, optional
-//! `route` and `window_days`, and the `duration_buckets` the thresholds are
-//! checked against. [`Slos::from_json`] and `Slos::from_yaml` read it back
+//! `route` and `window_days`, the `duration_buckets` the thresholds are
+//! checked against, and the optional `dashboard_url` and `runbook_url` of
+//! the alerts' links. [`Slos::from_json`] and `Slos::from_yaml` read it back
 //! with the checks [`Slos::prometheus_rules`] makes, and refuse an unknown
 //! field; an error names the field (`slos[1].objective`) and what it
 //! accepts. `Slos` implements serde's `Serialize` and `Deserialize` in
@@ -138,6 +154,8 @@
 //!     route: /users/{id}
 //!     window_days: 30           # the default
 //! # duration_buckets: [0.005, 0.01, ...]   # default: observe's
+//! dashboard_url: https://grafana.example.com     # optional: the alerts' dashboard links
+//! runbook_url: https://wiki.example.com/shop-slo  # optional: the alerts' runbook_url
 //! ```
 //!
 //! The admin listener serves this document at `/observe/api/slos` when the
@@ -188,6 +206,14 @@ pub const BURN_RATE_ALERTS: [(&str, &str, &str, f64, &str); 3] = [
     ("page", "6h", "30m", 6.0, "2m"),
     ("ticket", "3d", "6h", 1.0, "0m"),
 ];
+
+/// The 5m error ratio above which the fast page fires without waiting for
+/// the 1h window: most requests fail, an outage whatever the objective.
+/// Tuned with `observe alert-quality` (see [`quality`]): a full outage of a
+/// 99% SLO took 11 minutes to page on the 1h window alone (at 100% errors
+/// the 1h window reaches 14.4% after 8.6 minutes, then `for: 2m`); with
+/// this clause it pages in 5. Never below the row's own threshold.
+pub const OUTAGE_RATIO: f64 = 0.5;
 
 /// Every window a recording rule is kept for.
 const WINDOWS: [&str; 6] = ["5m", "30m", "1h", "6h", "3d", "30d"];
@@ -241,6 +267,16 @@ pub enum SloError {
         threshold: f64,
         /// The bounds of `http_server_request_duration_seconds`.
         bounds: Vec<f64>,
+    },
+    /// A link that is not an http(s) URL.
+    #[error(
+        "{field} {url:?}: expected an http:// or https:// URL, e.g. https://grafana.example.com"
+    )]
+    Url {
+        /// `dashboard_url` or `runbook_url`.
+        field: &'static str,
+        /// The value given.
+        url: String,
     },
     /// SLO names become label values and rule names.
     #[error("SLO name {0:?}: expected letters, digits, '-' or '_'")]
@@ -352,6 +388,29 @@ impl Slo {
         }
     }
 
+    /// The PromQL error ratio over `window` of each route (gRPC: each
+    /// service and method), for the alerts' worst routes.
+    fn error_ratio_by_route(&self, service: &str, window: &str) -> String {
+        let sel = self.selector(service);
+        let metric = self.counted_metric();
+        let by = match self.indicator {
+            Indicator::GrpcAvailability => "rpc_service, rpc_method",
+            _ => "http_route",
+        };
+        let total = format!("sum by ({by}) (rate({metric}{{{sel}}}[{window}]))");
+        match &self.indicator {
+            Indicator::GrpcAvailability => format!(
+                "sum by ({by}) (rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
+            ),
+            Indicator::Availability => format!(
+                "sum by ({by}) (rate({metric}{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
+            ),
+            Indicator::Latency { threshold_seconds } => format!(
+                "1 - sum by ({by}) (rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
+            ),
+        }
+    }
+
     /// The PromQL error ratio over `window`.
     fn error_ratio(&self, service: &str, window: &str) -> String {
         let sel = self.selector(service);
@@ -404,7 +463,22 @@ pub struct Slos {
     service: String,
     slos: Vec<Slo>,
     bounds: Vec<f64>,
+    dashboard_url: Option<String>,
+    runbook_url: Option<String>,
 }
+
+/// Grafana's address when [`Slos::dashboard_url`] was not set: Grafana's
+/// own default.
+pub const DEFAULT_GRAFANA_URL: &str = "http://localhost:3000";
+
+/// The runbook of `SloErrorBudgetBurn` when [`Slos::runbook_url`] was not
+/// set: the SRE Workbook's chapter on these alerts (what a burn rate
+/// means, which window fired). Set your own: what to check first, whom
+/// to call, how to roll back.
+pub const DEFAULT_RUNBOOK_URL: &str = "https://sre.google/workbook/alerting-on-slos/";
+
+/// The id of the dashboard's error-budget panel, which the alerts link to.
+const BUDGET_PANEL: u32 = 7;
 
 impl Slos {
     /// SLOs for the service scraped as `job="{service}"`.
@@ -413,7 +487,26 @@ impl Slos {
             service: service.to_string(),
             slos: Vec::new(),
             bounds: DEFAULT_DURATION_BUCKETS.to_vec(),
+            dashboard_url: None,
+            runbook_url: None,
         }
+    }
+
+    /// Grafana's address (e.g. `https://grafana.example.com`), where the
+    /// generated dashboard is imported: each SLO alert's `dashboard`
+    /// annotation opens its error-budget panel over the alert's long
+    /// window. Default [`DEFAULT_GRAFANA_URL`].
+    pub fn dashboard_url(mut self, url: &str) -> Self {
+        self.dashboard_url = Some(url.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The runbook every SLO alert links to (`runbook_url`, the annotation
+    /// Alertmanager's PagerDuty and Opsgenie integrations read). Default
+    /// [`DEFAULT_RUNBOOK_URL`].
+    pub fn runbook_url(mut self, url: &str) -> Self {
+        self.runbook_url = Some(url.to_string());
+        self
     }
 
     /// Adds an SLO.
@@ -430,6 +523,19 @@ impl Slos {
 
     /// Every SLO is valid for these buckets, and named once.
     fn check(&self) -> Result<(), SloError> {
+        for (field, url) in [
+            ("dashboard_url", &self.dashboard_url),
+            ("runbook_url", &self.runbook_url),
+        ] {
+            if let Some(url) = url
+                && !is_http_url(url)
+            {
+                return Err(SloError::Url {
+                    field,
+                    url: url.clone(),
+                });
+            }
+        }
         for (i, slo) in self.slos.iter().enumerate() {
             slo.check(&self.bounds)?;
             if self.slos[..i].iter().any(|other| other.name == slo.name) {
@@ -479,10 +585,18 @@ impl Slos {
             );
             for (severity, long, short, burn, hold) in BURN_RATE_ALERTS {
                 let threshold = burn * budget;
-                let expr = format!(
+                let mut expr = format!(
                     "slo:error_ratio:rate{long}{{slo=\"{name}\"}} > {threshold:?} and slo:error_ratio:rate{short}{{slo=\"{name}\"}} > {threshold:?}",
                     name = slo.name
                 );
+                if short == "5m" {
+                    let outage = OUTAGE_RATIO.max(threshold);
+                    let _ = write!(
+                        expr,
+                        " or slo:error_ratio:rate5m{{slo=\"{name}\"}} > {outage:?}",
+                        name = slo.name
+                    );
+                }
                 out.push_str("      - alert: SloErrorBudgetBurn\n");
                 let _ = writeln!(out, "        expr: {}", yaml_quote(&expr));
                 let _ = writeln!(out, "        for: {hold}");
@@ -499,6 +613,7 @@ impl Slos {
                         slo.name
                     ))
                 );
+                self.triage(&mut out, slo, long, short);
             }
         }
         let _ = writeln!(out, "  - name: observe-{service}");
@@ -568,6 +683,57 @@ impl Slos {
     }
 }
 
+impl Slos {
+    /// The annotations that carry an SLO alert's triage: the burn rate
+    /// and budget left, the worst routes at firing time (Prometheus runs
+    /// the queries when it renders the alert), and the links.
+    fn triage(&self, out: &mut String, slo: &Slo, long: &str, short: &str) {
+        let name = &slo.name;
+        // 0.001, not 1 - 0.999's 0.0010000000000000009.
+        let budget = format!("{:.12}", 1.0 - slo.objective);
+        let budget = budget.trim_end_matches('0');
+        let by_route = slo.error_ratio_by_route(&self.service, short);
+        let route = match slo.indicator {
+            Indicator::GrpcAvailability => "{{ .Labels.rpc_service }}/{{ .Labels.rpc_method }}",
+            _ => "{{ .Labels.http_route }}",
+        };
+        let route_r = route.replace(".Labels", "$r.Labels");
+        let bad = match slo.indicator {
+            Indicator::Latency { .. } => "slow",
+            _ => "errors",
+        };
+        let description = format!(
+            "Burn rate {{{{ range query `slo:error_ratio:rate{long}{{slo=\"{name}\"}} / {budget}` }}}}{{{{ .Value | printf \"%.1f\" }}}}{{{{ end }}}}x over {long}; \
+             error budget left {{{{ range query `slo:error_budget_remaining:ratio{{slo=\"{name}\"}}` }}}}{{{{ .Value | humanizePercentage }}}}{{{{ end }}}}. \
+             Worst routes over {short} ({bad}): {{{{ range $i, $r := query `topk(3, {by_route})` }}}}{{{{ if $i }}}}, {{{{ end }}}}{route_r} {{{{ $r.Value | humanizePercentage }}}}{{{{ end }}}}."
+        );
+        let worst = format!("{{{{ range query `topk(1, {by_route})` }}}}{route}{{{{ end }}}}");
+        let grafana = self.dashboard_url.as_deref().unwrap_or(DEFAULT_GRAFANA_URL);
+        let dashboard = format!(
+            "{grafana}/d/observe-{service}?viewPanel={BUDGET_PANEL}&from=now-{long}&to=now",
+            service = self.service
+        );
+        let runbook = self.runbook_url.as_deref().unwrap_or(DEFAULT_RUNBOOK_URL);
+        for (key, value) in [
+            ("description", description.as_str()),
+            ("worst_route", worst.as_str()),
+            ("dashboard", dashboard.as_str()),
+            ("runbook_url", runbook),
+        ] {
+            let _ = writeln!(out, "          {key}: {}", yaml_quote(value));
+        }
+    }
+}
+
+/// An http(s) URL with a host.
+fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme).is_some_and(|rest| {
+            !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+        })
+    })
+}
+
 /// A YAML double-quoted scalar.
 fn yaml_quote(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
@@ -576,6 +742,58 @@ fn yaml_quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_carry_their_triage() {
+        let rules = Slos::new("shop")
+            .with(Slo::availability("checkout", 0.999))
+            .with(Slo::grpc_availability("users-grpc", 0.999))
+            .dashboard_url("https://grafana.example.com/")
+            .runbook_url("https://wiki.example.com/slo")
+            .prometheus_rules()
+            .unwrap();
+        assert!(
+            rules.contains("          dashboard: \"https://grafana.example.com/d/observe-shop?viewPanel=7&from=now-1h&to=now\"\n"),
+            "{rules}"
+        );
+        assert_eq!(
+            rules
+                .matches("          runbook_url: \"https://wiki.example.com/slo\"\n")
+                .count(),
+            6,
+            "{rules}"
+        );
+        // The worst route: the route with the highest error ratio at firing
+        // time; gRPC names service and method.
+        assert!(rules.contains("worst_route: \"{{ range query `topk(1, sum by (http_route) (rate(http_server_request_duration_seconds_count{job=\\\"shop\\\",http_response_status_code=~\\\"5..\\\"}[5m])) / sum by (http_route) (rate(http_server_request_duration_seconds_count{job=\\\"shop\\\"}[5m])))` }}{{ .Labels.http_route }}{{ end }}\""), "{rules}");
+        assert!(
+            rules.contains("{{ .Labels.rpc_service }}/{{ .Labels.rpc_method }}"),
+            "{rules}"
+        );
+        // Defaults, and links that are not URLs refused.
+        let rules = Slos::new("shop")
+            .with(Slo::availability("checkout", 0.999))
+            .prometheus_rules()
+            .unwrap();
+        assert!(
+            rules.contains(&format!("runbook_url: \"{DEFAULT_RUNBOOK_URL}\"")),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(&format!(
+                "dashboard: \"{DEFAULT_GRAFANA_URL}/d/observe-shop?"
+            )),
+            "{rules}"
+        );
+        let err = Slos::new("shop")
+            .runbook_url("wiki")
+            .prometheus_rules()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "runbook_url \"wiki\": expected an http:// or https:// URL, e.g. https://grafana.example.com"
+        );
+    }
 
     #[test]
     fn bad_slos_are_refused_with_the_accepted_values() {
