@@ -70,12 +70,23 @@ pub async fn bind_admin(
 }
 
 /// The example service's SLOs: 99.9% of requests without a 5xx, and 99% of
-/// user lookups within 250 ms.
+/// user lookups within 250 ms. Their alerts link the status page of the
+/// worst instance (Prometheus scrapes the admin listener, which serves it at
+/// `/observe`) and, when the request events go to ClickHouse
+/// (`OBSERVE_CLICKHOUSE_URL`), carry the SQL that lists the failing ones.
 pub fn slos() -> observe_slo::Slos {
     use observe_slo::{Slo, Slos};
-    Slos::new("shop")
+    let slos = Slos::new("shop")
         .with(Slo::availability("shop-availability", 0.999))
         .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+        .status_url("http://{instance}/observe");
+    if std::env::var_os("OBSERVE_CLICKHOUSE_URL").is_some() {
+        let table = std::env::var("OBSERVE_CLICKHOUSE_TABLE")
+            .unwrap_or_else(|_| observe_core::clickhouse::DEFAULT_TABLE.to_string());
+        slos.events_table(&table)
+    } else {
+        slos
+    }
 }
 
 /// The gRPC example's SLO: 99.9% of `shop.v1.Users/GetUser` calls without

@@ -33,6 +33,19 @@ fn get(addr: &str, path: &str) {
     }
 }
 
+/// `GET path`: the whole answer, head and body.
+fn get_body(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// A webhook receiver: every POST's path and JSON body, answered 200.
 fn webhook() -> (String, Receiver<(String, Value)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -98,7 +111,16 @@ fn a_burning_error_budget_pages_through_alertmanager() {
     // The generated rules, with the pages' `for: 2m` shortened to 5s: the
     // hold is the rules' business (promtool tests it); this test is about
     // the delivery.
-    let rules = Command::new(bin).arg("rules").output().unwrap().stdout;
+    // As a service whose request events go to ClickHouse prints them: the
+    // alerts carry the SQL for the failing requests (no server is needed
+    // to print rules).
+    let rules = Command::new(bin)
+        .arg("rules")
+        .env("OBSERVE_CLICKHOUSE_URL", "http://127.0.0.1:1/")
+        .env_remove("OBSERVE_CLICKHOUSE_TABLE")
+        .output()
+        .unwrap()
+        .stdout;
     let rules = String::from_utf8(rules).unwrap();
     assert!(rules.contains("for: 2m"), "{rules}");
     std::fs::write(dir.join("rules.yml"), rules.replace("for: 2m", "for: 5s")).unwrap();
@@ -136,13 +158,16 @@ fn a_burning_error_budget_pages_through_alertmanager() {
             .unwrap(),
     );
 
-    let service = common::start(bin, &[]);
+    // Prometheus scrapes the admin listener, as in production; the alerts'
+    // status_page links to that instance's status page.
+    let service = common::start(bin, &[("OBSERVE_ADMIN_ADDR", "127.0.0.1:0")]);
     let app = service.addr.clone();
+    let admin = service.metrics_addr.clone().unwrap();
     let prometheus = format!("127.0.0.1:{}", free_port());
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{alertmanager}\"]\nscrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: [\"{app}\"]\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{alertmanager}\"]\nscrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: [\"{admin}\"]\n"
         ),
     )
     .unwrap();
@@ -230,6 +255,41 @@ fn a_burning_error_budget_pages_through_alertmanager() {
         annotations["runbook_url"],
         observe_slo::DEFAULT_RUNBOOK_URL,
         "{alert}"
+    );
+    // The status page of the instance that fails most (the only one),
+    // served where the link points.
+    let status = annotations["status_page"].as_str().unwrap_or_default();
+    assert_eq!(status, format!("http://{admin}/observe"), "{alert}");
+    let page = get_body(&admin, "/observe");
+    assert!(page.contains("<html"), "{page}");
+    // The SQL for the failing requests, its window fixed at firing time:
+    // the alert's long window before Prometheus rendered it.
+    let sql = annotations["failing_requests"].as_str().unwrap_or_default();
+    let bounds: Vec<u64> = sql
+        .split("timestamp_us ")
+        .skip(1)
+        .filter_map(|part| part.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(bounds.len(), 2, "{sql}");
+    // The long window of the page that fired first, 1h (14.4x) or 6h (6x),
+    // to the end of the second it was rendered in.
+    assert!(
+        [3_600_000_000, 21_600_000_000].contains(&(bounds[1] + 1 - 1_000_000 - bounds[0])),
+        "{sql}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    // The window ends within the second Prometheus rendered it.
+    assert!(
+        bounds[1] < now + 1_000_000 && now < bounds[1] + 600_000_000,
+        "{sql}"
+    );
+    assert!(
+        sql.contains(" FROM observe_requests WHERE service = 'shop' AND ")
+            && sql.ends_with(" AND status >= 500 ORDER BY timestamp_us DESC LIMIT 100"),
+        "{sql}"
     );
     let (path, alert) = ticket.expect("the slow-burn SloErrorBudgetBurn with severity=ticket");
     assert_eq!(path, "/ticket", "{alert}");

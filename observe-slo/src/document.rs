@@ -14,7 +14,9 @@
 //!   ],
 //!   "duration_buckets": [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0],
 //!   "dashboard_url": "https://grafana.example.com",
-//!   "runbook_url": "https://wiki.example.com/shop/slo-runbook"
+//!   "runbook_url": "https://wiki.example.com/shop/slo-runbook",
+//!   "status_url": "http://{instance}/observe",
+//!   "events_table": "observe_requests"
 //! }
 //! ```
 
@@ -37,13 +39,15 @@ const SLO_KEYS: [&str; 6] = [
     "window_days",
 ];
 /// The keys of the document.
-const TOP_KEYS: [&str; 6] = [
+const TOP_KEYS: [&str; 8] = [
     "format",
     "service",
     "slos",
     "duration_buckets",
     "dashboard_url",
     "runbook_url",
+    "status_url",
+    "events_table",
 ];
 
 /// The document as written: fields in a fixed order, for YAML readers.
@@ -57,6 +61,10 @@ struct Document<'a> {
     dashboard_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     runbook_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events_table: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -105,6 +113,8 @@ impl Slos {
             duration_buckets: &self.bounds,
             dashboard_url: self.dashboard_url.as_deref(),
             runbook_url: self.runbook_url.as_deref(),
+            status_url: self.status_url.as_deref(),
+            events_table: self.events_table.as_deref(),
         }
     }
 
@@ -174,7 +184,7 @@ impl Slos {
         if let Some(buckets) = top.get("duration_buckets") {
             slos.bounds = bounds(buckets)?;
         }
-        for key in ["dashboard_url", "runbook_url"] {
+        for key in ["dashboard_url", "runbook_url", "status_url"] {
             let url = match top.get(key) {
                 None | Some(Value::Null) => continue,
                 Some(Value::String(url)) if super::is_http_url(url) => url,
@@ -188,8 +198,22 @@ impl Slos {
             };
             slos = match key {
                 "dashboard_url" => slos.dashboard_url(url),
+                "status_url" => slos.status_url(url),
                 _ => slos.runbook_url(url),
             };
+        }
+        match top.get("events_table") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(table)) if super::is_table_name(table) => {
+                slos = slos.events_table(table);
+            }
+            Some(other) => {
+                return Err(field(
+                    "events_table",
+                    "expected a table name (letters, digits, '_'), optionally after a database and '.', e.g. observe_requests",
+                    other,
+                ));
+            }
         }
         let Some(Value::Array(entries)) = top.get("slos") else {
             return Err(field(
@@ -468,6 +492,13 @@ mod tests {
         assert_eq!(json["dashboard_url"], "https://grafana.example.com");
         assert_eq!(json["runbook_url"], "https://wiki.example.com/slo");
         assert_eq!(Slos::from_json(&json.to_string()).unwrap(), linked);
+        let linked = linked
+            .status_url("http://{instance}/observe")
+            .events_table("analytics.observe_requests");
+        let json = linked.to_json();
+        assert_eq!(json["status_url"], "http://{instance}/observe");
+        assert_eq!(json["events_table"], "analytics.observe_requests");
+        assert_eq!(Slos::from_json(&json.to_string()).unwrap(), linked);
         // Other buckets travel with the SLOs.
         let custom = Slos::new("shop")
             .duration_buckets([0.1, 0.3, 1.0])
@@ -564,7 +595,11 @@ mod tests {
             ),
             (
                 r#"{"service": "shop", "slos": [], "dashboard": "https://g"}"#.to_string(),
-                "dashboard: unknown field; expected one of format, service, slos, duration_buckets, dashboard_url, runbook_url",
+                "dashboard: unknown field; expected one of format, service, slos, duration_buckets, dashboard_url, runbook_url, status_url, events_table",
+            ),
+            (
+                r#"{"service": "shop", "slos": [], "events_table": "requests; DROP"}"#.to_string(),
+                "events_table: expected a table name (letters, digits, '_'), optionally after a database and '.', e.g. observe_requests; found \"requests; DROP\"",
             ),
             ("{".to_string(), "not valid JSON: EOF while parsing"),
         ];

@@ -42,8 +42,15 @@
 //! on [`Slos::dashboard_url`], default [`DEFAULT_GRAFANA_URL`]) and
 //! `runbook_url` (the annotation PagerDuty's and Opsgenie's Alertmanager
 //! integrations read; [`Slos::runbook_url`], default
-//! [`DEFAULT_RUNBOOK_URL`]). `examples/tests/alerts.rs` checks them on the
-//! page Alertmanager delivers.
+//! [`DEFAULT_RUNBOOK_URL`]). Two more when configured: `status_page`, the
+//! status page of the instance with the worst error ratio
+//! ([`Slos::status_url`], e.g. `http://{instance}/observe` when Prometheus
+//! scrapes observe's admin listener), and `failing_requests`, the SQL that
+//! lists the window's bad requests with their trace ids in the ClickHouse
+//! table of the request events ([`Slos::events_table`]). The `dashboard`
+//! range and the SQL's window end when Prometheus rendered the alert.
+//! `examples/tests/alerts.rs` checks them on the page Alertmanager
+//! delivers.
 //!
 //! How good are these alerts? [`quality`] replays an incident corpus
 //! through promtool and sets them beside a naive threshold and
@@ -156,6 +163,8 @@
 //! # duration_buckets: [0.005, 0.01, ...]   # default: observe's
 //! dashboard_url: https://grafana.example.com     # optional: the alerts' dashboard links
 //! runbook_url: https://wiki.example.com/shop-slo  # optional: the alerts' runbook_url
+//! status_url: http://{instance}/observe          # optional: the alerts' status_page
+//! events_table: observe_requests                 # optional: the alerts' failing_requests SQL
 //! ```
 //!
 //! The admin listener serves this document at `/observe/api/slos` when the
@@ -273,11 +282,16 @@ pub enum SloError {
         "{field} {url:?}: expected an http:// or https:// URL, e.g. https://grafana.example.com"
     )]
     Url {
-        /// `dashboard_url` or `runbook_url`.
+        /// `dashboard_url`, `runbook_url` or `status_url`.
         field: &'static str,
         /// The value given.
         url: String,
     },
+    /// The events table is not a ClickHouse name.
+    #[error(
+        "events_table {0:?}: expected a table name (letters, digits, '_'), optionally after a database and '.', e.g. observe_requests"
+    )]
+    Table(String),
     /// SLO names become label values and rule names.
     #[error("SLO name {0:?}: expected letters, digits, '-' or '_'")]
     Name(String),
@@ -391,12 +405,17 @@ impl Slo {
     /// The PromQL error ratio over `window` of each route (gRPC: each
     /// service and method), for the alerts' worst routes.
     fn error_ratio_by_route(&self, service: &str, window: &str) -> String {
-        let sel = self.selector(service);
-        let metric = self.counted_metric();
         let by = match self.indicator {
             Indicator::GrpcAvailability => "rpc_service, rpc_method",
             _ => "http_route",
         };
+        self.error_ratio_by(service, window, by)
+    }
+
+    /// The PromQL error ratio over `window` per value of the labels `by`.
+    fn error_ratio_by(&self, service: &str, window: &str, by: &str) -> String {
+        let sel = self.selector(service);
+        let metric = self.counted_metric();
         let total = format!("sum by ({by}) (rate({metric}{{{sel}}}[{window}]))");
         match &self.indicator {
             Indicator::GrpcAvailability => format!(
@@ -409,6 +428,41 @@ impl Slo {
                 "1 - sum by ({by}) (rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
             ),
         }
+    }
+
+    /// The ClickHouse condition on the request events that this SLO
+    /// counts as bad (observe-core's ClickHouse table).
+    fn bad_events(&self) -> String {
+        let quoted =
+            |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut condition = match &self.indicator {
+            Indicator::GrpcAvailability => {
+                format!(
+                    "rpc_grpc_status_code IN ({})",
+                    GRPC_SERVER_ERRORS.replace('|', ", ")
+                )
+            }
+            Indicator::Availability => "status >= 500".to_string(),
+            Indicator::Latency { threshold_seconds } => {
+                format!("duration_ms > {}", threshold_seconds * 1000.0)
+            }
+        };
+        match (&self.route, &self.indicator) {
+            (Some(route), Indicator::GrpcAvailability) => {
+                let (service, method) = route.split_once('/').unwrap_or((route, ""));
+                let _ = write!(
+                    condition,
+                    " AND rpc_service = {} AND rpc_method = {}",
+                    quoted(service.trim_start_matches('/')),
+                    quoted(method)
+                );
+            }
+            (Some(route), _) => {
+                let _ = write!(condition, " AND route = {}", quoted(route));
+            }
+            (None, _) => {}
+        }
+        condition
     }
 
     /// The PromQL error ratio over `window`.
@@ -465,6 +519,8 @@ pub struct Slos {
     bounds: Vec<f64>,
     dashboard_url: Option<String>,
     runbook_url: Option<String>,
+    status_url: Option<String>,
+    events_table: Option<String>,
 }
 
 /// Grafana's address when [`Slos::dashboard_url`] was not set: Grafana's
@@ -489,6 +545,8 @@ impl Slos {
             bounds: DEFAULT_DURATION_BUCKETS.to_vec(),
             dashboard_url: None,
             runbook_url: None,
+            status_url: None,
+            events_table: None,
         }
     }
 
@@ -509,6 +567,32 @@ impl Slos {
         self
     }
 
+    /// The status page each SLO alert links to (`status_page`): an
+    /// http(s) URL in which `{instance}` stands for the scrape target
+    /// (Prometheus' `instance` label) with the worst error ratio over the
+    /// alert's short window. When `/metrics` is scraped from observe's
+    /// admin listener, `http://{instance}/observe` is that instance's
+    /// status page; behind a proxy, e.g.
+    /// `https://ops.example.com/shop/{instance}/observe`. No
+    /// `status_page` annotation when unset.
+    pub fn status_url(mut self, url: &str) -> Self {
+        self.status_url = Some(url.to_string());
+        self
+    }
+
+    /// The ClickHouse table the request events go to (observe-core's
+    /// ClickHouse sink, `OBSERVE_CLICKHOUSE_TABLE`; `db.table` allowed):
+    /// each SLO alert carries `failing_requests`, the SQL that lists the
+    /// requests its SLO counted as bad over the alert's long window, with
+    /// their trace ids, the window fixed at the time Prometheus rendered
+    /// the alert. It matches the events' `service` column against the
+    /// SLOs' service (so the job name and `service.name` must agree). No
+    /// annotation when unset.
+    pub fn events_table(mut self, table: &str) -> Self {
+        self.events_table = Some(table.to_string());
+        self
+    }
+
     /// Adds an SLO.
     pub fn with(mut self, slo: Slo) -> Self {
         self.slos.push(slo);
@@ -526,6 +610,7 @@ impl Slos {
         for (field, url) in [
             ("dashboard_url", &self.dashboard_url),
             ("runbook_url", &self.runbook_url),
+            ("status_url", &self.status_url),
         ] {
             if let Some(url) = url
                 && !is_http_url(url)
@@ -535,6 +620,11 @@ impl Slos {
                     url: url.clone(),
                 });
             }
+        }
+        if let Some(table) = &self.events_table
+            && !is_table_name(table)
+        {
+            return Err(SloError::Table(table.clone()));
         }
         for (i, slo) in self.slos.iter().enumerate() {
             slo.check(&self.bounds)?;
@@ -708,20 +798,75 @@ impl Slos {
              Worst routes over {short} ({bad}): {{{{ range $i, $r := query `topk(3, {by_route})` }}}}{{{{ if $i }}}}, {{{{ end }}}}{route_r} {{{{ $r.Value | humanizePercentage }}}}{{{{ end }}}}."
         );
         let worst = format!("{{{{ range query `topk(1, {by_route})` }}}}{route}{{{{ end }}}}");
+        // The firing time range: Prometheus' evaluation time when it
+        // renders the alert, in Unix seconds, and the long window before it.
+        let seconds = window_seconds(long);
+        let from = format!(
+            "{{{{ with query `time() - {seconds}` }}}}{{{{ . | first | value | printf \"%.0f\" }}}}{{{{ end }}}}"
+        );
+        let to = "{{ with query `time()` }}{{ . | first | value | printf \"%.0f\" }}{{ end }}";
         let grafana = self.dashboard_url.as_deref().unwrap_or(DEFAULT_GRAFANA_URL);
         let dashboard = format!(
-            "{grafana}/d/observe-{service}?viewPanel={BUDGET_PANEL}&from=now-{long}&to=now",
+            "{grafana}/d/observe-{service}?viewPanel={BUDGET_PANEL}&from={from}000&to={to}000",
             service = self.service
         );
         let runbook = self.runbook_url.as_deref().unwrap_or(DEFAULT_RUNBOOK_URL);
-        for (key, value) in [
-            ("description", description.as_str()),
-            ("worst_route", worst.as_str()),
-            ("dashboard", dashboard.as_str()),
-            ("runbook_url", runbook),
-        ] {
-            let _ = writeln!(out, "          {key}: {}", yaml_quote(value));
+        let mut annotations = vec![
+            ("description", description),
+            ("worst_route", worst),
+            ("dashboard", dashboard),
+            ("runbook_url", runbook.to_string()),
+        ];
+        if let Some(url) = &self.status_url {
+            let by_instance = slo.error_ratio_by(&self.service, short, "instance");
+            let instance = "{{ .Labels.instance }}";
+            let link = url.replace("{instance}", instance);
+            annotations.push((
+                "status_page",
+                format!("{{{{ range query `topk(1, {by_instance})` }}}}{link}{{{{ end }}}}"),
+            ));
         }
+        if let Some(table) = &self.events_table {
+            let service = self.service.replace('\\', "\\\\").replace('\'', "\\'");
+            annotations.push((
+                "failing_requests",
+                format!(
+                    "SELECT toDateTime(intDiv(timestamp_us, 1000000)) AS time, route, method, status, duration_ms, error_type, trace_id FROM {table} WHERE service = '{service}' AND timestamp_us >= {from}000000 AND timestamp_us <= {to}999999 AND {bad} ORDER BY timestamp_us DESC LIMIT 100",
+                    bad = slo.bad_events()
+                ),
+            ));
+        }
+        for (key, value) in annotations {
+            let _ = writeln!(out, "          {key}: {}", yaml_quote(&value));
+        }
+    }
+}
+
+/// The seconds of a rule window such as `5m`, `1h` or `3d`.
+fn window_seconds(window: &str) -> u64 {
+    let (number, unit) = window.split_at(window.len().saturating_sub(1));
+    let number: u64 = number.parse().unwrap_or(0);
+    number
+        * match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => 0,
+        }
+}
+
+/// A ClickHouse table name, optionally after its database.
+fn is_table_name(name: &str) -> bool {
+    let part = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    match name.split_once('.') {
+        Some((database, table)) => part(database) && part(table),
+        None => part(name),
     }
 }
 
@@ -753,7 +898,7 @@ mod tests {
             .prometheus_rules()
             .unwrap();
         assert!(
-            rules.contains("          dashboard: \"https://grafana.example.com/d/observe-shop?viewPanel=7&from=now-1h&to=now\"\n"),
+            rules.contains("          dashboard: \"https://grafana.example.com/d/observe-shop?viewPanel=7&from={{ with query `time() - 3600` }}{{ . | first | value | printf \\\"%.0f\\\" }}{{ end }}000&to={{ with query `time()` }}{{ . | first | value | printf \\\"%.0f\\\" }}{{ end }}000\"\n"),
             "{rules}"
         );
         assert_eq!(
@@ -769,6 +914,33 @@ mod tests {
         assert!(
             rules.contains("{{ .Labels.rpc_service }}/{{ .Labels.rpc_method }}"),
             "{rules}"
+        );
+        // Without a status URL or an events table, neither annotation.
+        assert!(!rules.contains("status_page:"), "{rules}");
+        assert!(!rules.contains("failing_requests:"), "{rules}");
+        let rules = Slos::new("shop")
+            .with(Slo::latency("users-fast", 0.99, 0.25).route("/users/{id}"))
+            .with(Slo::grpc_availability("users-grpc", 0.999).route("shop.v1.Users/GetUser"))
+            .status_url("http://{instance}/observe")
+            .events_table("observe_requests")
+            .prometheus_rules()
+            .unwrap();
+        // The status page of the instance with the worst error ratio.
+        assert!(rules.contains("status_page: \"{{ range query `topk(1, 1 - sum by (instance) (rate(http_server_request_duration_seconds_bucket{job=\\\"shop\\\",http_route=\\\"/users/{id}\\\",le=\\\"0.25\\\"}[5m])) / sum by (instance) (rate(http_server_request_duration_seconds_count{job=\\\"shop\\\",http_route=\\\"/users/{id}\\\"}[5m])))` }}http://{{ .Labels.instance }}/observe{{ end }}\""), "{rules}");
+        // The failing requests of the long window, by the SLO's own
+        // definition of bad.
+        assert!(rules.contains("FROM observe_requests WHERE service = 'shop' AND timestamp_us >= {{ with query `time() - 3600` }}"), "{rules}");
+        assert!(rules.contains("AND duration_ms > 250 AND route = '/users/{id}' ORDER BY timestamp_us DESC LIMIT 100\""), "{rules}");
+        assert!(rules.contains("AND rpc_grpc_status_code IN (2, 4, 12, 13, 14, 15) AND rpc_service = 'shop.v1.Users' AND rpc_method = 'GetUser' ORDER BY"), "{rules}");
+        assert_eq!(rules.matches("failing_requests:").count(), 6, "{rules}");
+        let err = Slos::new("shop")
+            .events_table("requests; DROP TABLE x")
+            .prometheus_rules()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("events_table \"requests; DROP TABLE x\": expected a table name"),
+            "{err}"
         );
         // Defaults, and links that are not URLs refused.
         let rules = Slos::new("shop")

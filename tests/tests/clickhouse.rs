@@ -37,6 +37,31 @@ fn request_events(lines: &[serde_json::Value]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Renders the `{{ with query `time() - N` }}...{{ end }}` templates of an
+/// alert annotation as Prometheus does at `now` (Unix seconds).
+fn render_time(template: &str, now: u64) -> String {
+    const OPEN: &str = "{{ with query `time()";
+    const END: &str = "{{ end }}";
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let close = after.find('`').unwrap();
+        let minus = after[..close].trim().trim_start_matches('-').trim();
+        let minus: u64 = if minus.is_empty() {
+            0
+        } else {
+            minus.parse().unwrap()
+        };
+        out.push_str(&(now - minus).to_string());
+        let end = after.find(END).unwrap();
+        rest = &after[end + END.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The SQL blocks of observe-core's ClickHouse docs, as written.
 fn documented_queries() -> Vec<String> {
     let source = include_str!("../../observe-core/src/sinks/clickhouse.rs");
@@ -82,6 +107,7 @@ fn every_example_writes_one_row_per_request_event() {
     let server = ClickHouse::start(http, tcp, &[tcp]);
     let binaries = processes::built(&["-p", "observe-examples", "--bins"]);
     let mut all_traces = BTreeSet::new();
+    let mut failed_traces = BTreeSet::new();
     for service in ["axum-service", "actix-service", "tower-service"] {
         let (_, name, executable) = binaries.iter().find(|(_, n, _)| n == service).unwrap();
         let (mut running, public, _admin) = start_service(
@@ -95,8 +121,18 @@ fn every_example_writes_one_row_per_request_event() {
             processes::get(public, &format!("/users/{id}")).unwrap();
         }
         processes::get(public, "/users/not-a-number").unwrap();
+        // The database fails for ids from 1,000,000: a 500.
+        processes::get(public, "/users/1000000").unwrap();
         let lines = terminate(&mut running, name);
         let events = request_events(&lines);
+        failed_traces.extend(
+            lines
+                .iter()
+                .filter(|l| {
+                    l["message"] == "request finished" && l["event"]["status"].as_u64() >= Some(500)
+                })
+                .map(|l| l["trace_id"].as_str().unwrap().to_string()),
+        );
         assert!(events.len() >= 13, "{name}: {} events", events.len());
         // The guard inserted the last batch on the way out.
         let in_store: BTreeSet<String> = server
@@ -140,6 +176,36 @@ fn every_example_writes_one_row_per_request_event() {
         .unwrap();
     assert!(answer.contains("/users/{id}\t200\t"), "{answer}");
     assert!(answer.contains("/users/{id}\t400\t"), "{answer}");
+
+    // The SQL a page carries for its failing requests (observe-slo's
+    // `failing_requests` annotation, its window rendered as Prometheus
+    // renders it: examples/tests/alerts.rs sees that on a delivered page)
+    // lists exactly the 5xx requests, with their trace ids.
+    assert_eq!(failed_traces.len(), 3, "one 500 per service");
+    let rules = observe_examples::slos()
+        .events_table("observe_requests")
+        .prometheus_rules()
+        .unwrap();
+    let sql = rules
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("failing_requests: "))
+        .unwrap();
+    let sql = serde_json::from_str::<String>(sql).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sql = render_time(&sql, now);
+    let answer = server
+        .query(&format!("{sql}\nFORMAT TSVWithNames"))
+        .unwrap_or_else(|e| panic!("{sql}\n{e}"));
+    eprintln!("{sql}\n{answer}");
+    let listed: BTreeSet<String> = answer
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit('\t').next().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, failed_traces, "{answer}");
 
     // The documented questions, on the rows just written.
     let queries = documented_queries();

@@ -71,21 +71,21 @@ tests:
               summary: "shop: SLO checkout is burning its error budget 14.4x too fast (1h and 5m windows)"
               description: "Burn rate 20.0x over 1h; error budget left -1900%. Worst routes over 5m (errors): /orders 2%."
               worst_route: "/orders"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-1h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-2700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: page, slo: checkout, service: shop, window: 6h-30m}
             exp_annotations:
               summary: "shop: SLO checkout is burning its error budget 6x too fast (6h and 30m windows)"
               description: "Burn rate 20.0x over 6h; error budget left -1900%. Worst routes over 30m (errors): /orders 2%."
               worst_route: "/orders"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-6h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-20700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: ticket, slo: checkout, service: shop, window: 3d-6h}
             exp_annotations:
               summary: "shop: SLO checkout is burning its error budget 1x too fast (3d and 6h windows)"
               description: "Burn rate 20.0x over 3d; error budget left -1900%. Worst routes over 6h (errors): /orders 2%."
               worst_route: "/orders"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-3d&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-258300000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
   # 0.05% errors: within budget, nothing fires all day.
   - interval: 1m
@@ -131,21 +131,21 @@ tests:
               summary: "shop: SLO users-fast is burning its error budget 14.4x too fast (1h and 5m windows)"
               description: "Burn rate 20.0x over 1h; error budget left -1900%. Worst routes over 5m (slow): /users/{id} 20%."
               worst_route: "/users/{id}"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-1h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-2700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: page, slo: users-fast, service: shop, window: 6h-30m}
             exp_annotations:
               summary: "shop: SLO users-fast is burning its error budget 6x too fast (6h and 30m windows)"
               description: "Burn rate 20.0x over 6h; error budget left -1900%. Worst routes over 30m (slow): /users/{id} 20%."
               worst_route: "/users/{id}"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-6h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-20700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: ticket, slo: users-fast, service: shop, window: 3d-6h}
             exp_annotations:
               summary: "shop: SLO users-fast is burning its error budget 1x too fast (3d and 6h windows)"
               description: "Burn rate 20.0x over 3d; error budget left -1900%. Worst routes over 6h (slow): /users/{id} 20%."
               worst_route: "/users/{id}"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-3d&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-258300000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
   # gRPC: 2% INTERNAL against a 99.9% objective pages; NOT_FOUND, the
   # client's error, does not count however much of it there is.
@@ -166,21 +166,21 @@ tests:
               summary: "shop: SLO users-grpc is burning its error budget 14.4x too fast (1h and 5m windows)"
               description: "Burn rate 20.0x over 1h; error budget left -1900%. Worst routes over 5m (errors): shop.v1.Users/GetUser 2%."
               worst_route: "shop.v1.Users/GetUser"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-1h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-2700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: page, slo: users-grpc, service: shop, window: 6h-30m}
             exp_annotations:
               summary: "shop: SLO users-grpc is burning its error budget 6x too fast (6h and 30m windows)"
               description: "Burn rate 20.0x over 6h; error budget left -1900%. Worst routes over 30m (errors): shop.v1.Users/GetUser 2%."
               worst_route: "shop.v1.Users/GetUser"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-6h&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-20700000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
           - exp_labels: {severity: ticket, slo: users-grpc, service: shop, window: 3d-6h}
             exp_annotations:
               summary: "shop: SLO users-grpc is burning its error budget 1x too fast (3d and 6h windows)"
               description: "Burn rate 20.0x over 3d; error budget left -1900%. Worst routes over 6h (errors): shop.v1.Users/GetUser 2%."
               worst_route: "shop.v1.Users/GetUser"
-              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=now-3d&to=now"
+              dashboard: "http://localhost:3000/d/observe-shop?viewPanel=7&from=-258300000&to=900000"
               runbook_url: "https://sre.google/workbook/alerting-on-slos/"
   - interval: 1m
     input_series:
