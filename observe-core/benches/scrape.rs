@@ -1,6 +1,7 @@
 //! What one scrape costs in each format, native histograms on: Prometheus
-//! text, OpenMetrics, and the protobuf format (the OpenMetrics document
-//! read back and re-encoded, with the native buckets).
+//! text, OpenMetrics, and the protobuf format (the HTTP histograms
+//! straight from their series with their native buckets, the other
+//! families read back from their OpenMetrics lines).
 
 #![allow(missing_docs)]
 

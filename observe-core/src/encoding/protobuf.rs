@@ -4,11 +4,15 @@
 //! messages, the only exposition Prometheus 2.x reads native histograms
 //! from.
 //!
-//! The document is the OpenMetrics text observe renders anyway, read back
-//! by [`parse`](super::parse) and re-encoded, so the two formats carry the
-//! same names, labels and values by construction. What the text cannot
-//! carry, the native buckets of a histogram series, comes beside it in a
-//! [`NativeHistograms`] table keyed by family and label set.
+//! The HTTP histogram families, nearly every series of a scrape, are
+//! written straight from their series' snapshots, with their native
+//! buckets ([`write_histogram_family`]). Every other family is the
+//! OpenMetrics text observe renders for it, read back by
+//! [`parse`](super::parse) and re-encoded ([`encode_into`]): a few dozen
+//! series whatever the traffic, written by many small writers and the
+//! service's prometheus-client registry, so that text and protobuf carry
+//! the same names, labels and values by construction. A test holds the
+//! direct path to the bytes the read-back path writes for the same series.
 //!
 //! Mapping (field numbers from `io/prometheus/client/metrics.proto` of
 //! prometheus/client_model, as Prometheus vendors it):
@@ -29,6 +33,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::parse::{self, Exemplar, Family, Kind, ParseError, Parser, label_pairs, split_le};
+use super::text::{self, HistogramSnapshot};
 use wire::Writer;
 
 /// `MetricType` values.
@@ -150,14 +155,26 @@ pub(crate) enum ProtobufError {
 }
 
 /// Encodes the OpenMetrics document `openmetrics` as delimited
-/// `MetricFamily` messages, with the native buckets of `natives`.
+/// `MetricFamily` messages, with the native buckets of `natives` (the
+/// tests' reference for [`write_histogram_family`]).
+#[cfg(test)]
 pub(crate) fn encode(
     openmetrics: &str,
     natives: &NativeHistograms,
 ) -> Result<Vec<u8>, ProtobufError> {
-    let mut parser = Parser::new(openmetrics);
     // Protobuf is a fraction of the size of the text it comes from.
     let mut w = Writer::with_capacity(openmetrics.len() / 4);
+    encode_into(&mut w, openmetrics, natives)?;
+    Ok(w.into_bytes())
+}
+
+/// [`encode`], appending to `w`.
+pub(crate) fn encode_into(
+    w: &mut Writer,
+    openmetrics: &str,
+    natives: &NativeHistograms,
+) -> Result<(), ProtobufError> {
+    let mut parser = Parser::new(openmetrics);
     let mut family = Family::default();
     let mut buckets = Vec::new();
     while parser.next_family(&mut family)? {
@@ -197,7 +214,104 @@ pub(crate) fn encode(
             Ok::<(), ProtobufError>(())
         })?;
     }
-    Ok(w.into_bytes())
+    Ok(())
+}
+
+/// One histogram series for [`write_histogram_family`]: its label set as
+/// the text encoder writes it (escaped, constant labels included), its
+/// classic buckets and, when it has them, its native buckets.
+pub(crate) struct HistogramSeries {
+    pub(crate) labels: String,
+    pub(crate) snapshot: HistogramSnapshot,
+    pub(crate) native: Option<NativeSnapshot>,
+}
+
+/// A histogram family straight from its series' snapshots, without the
+/// text round trip `encode` makes: the same message `encode` writes for
+/// the OpenMetrics lines of these series (a test compares the bytes). No
+/// message for a family without series, as `encode` skips a family
+/// without samples.
+///
+/// Why (criterion, `--bench scrape`, 1,500 label sets with native
+/// buckets, one run): through the text a protobuf scrape took 21.2 ms
+/// against 4.9 ms for OpenMetrics (4.3×); with the HTTP histograms
+/// written here, 3.1 ms (0.63×).
+pub(crate) fn write_histogram_family(
+    w: &mut Writer,
+    name: &str,
+    unit: &str,
+    help: &str,
+    bounds: &[f64],
+    series: &[HistogramSeries],
+) {
+    if series.is_empty() {
+        return;
+    }
+    w.delimited(|f| {
+        f.string(field::family::NAME, name);
+        f.string(field::family::HELP, help);
+        f.int64(field::family::TYPE, HISTOGRAM);
+        for s in series {
+            let classic = s.snapshot.count();
+            // As in `write_series`: the native buckets, read a moment
+            // apart, may count more.
+            let count = s
+                .native
+                .as_ref()
+                .map_or(classic, |n| n.total().max(classic));
+            f.message(field::family::METRIC, |m| {
+                write_labels(m, field::metric::LABEL, &s.labels);
+                m.message(field::metric::HISTOGRAM, |h| {
+                    h.uint64(field::histogram::SAMPLE_COUNT, count);
+                    h.double(field::histogram::SAMPLE_SUM, s.snapshot.sum);
+                    // The `+Inf` bucket is the count.
+                    for (i, (cumulative, bound)) in
+                        s.snapshot.cumulative.iter().zip(bounds).enumerate()
+                    {
+                        if !bound.is_finite() {
+                            continue;
+                        }
+                        h.message(field::histogram::BUCKET, |b| {
+                            b.uint64(field::bucket::CUMULATIVE_COUNT, *cumulative);
+                            b.double(field::bucket::UPPER_BOUND, *bound);
+                            if let Some(Some(exemplar)) = s.snapshot.exemplars.get(i) {
+                                b.message(field::bucket::EXEMPLAR, |e| {
+                                    write_trace_exemplar(e, exemplar);
+                                });
+                            }
+                        });
+                    }
+                    if let Some(native) = &s.native {
+                        write_native(h, native);
+                    }
+                });
+            });
+        }
+        f.string(field::family::UNIT, unit);
+    });
+}
+
+/// An exemplar as the text encoder writes it (trace and span id in hex,
+/// the timestamp to the millisecond), without the text.
+fn write_trace_exemplar(w: &mut Writer, exemplar: &text::Exemplar) {
+    for (name, id) in [
+        ("trace_id", &exemplar.trace_id[..]),
+        ("span_id", &exemplar.span_id[..]),
+    ] {
+        let hex = crate::base::ids::hex(id);
+        w.message(field::exemplar::LABEL, |pair| {
+            pair.string(field::label::NAME, name);
+            pair.string(field::label::VALUE, &hex);
+        });
+    }
+    w.double(field::exemplar::VALUE, exemplar.value);
+    if exemplar.timestamp.is_finite() {
+        let millis = (exemplar.timestamp * 1000.0).round() as i64;
+        w.message(field::exemplar::TIMESTAMP, |t| {
+            t.int64(field::timestamp::SECONDS, millis.div_euclid(1000));
+            t.int64(field::timestamp::NANOS, millis.rem_euclid(1000) * 1_000_000);
+        });
+    }
 }
 
 /// A counter's, gauge's, stateset's, info's or unknown's samples.

@@ -12,6 +12,7 @@ use super::request_labels::{HttpLabels, LabelIds};
 use crate::base::hash::FastMap;
 use crate::base::ids::TraceIds;
 use crate::base::time::unix_now;
+use crate::encoding::protobuf::{self, HistogramSeries, wire::Writer};
 use crate::encoding::{
     Exemplar, Format, NativeHistograms, escape_label_value, header, write_histogram,
 };
@@ -369,42 +370,9 @@ impl HttpMetrics {
         const_labels: &str,
         mut natives: Option<&mut NativeHistograms>,
     ) {
-        let routes = self.snapshot_routes();
-        // Copy the series pointers once; every family below reads the same set.
-        let mut series: Vec<(Arc<RouteMetrics>, Arc<Series>)> = Vec::new();
-        for route in &routes {
-            let mut of_route = route.snapshot_series();
-            of_route.sort_by_key(|s| s.key);
-            series.extend(of_route.into_iter().map(|s| (Arc::clone(route), s)));
-        }
-        let families = [
-            HistogramFamily {
-                name: DURATION,
-                unit: "seconds",
-                help: "Duration of HTTP server requests, until the response body was sent.",
-                bounds: &self.shared.buckets.duration,
-                sum_unit: 1e-9,
-                pick: |s| &s.duration,
-            },
-            HistogramFamily {
-                name: REQUEST_SIZE,
-                unit: "bytes",
-                help: "Size of HTTP server request bodies, where the size was known.",
-                bounds: &self.shared.buckets.size,
-                sum_unit: 1.0,
-                pick: |s| &s.request_size,
-            },
-            HistogramFamily {
-                name: RESPONSE_SIZE,
-                unit: "bytes",
-                help: "Size of HTTP server response bodies as sent.",
-                bounds: &self.shared.buckets.size,
-                sum_unit: 1.0,
-                pick: |s| &s.response_size,
-            },
-        ];
+        let series = self.series_snapshot();
         let mut labels = String::with_capacity(256);
-        for family in families {
+        for family in self.histogram_families() {
             let name = family.name;
             header(
                 out,
@@ -442,6 +410,84 @@ impl HttpMetrics {
                 );
             }
         }
+    }
+
+    /// The three histogram families in the protobuf format, straight from
+    /// the series (no text in between): the same series, labels, buckets
+    /// and exemplars [`render_histograms`](Self::render_histograms) writes
+    /// in OpenMetrics, with the native buckets of those that have them.
+    pub(crate) fn encode_histograms(&self, w: &mut Writer, const_labels: &str) {
+        let series = self.series_snapshot();
+        let mut encoded = Vec::with_capacity(series.len());
+        for family in self.histogram_families() {
+            encoded.clear();
+            for (route, s) in &series {
+                let histogram = (family.pick)(s);
+                let native = histogram.native_snapshot();
+                let snapshot = histogram.snapshot(family.sum_unit);
+                if snapshot.count() == 0 {
+                    continue;
+                }
+                let mut labels = String::with_capacity(128);
+                self.series_labels(&mut labels, route, s, const_labels);
+                encoded.push(HistogramSeries {
+                    labels,
+                    snapshot,
+                    native,
+                });
+            }
+            protobuf::write_histogram_family(
+                w,
+                family.name,
+                family.unit,
+                family.help,
+                family.bounds,
+                &encoded,
+            );
+        }
+    }
+
+    /// Every series, each with its route, routes in their order and each
+    /// route's series by key: every family reads the same set.
+    fn series_snapshot(&self) -> Vec<(Arc<RouteMetrics>, Arc<Series>)> {
+        let routes = self.snapshot_routes();
+        let mut series: Vec<(Arc<RouteMetrics>, Arc<Series>)> = Vec::new();
+        for route in &routes {
+            let mut of_route = route.snapshot_series();
+            of_route.sort_by_key(|s| s.key);
+            series.extend(of_route.into_iter().map(|s| (Arc::clone(route), s)));
+        }
+        series
+    }
+
+    /// Duration, request size and response size, in that order.
+    fn histogram_families(&self) -> [HistogramFamily<'_>; 3] {
+        [
+            HistogramFamily {
+                name: DURATION,
+                unit: "seconds",
+                help: "Duration of HTTP server requests, until the response body was sent.",
+                bounds: &self.shared.buckets.duration,
+                sum_unit: 1e-9,
+                pick: |s| &s.duration,
+            },
+            HistogramFamily {
+                name: REQUEST_SIZE,
+                unit: "bytes",
+                help: "Size of HTTP server request bodies, where the size was known.",
+                bounds: &self.shared.buckets.size,
+                sum_unit: 1.0,
+                pick: |s| &s.request_size,
+            },
+            HistogramFamily {
+                name: RESPONSE_SIZE,
+                unit: "bytes",
+                help: "Size of HTTP server response bodies as sent.",
+                bounds: &self.shared.buckets.size,
+                sum_unit: 1.0,
+                pick: |s| &s.response_size,
+            },
+        ]
     }
 
     /// Writes `http_server_active_requests`.

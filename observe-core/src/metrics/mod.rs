@@ -22,6 +22,7 @@ use std::sync::RwLock;
 use prometheus_client::registry::Registry;
 
 use crate::base::service::Service;
+use crate::encoding::protobuf::{encode_into, wire::Writer};
 use crate::encoding::{Format, NativeHistograms, ProtobufError, escape_label_value, header};
 
 pub(crate) use app::AppMetrics;
@@ -61,14 +62,31 @@ impl Families {
         self.render_text(format, None)
     }
 
-    /// The whole document in the protobuf format: the OpenMetrics document
-    /// read back and re-encoded, with the duration histograms' native
-    /// buckets. On the (never expected) failure, the OpenMetrics text comes
-    /// back with the reason, for the caller to serve instead.
+    /// The whole document in the protobuf format. The HTTP histogram
+    /// families, which hold nearly every series of a scrape (three per
+    /// method, route and status), are encoded straight from their series
+    /// with their native buckets; the other families (a few dozen series,
+    /// whatever the routes: the process, the runtime, observe's own
+    /// counters, the service's prometheus-client registry) are their
+    /// OpenMetrics text read back, one source of truth for the many
+    /// writers of those. Family order and content are the OpenMetrics
+    /// document's. On the (never expected) failure, the OpenMetrics text
+    /// comes back with the reason, for the caller to serve instead.
     pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, (String, ProtobufError)> {
-        let mut natives = NativeHistograms::default();
-        let text = self.render_text(Format::OpenMetrics, Some(&mut natives));
-        crate::encoding::protobuf::encode(&text, &natives).map_err(|error| (text, error))
+        let none = NativeHistograms::default();
+        let mut w = Writer::with_capacity(64 * 1024);
+        let mut text = String::with_capacity(16 * 1024);
+        self.render_target_info(&mut text, Format::OpenMetrics);
+        text.push_str("# EOF\n");
+        let head = encode_into(&mut w, &text, &none);
+        self.http.encode_histograms(&mut w, &self.const_labels);
+        text.clear();
+        self.render_after_http(&mut text, Format::OpenMetrics);
+        text.push_str("# EOF\n");
+        match head.and_then(|()| encode_into(&mut w, &text, &none)) {
+            Ok(()) => Ok(w.into_bytes()),
+            Err(error) => Err((self.render(Format::OpenMetrics), error)),
+        }
     }
 
     /// The OpenMetrics document with the native buckets beside it, for an
@@ -78,7 +96,11 @@ impl Families {
         self.render_text(Format::OpenMetrics, Some(natives))
     }
 
-    fn render_text(&self, format: Format, natives: Option<&mut NativeHistograms>) -> String {
+    pub(crate) fn render_text(
+        &self,
+        format: Format,
+        natives: Option<&mut NativeHistograms>,
+    ) -> String {
         // The text writers know the two text formats; protobuf is read
         // back from OpenMetrics.
         let format = match format {
@@ -86,45 +108,43 @@ impl Families {
             _ => Format::OpenMetrics,
         };
         let mut out = String::with_capacity(16 * 1024);
-        let const_labels = &self.const_labels;
         self.render_target_info(&mut out, format);
         self.http
-            .render_histograms(&mut out, format, const_labels, natives);
-        self.rpc.render(&mut out, format, const_labels);
-        let route_overflowed = self
-            .http
-            .route_overflowed
-            .load(std::sync::atomic::Ordering::Relaxed);
-        self.app.render(
-            &mut out,
-            format,
-            const_labels,
-            route_overflowed,
-            self.created,
-        );
-        self.http.labels.render(&mut out, format, const_labels);
-        process::render(&mut out, format, const_labels);
-        self.runtimes
-            .render(&mut out, format, const_labels, self.created);
-        signals::render(&mut out, format, const_labels);
-        if let Some(console) = self.console.get() {
-            console.render(&mut out, format, const_labels, self.created);
-        }
-        self.http.render_active(&mut out, format, const_labels);
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        // Writing into a String cannot fail; the encoders only propagate
-        // fmt::Error from the writer.
-        let encoded = match format {
-            Format::Text => {
-                prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
-            }
-            _ => prometheus_client::encoding::text::encode_registry(&mut out, &registry),
-        };
-        debug_assert!(encoded.is_ok(), "writing to a String does not fail");
+            .render_histograms(&mut out, format, &self.const_labels, natives);
+        self.render_after_http(&mut out, format);
         if format == Format::OpenMetrics {
             out.push_str("# EOF\n");
         }
         out
+    }
+
+    /// Every family after the HTTP histograms, without `# EOF`.
+    fn render_after_http(&self, out: &mut String, format: Format) {
+        let const_labels = &self.const_labels;
+        self.rpc.render(out, format, const_labels);
+        let route_overflowed = self
+            .http
+            .route_overflowed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.app
+            .render(out, format, const_labels, route_overflowed, self.created);
+        self.http.labels.render(out, format, const_labels);
+        process::render(out, format, const_labels);
+        self.runtimes
+            .render(out, format, const_labels, self.created);
+        signals::render(out, format, const_labels);
+        if let Some(console) = self.console.get() {
+            console.render(out, format, const_labels, self.created);
+        }
+        self.http.render_active(out, format, const_labels);
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail; the encoders only propagate
+        // fmt::Error from the writer.
+        let encoded = match format {
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(out, &registry),
+            _ => prometheus_client::encoding::text::encode_registry(out, &registry),
+        };
+        debug_assert!(encoded.is_ok(), "writing to a String does not fail");
     }
 
     /// `target_info` carries the resource attributes, as the OpenTelemetry

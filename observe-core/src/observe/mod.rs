@@ -609,6 +609,76 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_straight_from_the_series_is_the_text_read_back() {
+        use crate::encoding::protobuf::encode;
+        let observe = Observe::builder()
+            .native_histograms(true)
+            .const_label("region", "eu\\west\"1")
+            .build()
+            .unwrap();
+        for (i, route) in ["/a", "/b/{id}", "/c\"q"].iter().enumerate() {
+            for status in [200, 404, 500, 503] {
+                for n in 0..(3 + i as u64) {
+                    let mut t =
+                        observe.start_request(if n % 2 == 0 { "GET" } else { "POST" }, Some(route));
+                    t.request_body_size(n * 700);
+                    t.response(status);
+                    t.add_response_body_bytes(n * 9_000 + 1);
+                    t.finish();
+                }
+            }
+        }
+        drop(observe.start_request("GET", Some("/gone")));
+        observe.start_request("PUT", Some("/boom")).panicked();
+        let direct = observe.families.render_protobuf().unwrap();
+        // The former path: the whole OpenMetrics document read back.
+        let mut natives = crate::encoding::NativeHistograms::default();
+        let text = observe
+            .families
+            .render_text(Format::OpenMetrics, Some(&mut natives));
+        let read_back = encode(&text, &natives).unwrap();
+        // Family by family, byte for byte, but for the process' own
+        // figures, which move between two renders.
+        fn families(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+            let mut out = Vec::new();
+            while !bytes.is_empty() {
+                let (mut length, mut shift) = (0usize, 0);
+                loop {
+                    let b = bytes[0];
+                    bytes = &bytes[1..];
+                    length |= usize::from(b & 0x7f) << shift;
+                    shift += 7;
+                    if b < 0x80 {
+                        break;
+                    }
+                }
+                let (family, rest) = bytes.split_at(length);
+                // Field 1 (the name) comes first, shorter than 128 bytes.
+                let name = String::from_utf8(family[2..2 + usize::from(family[1])].to_vec());
+                out.push((name.unwrap(), family.to_vec()));
+                bytes = rest;
+            }
+            out.retain(|(name, _)| !name.starts_with("process_") && !name.starts_with("tokio_"));
+            out
+        }
+        let (direct, read_back) = (families(&direct), families(&read_back));
+        let names: Vec<&str> = direct.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.contains(&"http_server_request_duration_seconds"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"http_server_response_body_size_bytes"),
+            "{names:?}"
+        );
+        assert_eq!(direct.len(), read_back.len(), "{names:?}");
+        for ((name, a), (other, b)) in direct.iter().zip(&read_back) {
+            assert_eq!(name, other);
+            assert!(a == b, "{name}: the two encodings differ");
+        }
+    }
+
+    #[test]
     fn instances_do_not_share_series() {
         let a = Observe::builder().build().unwrap();
         let b = Observe::builder().build().unwrap();
