@@ -9,6 +9,8 @@
 #   bench/instructions.sh                       # all variants, 5000 requests
 #   REQUESTS=20000 VARIANTS="axum:bare axum:metrics" bench/instructions.sh
 #   KEEP=/tmp/prof bench/instructions.sh        # keep the dumps for callgrind_annotate
+#                                               # (names uncompressed: the kept dump is
+#                                               # the last part, readable on its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,7 +79,7 @@ PY
             extra+=(OTEL_METRICS_EXPORTER=otlp OTEL_METRIC_EXPORT_INTERVAL=1000)
         fi
     fi
-    env "${extra[@]}" valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
+    env "${extra[@]}" valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
         >/dev/null 2>"$work/valgrind.log" &
     pid=$!
     for _ in $(seq 200); do
