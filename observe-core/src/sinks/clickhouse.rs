@@ -23,18 +23,19 @@
 //! and the request-derived labels.
 //!
 //! **Delivery.** A request thread writes its row in `RowBinary` (numbers
-//! as they are in memory, strings after their length) and queues it,
-//! never waiting:
+//! as they are in memory, strings after their length) into a buffer of its
+//! own, then appends it to the rows waiting under a lock held for that
+//! copy alone, never waiting for the server:
 //! [`QUEUE_ROWS`] rows wait at most, more are dropped and counted. The
-//! thread inserts up to [`BATCH_ROWS`] rows at a time, or what came within a
-//! second. A failed insert (connection refused, 5xx) is retried twice,
+//! sender thread takes every waiting row at once when [`BATCH_ROWS`] have
+//! come or a second has passed, and inserts them. A failed insert (connection refused, 5xx) is retried twice,
 //! after 1 and 2 s; then its rows are dropped and counted, so an outage of
 //! the server costs rows, never latency: `observe_clickhouse_rows_total
 //! {outcome="inserted"|"dropped"}` says how many.
 //!
-//! **Cost** (`bench/instructions.sh`, all threads): +3,700 instructions a
-//! request over the logged request (2,300 on the request thread, 1,400 on
-//! the sender's), see `bench/README.md`.
+//! **Cost** (`bench/instructions.sh`, all threads): about +1,600
+//! instructions a request over the logged request (1,413 in the sink's own
+//! functions, 44 of them on the sender thread), see `bench/README.md`.
 //!
 //! **Scale out.** Point the services at a `Distributed` table: each
 //! ClickHouse server keeps the rows of its shard in the local table and
@@ -105,19 +106,21 @@
 //! shop     /users/{id}  200     6.516        9be538bcbe6c6ec7
 //! ```
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::base::queue::{Flushed, flush_through};
 use crate::context::RequestContext;
 use crate::metrics::signals::counters;
 use crate::signals::event::Finished;
 
 /// Rows waiting at most; more are dropped and counted.
 pub const QUEUE_ROWS: usize = 65_536;
-/// Rows per insert at most.
+/// Rows that start an insert before the second is up. An insert takes
+/// every row waiting, so after a slow or failed insert it can carry more
+/// (at most [`QUEUE_ROWS`]).
 pub const BATCH_ROWS: usize = 10_000;
 /// How long a row waits for its batch at most.
 const BATCH_DELAY: Duration = Duration::from_secs(1);
@@ -295,29 +298,75 @@ ENGINE = Distributed({cluster}, currentDatabase(), {table}, cityHash64(trace_id)
     out
 }
 
-/// The installed sink.
+/// The installed sink: the rows waiting for the sender thread, appended
+/// by the request threads and taken whole by the sender.
+///
+/// Why not a channel of rows, as the other exporters have: a row per
+/// request made an allocation, a channel send and receive and a copy into
+/// the batch, 1,400 instructions a request on the sender thread and part
+/// of the request thread's 2,300 (`bench/instructions.sh`, 2026-12-05).
 struct Sink {
-    sender: SyncSender<Message>,
+    pending: Mutex<Pending>,
+    wake: Condvar,
 }
 
-enum Message {
-    Row(Vec<u8>),
-    Flush(SyncSender<()>),
+#[derive(Default)]
+struct Pending {
+    /// `RowBinary` rows, back to back.
+    rows: Vec<u8>,
+    count: usize,
+    /// Who waits for the rows so far to be handled.
+    flushes: Vec<SyncSender<()>>,
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
+
+thread_local! {
+    /// Each request thread's row buffer, reused.
+    static ROW: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
 
 /// Queues the row of a finished request, when the sink is set up.
 pub(crate) fn record(context: &RequestContext, finished: &Finished<'_>) {
     let Some(sink) = SINK.get() else {
         return;
     };
-    let mut row = Vec::with_capacity(256);
-    write_row(&mut row, context, finished);
-    if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-        sink.sender.try_send(Message::Row(row))
-    {
+    let queued = ROW.try_with(|row| match row.try_borrow_mut() {
+        Ok(mut row) => {
+            row.clear();
+            write_row(&mut row, context, finished);
+            sink.append(&row)
+        }
+        Err(_) => write_and_append(sink, context, finished),
+    });
+    // A thread being torn down has no buffer left.
+    let queued = queued.unwrap_or_else(|_| write_and_append(sink, context, finished));
+    if !queued {
         counters().clickhouse.dropped(1);
+    }
+}
+
+fn write_and_append(sink: &Sink, context: &RequestContext, finished: &Finished<'_>) -> bool {
+    let mut row = Vec::with_capacity(512);
+    write_row(&mut row, context, finished);
+    sink.append(&row)
+}
+
+impl Sink {
+    /// Appends one row; false when [`QUEUE_ROWS`] wait already.
+    fn append(&self, row: &[u8]) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.count >= QUEUE_ROWS {
+            return false;
+        }
+        pending.rows.extend_from_slice(row);
+        pending.count += 1;
+        let full = pending.count == BATCH_ROWS;
+        drop(pending);
+        if full {
+            self.wake.notify_one();
+        }
+        true
     }
 }
 
@@ -348,13 +397,18 @@ impl Row<'_> {
         self.0.extend_from_slice(text.as_bytes());
     }
 
+    /// Lowercase hex of an id (16 bytes at most), through a stack buffer:
+    /// one copy instead of a push per digit.
     fn hex(&mut self, bytes: &[u8]) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        self.varint(2 * bytes.len() as u64);
-        for byte in bytes {
-            self.0.push(DIGITS[usize::from(byte >> 4)]);
-            self.0.push(DIGITS[usize::from(byte & 15)]);
+        let bytes = &bytes[..bytes.len().min(16)];
+        let mut digits = [0u8; 32];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 15)];
         }
+        self.varint(2 * bytes.len() as u64);
+        self.0.extend_from_slice(&digits[..2 * bytes.len()]);
     }
 
     fn u16(&mut self, n: u16) {
@@ -382,8 +436,13 @@ impl Row<'_> {
     }
 }
 
+/// Milliseconds to the microsecond (without a 128-bit conversion).
 fn millis(duration: Duration) -> f64 {
-    duration.as_micros() as f64 / 1e3
+    let micros = duration
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(duration.subsec_micros()));
+    micros as f64 / 1e3
 }
 
 /// One row, in [`COLUMNS`]' order.
@@ -394,6 +453,7 @@ fn write_row(out: &mut Vec<u8>, context: &RequestContext, finished: &Finished<'_
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
     let ids = context.trace_ids();
+    out.reserve(256);
     let mut row = Row(out);
     row.u64(micros);
     row.string(&service.name);
@@ -504,7 +564,7 @@ impl ClickHouseBuilder {
             Some(url) => url,
             None => match std::env::var(URL) {
                 Ok(url) if !url.trim().is_empty() => url.trim().to_string(),
-                _ => return Ok(ClickHouseGuard { sender: None }),
+                _ => return Ok(ClickHouseGuard { sink: None }),
             },
         };
         let table = match self.table {
@@ -528,22 +588,21 @@ impl ClickHouseBuilder {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| ClickHouseError::Thread(e.to_string()))?;
-        let (sender, receiver) = sync_channel(QUEUE_ROWS);
         if SINK
             .set(Sink {
-                sender: sender.clone(),
+                pending: Mutex::new(Pending::default()),
+                wake: Condvar::new(),
             })
             .is_err()
         {
             return Err(ClickHouseError::AlreadySet);
         }
+        let sink = SINK.get().ok_or(ClickHouseError::AlreadySet)?;
         std::thread::Builder::new()
             .name("observe-clickhouse".into())
-            .spawn(move || send_rows(&receiver, &client, &target, create))
+            .spawn(move || send_rows(sink, &client, &target, create))
             .map_err(|e| ClickHouseError::Thread(e.to_string()))?;
-        Ok(ClickHouseGuard {
-            sender: Some(sender),
-        })
+        Ok(ClickHouseGuard { sink: Some(sink) })
     }
 }
 
@@ -552,28 +611,35 @@ impl ClickHouseBuilder {
 #[derive(Debug)]
 #[must_use = "dropping the guard stops nothing but the final flush"]
 pub struct ClickHouseGuard {
-    sender: Option<SyncSender<Message>>,
+    sink: Option<&'static Sink>,
 }
 
-impl std::fmt::Debug for Message {
+impl std::fmt::Debug for Sink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Message")
+        f.write_str("Sink")
     }
 }
 
 impl ClickHouseGuard {
     /// Whether rows are being written.
     pub fn is_writing(&self) -> bool {
-        self.sender.is_some()
+        self.sink.is_some()
     }
 
     /// Inserts every row queued so far, waiting at most `timeout`;
     /// whether all were handled (inserted or counted as dropped) in time.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let Some(sender) = &self.sender else {
+        let Some(sink) = self.sink else {
             return true;
         };
-        flush_through(sender, Message::Flush, Instant::now() + timeout) == Flushed::Done
+        let (ack, done) = sync_channel(1);
+        sink.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flushes
+            .push(ack);
+        sink.wake.notify_one();
+        done.recv_timeout(timeout).is_ok()
     }
 }
 
@@ -587,7 +653,12 @@ impl Drop for ClickHouseGuard {
 const ATTEMPTS: u32 = 3;
 
 /// POSTs `query` with `body`; whether the server took it.
-fn post(client: &reqwest::blocking::Client, target: &Target, query: &str, body: Vec<u8>) -> bool {
+fn post(
+    client: &reqwest::blocking::Client,
+    target: &Target,
+    query: &str,
+    body: bytes::Bytes,
+) -> bool {
     let mut url = format!("{}?query={}", target.base, percent_encode(query));
     if let Some(database) = &target.database {
         url.push_str("&database=");
@@ -614,75 +685,74 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// The sender thread.
-fn send_rows(
-    receiver: &Receiver<Message>,
-    client: &reqwest::blocking::Client,
-    target: &Target,
-    create: bool,
-) {
+/// The sender thread: every [`BATCH_DELAY`], or sooner when
+/// [`BATCH_ROWS`] rows or a flush are waiting, it takes every waiting row
+/// and inserts them.
+fn send_rows(sink: &Sink, client: &reqwest::blocking::Client, target: &Target, create: bool) {
     let mut created = !create;
     let insert = format!("INSERT INTO {} ({COLUMNS}) FORMAT RowBinary", target.table);
-    let mut batch = Vec::new();
-    let mut rows = 0u64;
-    let mut oldest: Option<Instant> = None;
-    let mut send = |batch: &mut Vec<u8>, rows: &mut u64| {
-        if *rows == 0 {
-            return;
-        }
-        if !created {
-            created = post(client, target, &ddl(&target.table, None), Vec::new());
-        }
-        let body = std::mem::take(batch);
-        let mut taken = false;
-        for attempt in 1..=ATTEMPTS {
-            if post(client, target, &insert, body.clone()) {
-                taken = true;
-                break;
-            }
-            if attempt < ATTEMPTS {
-                std::thread::sleep(Duration::from_secs(u64::from(attempt)));
-            }
-        }
-        let counters = &counters().clickhouse;
-        if taken {
-            counters.inserted(*rows);
-        } else {
-            counters.dropped(*rows);
-            tracing::warn!(
-                target: "observe::clickhouse",
-                rows = *rows,
-                table = %target.table,
-                "rows not inserted after {ATTEMPTS} attempts: dropped"
-            );
-        }
-        *rows = 0;
-    };
+    // Grows to the largest batch seen (at most 64 MiB), so a steady flow
+    // of rows appends without reallocating.
+    let mut capacity = 256 * 1024;
     loop {
-        let wait = oldest.map_or(BATCH_DELAY, |t| BATCH_DELAY.saturating_sub(t.elapsed()));
-        match receiver.recv_timeout(wait) {
-            Ok(Message::Row(row)) => {
-                batch.extend_from_slice(&row);
-                rows += 1;
-                oldest.get_or_insert_with(Instant::now);
-                if rows >= BATCH_ROWS as u64 {
-                    send(&mut batch, &mut rows);
-                    oldest = None;
+        let (batch, rows, flushes) = {
+            let mut pending = sink.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let deadline = Instant::now() + BATCH_DELAY;
+            while pending.count < BATCH_ROWS && pending.flushes.is_empty() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                pending = sink
+                    .wake
+                    .wait_timeout(pending, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let batch = std::mem::replace(&mut pending.rows, Vec::with_capacity(capacity));
+            (
+                batch,
+                std::mem::take(&mut pending.count) as u64,
+                std::mem::take(&mut pending.flushes),
+            )
+        };
+        if rows > 0 {
+            capacity = capacity.max(batch.len()).min(64 * 1024 * 1024);
+            if !created {
+                created = post(
+                    client,
+                    target,
+                    &ddl(&target.table, None),
+                    bytes::Bytes::new(),
+                );
+            }
+            // One buffer for every attempt: a retry clones a reference.
+            let body = bytes::Bytes::from(batch);
+            let mut taken = false;
+            for attempt in 1..=ATTEMPTS {
+                if post(client, target, &insert, body.clone()) {
+                    taken = true;
+                    break;
+                }
+                if attempt < ATTEMPTS {
+                    std::thread::sleep(Duration::from_secs(u64::from(attempt)));
                 }
             }
-            Ok(Message::Flush(ack)) => {
-                send(&mut batch, &mut rows);
-                oldest = None;
-                let _ = ack.send(());
+            let counters = &counters().clickhouse;
+            if taken {
+                counters.inserted(rows);
+            } else {
+                counters.dropped(rows);
+                tracing::warn!(
+                    target: "observe::clickhouse",
+                    rows,
+                    table = %target.table,
+                    "rows not inserted after {ATTEMPTS} attempts: dropped"
+                );
             }
-            Err(RecvTimeoutError::Timeout) => {
-                send(&mut batch, &mut rows);
-                oldest = None;
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                send(&mut batch, &mut rows);
-                return;
-            }
+        }
+        for ack in flushes {
+            let _ = ack.send(());
         }
     }
 }
