@@ -33,19 +33,6 @@ fn get(addr: &str, path: &str) {
     }
 }
 
-/// `GET path`: the whole answer, head and body.
-fn get_body(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 /// A webhook receiver: every POST's path and JSON body, answered 200.
 fn webhook() -> (String, Receiver<(String, Value)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -260,7 +247,8 @@ fn a_burning_error_budget_pages_through_alertmanager() {
     // served where the link points.
     let status = annotations["status_page"].as_str().unwrap_or_default();
     assert_eq!(status, format!("http://{admin}/observe"), "{alert}");
-    let page = get_body(&admin, "/observe");
+    let (status, _, page) = common::http(&admin, "GET", "/observe", &[], "");
+    assert_eq!(status, 200, "{page}");
     assert!(page.contains("<html"), "{page}");
     // The SQL for the failing requests, its window fixed at firing time:
     // the alert's long window before Prometheus rendered it.

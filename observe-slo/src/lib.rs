@@ -375,23 +375,26 @@ impl Slo {
 
     fn selector(&self, service: &str) -> String {
         let mut selector = format!("job=\"{service}\"");
-        let quoted = |value: &str| value.replace('"', "\\\"");
+        for (label, value) in self.route_match() {
+            let _ = write!(selector, ",{label}=\"{}\"", value.replace('"', "\\\""));
+        }
+        selector
+    }
+
+    /// The labels (and their values) that restrict this SLO to its route:
+    /// `http_route`, or gRPC's `rpc_service` and `rpc_method`.
+    fn route_match(&self) -> Vec<(&'static str, &str)> {
         match (&self.route, &self.indicator) {
             (Some(route), Indicator::GrpcAvailability) => {
                 let (service, method) = route.split_once('/').unwrap_or((route, ""));
-                let _ = write!(
-                    selector,
-                    ",rpc_service=\"{}\",rpc_method=\"{}\"",
-                    quoted(service.trim_start_matches('/')),
-                    quoted(method)
-                );
+                vec![
+                    ("rpc_service", service.trim_start_matches('/')),
+                    ("rpc_method", method),
+                ]
             }
-            (Some(route), _) => {
-                let _ = write!(selector, ",http_route=\"{}\"", quoted(route));
-            }
-            (None, _) => {}
+            (Some(route), _) => vec![("http_route", route.as_str())],
+            (None, _) => Vec::new(),
         }
-        selector
     }
 
     /// The series every request of this SLO is counted in.
@@ -447,20 +450,14 @@ impl Slo {
                 format!("duration_ms > {}", threshold_seconds * 1000.0)
             }
         };
-        match (&self.route, &self.indicator) {
-            (Some(route), Indicator::GrpcAvailability) => {
-                let (service, method) = route.split_once('/').unwrap_or((route, ""));
-                let _ = write!(
-                    condition,
-                    " AND rpc_service = {} AND rpc_method = {}",
-                    quoted(service.trim_start_matches('/')),
-                    quoted(method)
-                );
-            }
-            (Some(route), _) => {
-                let _ = write!(condition, " AND route = {}", quoted(route));
-            }
-            (None, _) => {}
+        for (label, value) in self.route_match() {
+            // The events table names the HTTP route `route`.
+            let column = if label == "http_route" {
+                "route"
+            } else {
+                label
+            };
+            let _ = write!(condition, " AND {column} = {}", quoted(value));
         }
         condition
     }
