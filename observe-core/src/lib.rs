@@ -229,6 +229,7 @@
 //! | `OBSERVE_ADMIN_ADDR` | [`console::AdminConfig::from_env`] | the admin listener's address; `off` for none | `127.0.0.1:9464` |
 //! | `OBSERVE_ADMIN_TOKEN` | [`console::AdminConfig::from_env`] | bearer token admin writes need, 16 to 256 visible ASCII characters; required off loopback | unset: writes only on loopback |
 //! | `OBSERVE_METRICS_ADDR` | [`console::AdminConfig::from_env`] | the old name of `OBSERVE_ADMIN_ADDR`, read when that is unset (with a WARN line) | unset |
+//! | `OBSERVE_ALERT_QUALITY_KEEP` | observe-slo's `quality` (`observe alert-quality`) | set (to anything): each scenario's `rules.yml` and `tests.yml` stay in the temporary directory for a rerun with promtool | unset: removed |
 //!
 //! The drain timeout is read from a variable the service names
 //! ([`shutdown::Shutdown::drain_timeout_from_env`]; the examples use
