@@ -8,6 +8,7 @@
 #
 #   bench/instructions.sh                       # all variants, 5000 requests
 #   REQUESTS=20000 VARIANTS="axum:bare axum:metrics" bench/instructions.sh
+#   PEERS=1 bench/instructions.sh               # and the peers (bench/peers), same run
 #   KEEP=/tmp/prof bench/instructions.sh        # keep the dumps for callgrind_annotate
 #                                               # (names uncompressed: the kept dump is
 #                                               # the last part, readable on its own)
@@ -28,6 +29,20 @@ case " $VARIANTS " in *otlp-*|*:clickhouse*) features+=(sinks) ;; esac
 case " $VARIANTS " in *:profiled*) features+=(profiling) ;; esac
 cargo build --release --locked -q -p observe-bench --features "$(IFS=,; echo "${features[*]}")"
 server=${CARGO_TARGET_DIR:-target}/release/bench-server
+# The peers (bench/peers, its own workspace and lock file) are built only
+# when a `peer:` variant is asked for; PEERS=1 appends all five. A peer's
+# ratio is against the bare server of its framework in the same run.
+ALL_PEERS="peer:axum-prometheus peer:actix-web-prom peer:tracelayer-json peer:hand-rolled peer:otel-tower"
+if [ "${PEERS:-0}" = 1 ]; then VARIANTS="$VARIANTS $ALL_PEERS"; fi
+peer_server=
+case " $VARIANTS " in *" peer:"*)
+    cargo build --release --locked -q --manifest-path bench/peers/Cargo.toml
+    peer_server=${CARGO_TARGET_DIR:-bench/peers/target}/release/peer-server ;;
+esac
+# The framework a variant's ratio is taken against.
+base_of() { # $1 = framework, $2 = mode
+    case "$1:$2" in peer:actix-web-prom) echo actix ;; peer:*) echo axum ;; *) echo "$1" ;; esac
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
@@ -44,7 +59,7 @@ for i in range(n):
 PY
 }
 
-printf '%-16s%16s%10s\n' variant 'instr/request' ratio
+printf '%-24s%16s%10s\n' variant 'instr/request' ratio
 declare -A bare
 for variant in $VARIANTS; do
     framework=${variant%%:*}
@@ -79,7 +94,9 @@ PY
             extra+=(OTEL_METRICS_EXPORTER=otlp OTEL_METRIC_EXPORT_INTERVAL=1000)
         fi
     fi
-    env "${extra[@]}" valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$out.%p" "$server" "$framework" "$mode" "127.0.0.1:$PORT" \
+    command=("$server" "$framework" "$mode")
+    if [ "$framework" = peer ]; then command=("$peer_server" "$mode"); fi
+    env "${extra[@]}" valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$out.%p" "${command[@]}" "127.0.0.1:$PORT" \
         >/dev/null 2>"$work/valgrind.log" &
     pid=$!
     for _ in $(seq 200); do
@@ -100,9 +117,10 @@ PY
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/$framework-$mode.callgrind"; fi
     per=$((total / REQUESTS))
     [ "$mode" = bare ] && bare[$framework]=$per
+    base=$(base_of "$framework" "$mode")
     ratio=-
-    if [ -n "${bare[$framework]:-}" ]; then
-        ratio=$(python3 -c "print(f'{$per / ${bare[$framework]}:.3f}')")
+    if [ -n "${bare[$base]:-}" ]; then
+        ratio=$(python3 -c "print(f'{$per / ${bare[$base]}:.3f}')")
     fi
-    printf '%-16s%16d%10s\n' "$framework/$mode" "$per" "$ratio"
+    printf '%-24s%16d%10s\n' "$framework/$mode" "$per" "$ratio"
 done

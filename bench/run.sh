@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                  # 5 rounds x 5 s per variant
 #   ROUNDS=9 DURATION=10 VARIANTS="axum:bare axum:metrics" bench/run.sh
+#   PEERS=1 bench/run.sh          # and the peers (bench/peers), same rounds
 #
 # The server runs one worker pinned to CPU 0, wrk one thread pinned to CPU 1,
 # so the two do not fight over a core. CPU time per request is the server's
@@ -28,6 +29,20 @@ case " $VARIANTS " in *otlp-*|*:clickhouse*) features+=(sinks) ;; esac
 case " $VARIANTS " in *:profiled*) features+=(profiling) ;; esac
 cargo build --release --locked -q -p observe-bench --features "$(IFS=,; echo "${features[*]}")"
 server=target/release/bench-server
+# The peers (bench/peers, its own workspace and lock file) are built only
+# when a `peer:` variant is asked for; PEERS=1 appends all five. A peer's
+# ratio is against the bare server of its framework in the same run.
+ALL_PEERS="peer:axum-prometheus peer:actix-web-prom peer:tracelayer-json peer:hand-rolled peer:otel-tower"
+if [ "${PEERS:-0}" = 1 ]; then VARIANTS="$VARIANTS $ALL_PEERS"; fi
+peer_server=
+case " $VARIANTS " in *" peer:"*)
+    cargo build --release --locked -q --manifest-path bench/peers/Cargo.toml
+    peer_server=${CARGO_TARGET_DIR:-bench/peers/target}/release/peer-server ;;
+esac
+# The framework a variant's ratio is taken against.
+base_of() { # $1 = framework, $2 = mode
+    case "$1:$2" in peer:actix-web-prom) echo actix ;; peer:*) echo axum ;; *) echo "$1" ;; esac
+}
 results=$(mktemp)
 trap 'rm -f "$results"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
@@ -37,7 +52,9 @@ for round in $(seq "$ROUNDS"); do
     for variant in $VARIANTS; do
         framework=${variant%%:*}
         mode=${variant##*:}
-        taskset -c 0 "$server" "$framework" "$mode" "127.0.0.1:$PORT" >/dev/null &
+        command=("$server" "$framework" "$mode")
+        if [ "$framework" = peer ]; then command=("$peer_server" "$mode"); fi
+        taskset -c 0 "${command[@]}" "127.0.0.1:$PORT" >/dev/null &
         pid=$!
         for _ in $(seq 100); do
             curl -sf "http://127.0.0.1:$PORT/users/1" >/dev/null 2>&1 && break
@@ -74,11 +91,16 @@ for fw, mode, _round, reqs, rps, p99, ticks in rows:
     a["rps"].append(float(rps))
     a["p99"].append(to_ms(p99))
     a["cpu"].append(int(ticks) * tick_us / int(reqs))
-print(f"{'variant':<16}{'req/s':>10}{'p99 ms':>9}{'CPU us/req':>12}{'thrpt x':>9}{'p99 x':>7}{'CPU x':>7}")
+print(f"{'variant':<24}{'req/s':>10}{'p99 ms':>9}{'CPU us/req':>12}{'thrpt x':>9}{'p99 x':>7}{'CPU x':>7}")
 for (fw, mode), a in agg.items():
     med = {k: statistics.median(v) for k, v in a.items()}
-    base = {k: statistics.median(v) for k, v in agg[(fw, "bare")].items()}
-    print(f"{fw + '/' + mode:<16}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}"
+    # A peer against the bare server of its framework.
+    bare_fw = fw if fw != "peer" else ("actix" if mode == "actix-web-prom" else "axum")
+    if (bare_fw, "bare") not in agg:
+        print(f"{fw + '/' + mode:<24}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}  (no {bare_fw}/bare in this run)")
+        continue
+    base = {k: statistics.median(v) for k, v in agg[(bare_fw, "bare")].items()}
+    print(f"{fw + '/' + mode:<24}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}"
           f"{med['rps'] / base['rps']:>9.3f}{med['p99'] / base['p99']:>7.2f}{med['cpu'] / base['cpu']:>7.3f}")
 print(f"(median of {len(a['rps'])} alternating rounds; ratios against the bare framework in the same run)")
 PY
