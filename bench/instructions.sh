@@ -104,8 +104,11 @@ PY
     total=$(awk '/^totals:|^summary:/ {print $2; exit}' "$dump")
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/$framework-$mode.callgrind"; fi
     per=$((total / REQUESTS))
-    [ "$mode" = bare ] && bare[$framework]=$per
-    base=$(base_of "$framework" "$mode")
+    key=$(bare_key "$framework" "$mode")
+    [ -n "$key" ] && bare[$key]=$per
+    peers_bare=0
+    case "$framework:$mode" in peer:actix-*) [ -n "${bare[peer-actix]:-}" ] && peers_bare=1 ;; peer:*) [ -n "${bare[peer-axum]:-}" ] && peers_bare=1 ;; esac
+    base=$(base_of "$framework" "$mode" "$peers_bare")
     ratio=-
     if [ -n "${bare[$base]:-}" ]; then
         ratio=$(python3 -c "print(f'{$per / ${bare[$base]}:.3f}')")

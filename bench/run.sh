@@ -82,12 +82,17 @@ for fw, mode, _round, reqs, rps, p99, ticks in rows:
 print(f"{'variant':<24}{'req/s':>10}{'p99 ms':>9}{'CPU us/req':>12}{'thrpt x':>9}{'p99 x':>7}{'CPU x':>7}")
 for (fw, mode), a in agg.items():
     med = {k: statistics.median(v) for k, v in a.items()}
-    # A peer against the bare server of its framework.
-    bare_fw = fw if fw != "peer" else ("actix" if mode == "actix-web-prom" else "axum")
-    if (bare_fw, "bare") not in agg:
-        print(f"{fw + '/' + mode:<24}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}  (no {bare_fw}/bare in this run)")
+    # A peer against the handler alone in its own binary when measured,
+    # else against bench-server's bare server of its framework.
+    if fw == "peer":
+        kind = "actix" if mode.startswith("actix-") else "axum"
+        key = ("peer", kind + "-bare") if ("peer", kind + "-bare") in agg else (kind, "bare")
+    else:
+        key = (fw, "bare")
+    if key not in agg:
+        print(f"{fw + '/' + mode:<24}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}  (no {key[0]}/{key[1]} in this run)")
         continue
-    base = {k: statistics.median(v) for k, v in agg[(bare_fw, "bare")].items()}
+    base = {k: statistics.median(v) for k, v in agg[key].items()}
     print(f"{fw + '/' + mode:<24}{med['rps']:>10.0f}{med['p99']:>9.2f}{med['cpu']:>12.2f}"
           f"{med['rps'] / base['rps']:>9.3f}{med['p99'] / base['p99']:>7.2f}{med['cpu'] / base['cpu']:>7.3f}")
 print(f"(median of {len(a['rps'])} alternating rounds; ratios against the bare framework in the same run)")

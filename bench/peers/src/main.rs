@@ -17,6 +17,10 @@
 //!   (opentelemetry-instrumentation-tower, metrics only) with the
 //!   OpenTelemetry Prometheus exporter on `/metrics`.
 //!
+//! - `axum-bare`, `actix-bare`: the handler alone, in this binary: the peers
+//!   turn on more of axum's features than bench-server has (feature
+//!   unification), so their ratios are taken against these.
+//!
 //! `BENCH_WORKERS` (default 1) sets the worker threads, as for bench-server.
 
 use axum::Json;
@@ -49,7 +53,7 @@ async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: peer-server axum-prometheus|actix-web-prom|tracelayer-json|hand-rolled|otel-tower ADDR"
+        "usage: peer-server axum-bare|actix-bare|axum-prometheus|actix-web-prom|tracelayer-json|hand-rolled|otel-tower ADDR"
     );
     std::process::exit(2)
 }
@@ -91,8 +95,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, mode, addr] = args.as_slice() else {
         usage()
     };
-    if mode == "actix-web-prom" {
-        return Ok(actix(addr)?);
+    if mode == "actix-web-prom" || mode == "actix-bare" {
+        return Ok(actix(addr, mode == "actix-web-prom")?);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers())
@@ -103,6 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Kept alive for the life of the server.
     let mut _guards: (Option<sentry::ClientInitGuard>, Option<_>) = (None, None);
     let app = match mode.as_str() {
+        "axum-bare" => Router::new().route("/users/{id}", get(user)),
         "axum-prometheus" => {
             let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
             Router::new()
@@ -194,21 +199,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn actix(addr: &str) -> std::io::Result<()> {
+fn actix(addr: &str, observed: bool) -> std::io::Result<()> {
     use actix_web::{App, HttpServer, web};
     actix_web::rt::System::new().block_on(async move {
         let prometheus = actix_web_prom::PrometheusMetricsBuilder::new("api")
             .endpoint("/metrics")
             .build()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(prometheus.clone())
-                .service(web::resource("/users/{id}").get(actix_user))
-        })
-        .workers(workers())
-        .bind(addr)?
-        .run();
+        // Two factories, as bench-server has: no wrapper taxes the bare one.
+        let server = if observed {
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(prometheus.clone())
+                    .service(web::resource("/users/{id}").get(actix_user))
+            })
+            .workers(workers())
+            .bind(addr)?
+            .run()
+        } else {
+            HttpServer::new(|| App::new().service(web::resource("/users/{id}").get(actix_user)))
+                .workers(workers())
+                .bind(addr)?
+                .run()
+        };
         eprintln!("listening on http://{addr}");
         server.await
     })
