@@ -417,18 +417,24 @@ impl Slo {
 
     /// The PromQL error ratio over `window` per value of the labels `by`.
     fn error_ratio_by(&self, service: &str, window: &str, by: &str) -> String {
+        self.ratio_summed(service, window, &format!("sum by ({by}) "))
+    }
+
+    /// The error ratio over `window`, numerator and denominator each
+    /// summed with `sum` (`sum` or `sum by (...) `).
+    fn ratio_summed(&self, service: &str, window: &str, sum: &str) -> String {
         let sel = self.selector(service);
         let metric = self.counted_metric();
-        let total = format!("sum by ({by}) (rate({metric}{{{sel}}}[{window}]))");
+        let total = format!("{sum}(rate({metric}{{{sel}}}[{window}]))");
         match &self.indicator {
             Indicator::GrpcAvailability => format!(
-                "sum by ({by}) (rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
+                "{sum}(rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
             ),
             Indicator::Availability => format!(
-                "sum by ({by}) (rate({metric}{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
+                "{sum}(rate({metric}{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
             ),
             Indicator::Latency { threshold_seconds } => format!(
-                "1 - sum by ({by}) (rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
+                "1 - {sum}(rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
             ),
         }
     }
@@ -464,20 +470,7 @@ impl Slo {
 
     /// The PromQL error ratio over `window`.
     fn error_ratio(&self, service: &str, window: &str) -> String {
-        let sel = self.selector(service);
-        let metric = self.counted_metric();
-        let total = format!("sum(rate({metric}{{{sel}}}[{window}]))");
-        match &self.indicator {
-            Indicator::GrpcAvailability => format!(
-                "sum(rate({metric}{{{sel},rpc_grpc_status_code=~\"{GRPC_SERVER_ERRORS}\"}}[{window}])) / {total}"
-            ),
-            Indicator::Availability => format!(
-                "sum(rate(http_server_request_duration_seconds_count{{{sel},http_response_status_code=~\"5..\"}}[{window}])) / {total}"
-            ),
-            Indicator::Latency { threshold_seconds } => format!(
-                "1 - sum(rate(http_server_request_duration_seconds_bucket{{{sel},le=\"{threshold_seconds:?}\"}}[{window}])) / {total}"
-            ),
-        }
+        self.ratio_summed(service, window, "sum")
     }
 
     fn check(&self, bounds: &[f64]) -> Result<(), SloError> {
