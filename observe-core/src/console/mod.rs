@@ -492,7 +492,6 @@ impl Admin {
     }
 
     /// Every path the admin listener answers.
-    #[cfg(not(feature = "profiling"))]
     pub const PATHS: &'static [&'static str] = &[
         "/metrics",
         "/health/live",
@@ -502,19 +501,7 @@ impl Admin {
         "/observe/api/status",
         "/observe/log-level",
         "/observe/api/slos",
-    ];
-
-    /// Every path the admin listener answers.
-    #[cfg(feature = "profiling")]
-    pub const PATHS: &'static [&'static str] = &[
-        "/metrics",
-        "/health/live",
-        "/health/ready",
-        "/observe",
-        SCRIPT_PATH,
-        "/observe/api/status",
-        "/observe/log-level",
-        "/observe/api/slos",
+        #[cfg(feature = "profiling")]
         PROFILE_PATH,
     ];
 
