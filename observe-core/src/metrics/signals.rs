@@ -5,6 +5,7 @@
 //! Sentry client, one span exporter per process. Every `Observe` renders
 //! them (with its constant labels); they read zero while a signal is off.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -237,46 +238,38 @@ fn render_otlp(
     otlp: &OtlpCounters,
     created: f64,
 ) {
-    let mut labels = String::new();
-    counter_header(
-        out,
-        format,
+    // A series per signal and per value of the family's second label,
+    // read from `counters[signal][value]`.
+    let mut family = |name: &str,
+                      help: &str,
+                      (label, values): (&str, [&str; 2]),
+                      counters: &[[AtomicU64; 2]; OTLP_SIGNALS.len()]| {
+        counter_header(out, format, name, help);
+        let mut labels = String::new();
+        for (signal, signal_name) in OTLP_SIGNALS.iter().enumerate() {
+            for (i, value) in values.iter().enumerate() {
+                labels.clear();
+                let _ = write!(
+                    labels,
+                    "signal=\"{signal_name}\",{label}=\"{value}\"{const_labels}"
+                );
+                let count = load(&counters[signal][i]);
+                write_counter(out, format, name, &labels, count, created);
+            }
+        }
+    };
+    family(
         "observe_otlp_exports",
         "OTLP export requests by signal and outcome (a failure is one that was not taken after its retries).",
+        ("outcome", ["success", "failure"]),
+        &otlp.exports,
     );
-    for (signal, name) in OTLP_SIGNALS.iter().enumerate() {
-        for (outcome, label) in ["success", "failure"].iter().enumerate() {
-            labels.clear();
-            labels.push_str(&format!(
-                "signal=\"{name}\",outcome=\"{label}\"{const_labels}"
-            ));
-            let value = load(&otlp.exports[signal][outcome]);
-            write_counter(out, format, "observe_otlp_exports", &labels, value, created);
-        }
-    }
-    counter_header(
-        out,
-        format,
+    family(
         "observe_otlp_items_dropped",
         "Data points and log records not delivered over OTLP: the export queue was full, or the export failed after its retries.",
+        ("reason", ["queue_full", "export_failed"]),
+        &otlp.dropped,
     );
-    for (signal, name) in OTLP_SIGNALS.iter().enumerate() {
-        for (reason, label) in ["queue_full", "export_failed"].iter().enumerate() {
-            labels.clear();
-            labels.push_str(&format!(
-                "signal=\"{name}\",reason=\"{label}\"{const_labels}"
-            ));
-            let value = load(&otlp.dropped[signal][reason]);
-            write_counter(
-                out,
-                format,
-                "observe_otlp_items_dropped",
-                &labels,
-                value,
-                created,
-            );
-        }
-    }
 }
 
 fn render_logs(
