@@ -156,7 +156,7 @@ where
                     // A response that carries an id already keeps it.
                     let name = &this.names.request_id;
                     if !response.headers().contains_key(name)
-                        && let Ok(id) = HeaderValue::from_str(id)
+                        && let Ok(id) = HeaderValue::from_bytes(id)
                     {
                         response.headers_mut().insert(name.clone(), id);
                     }

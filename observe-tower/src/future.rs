@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::CONTENT_TYPE;
@@ -12,6 +13,7 @@ use observe_core::integration::{CaughtPanic, RequestTracker, poll_handler};
 use pin_project_lite::pin_project;
 
 use crate::body::{GRPC_STATUS, ObservedBody};
+use crate::head::Names;
 
 pin_project! {
     /// Future of [`ObserveService`](crate::ObserveService). Dropping it
@@ -20,8 +22,9 @@ pin_project! {
         #[pin]
         inner: F,
         tracker: Option<RequestTracker>,
-        // The header the request id is echoed in.
-        request_id: HeaderName,
+        // The header the request id is echoed in (shared: the future stays
+        // small and the name is not cloned per request).
+        names: Arc<Names>,
         catch_panics: bool,
     }
 }
@@ -30,13 +33,13 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn new(
         inner: F,
         tracker: RequestTracker,
-        request_id: HeaderName,
+        names: Arc<Names>,
         catch_panics: bool,
     ) -> Self {
         Self {
             inner,
             tracker: Some(tracker),
-            request_id,
+            names,
             catch_panics,
         }
     }
@@ -69,7 +72,7 @@ where
                         tracker.grpc_status(status.as_bytes());
                     }
                     let id = tracker.response(response.status().as_u16());
-                    echo_request_id(&mut response, this.request_id, id);
+                    echo_request_id(&mut response, &this.names.request_id, id);
                 }
                 Poll::Ready(Ok(response.map(|body| ObservedBody::new(body, tracker))))
             }
@@ -92,7 +95,8 @@ where
                     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 }
                 if let Some(tracker) = this.tracker.take() {
-                    echo_request_id(&mut response, this.request_id, tracker.request_id());
+                    let id = tracker.request_id().as_bytes();
+                    echo_request_id(&mut response, &this.names.request_id, id);
                     tracker.panicked();
                 }
                 Poll::Ready(Ok(response))
@@ -103,10 +107,10 @@ where
 
 /// Echoes the request id so a caller can quote it in a bug report, unless
 /// the response carries one already (set by a layer inside ours).
-fn echo_request_id<B>(response: &mut Response<B>, name: &HeaderName, id: &str) {
+fn echo_request_id<B>(response: &mut Response<B>, name: &HeaderName, id: &[u8]) {
     // One lookup: the entry tells whether a layer inside set it already.
     if let Entry::Vacant(slot) = response.headers_mut().entry(name.clone())
-        && let Ok(value) = HeaderValue::from_str(id)
+        && let Ok(value) = HeaderValue::from_bytes(id)
     {
         slot.insert(value);
     }

@@ -63,7 +63,7 @@ where
         ResponseFuture::new(
             self.inner.call(request),
             tracker,
-            self.names.request_id.clone(),
+            Arc::clone(&self.names),
             self.observe.catches_panics(),
         )
     }

@@ -46,16 +46,64 @@ impl TraceIds {
     }
 }
 
-/// A fresh request id: 32 hex digits, unique in the process and across
-/// processes (a per-process random seed mixed with a counter). Not secret:
-/// it is echoed to the caller, so it comes from a generator of its own and
-/// says nothing about the trace ids to come.
-pub(crate) fn new_request_id() -> Box<str> {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&unique().to_be_bytes());
-    id[8..].copy_from_slice(&unique().to_be_bytes());
-    hex(&id).into_boxed_str()
+/// A request id: the caller's when it was sane, else 32 hex digits made
+/// here, kept inline (no allocation for the usual, generated case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RequestId {
+    /// Made here: 32 lowercase hex digits.
+    Generated([u8; 32]),
+    /// Sent by the caller (or a middleware before ours), checked sane.
+    Given(Box<str>),
 }
+
+impl RequestId {
+    /// A fresh request id: 32 hex digits, unique in the process and across
+    /// processes (a per-process random seed mixed with a counter). Not
+    /// secret: it is echoed to the caller, so it comes from a generator of
+    /// its own and says nothing about the trace ids to come.
+    pub(crate) fn new() -> Self {
+        let mut digits = [0u8; 32];
+        let (high, low) = digits.split_at_mut(16);
+        hex_u64(unique(), high);
+        hex_u64(unique(), low);
+        Self::Generated(digits)
+    }
+
+    /// The id's bytes: visible ASCII, a header value as it is.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Generated(digits) => digits,
+            Self::Given(id) => id.as_bytes(),
+        }
+    }
+
+    /// The id as text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Hex digits only: always UTF-8.
+            Self::Generated(digits) => std::str::from_utf8(digits).unwrap_or_default(),
+            Self::Given(id) => id,
+        }
+    }
+}
+
+/// Writes `value` as 16 lowercase hex digits into `out`, two at a time.
+fn hex_u64(value: u64, out: &mut [u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(value.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+    }
+}
+
+/// The two hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
 
 /// 64 bits that differ every call: a random seed mixed with a counter
 /// (SplitMix64's finaliser), a few instructions. Unique, not unpredictable.

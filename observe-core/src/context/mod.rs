@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use crate::base::ids::{TraceIds, new_request_id};
+use crate::base::ids::{RequestId, TraceIds};
 use crate::base::service::Service;
 use crate::metrics::request_labels::{LabelIds, MAX_HTTP_LABELS};
 use crate::metrics::{CacheResult, Families, RouteMetrics};
@@ -154,16 +154,21 @@ pub struct CacheTally {
 }
 
 /// What observe knows about the request being handled.
+///
+/// Only what every request needs is made when it starts; what a handler
+/// does (fields, dependency calls, cache lookups) gets its place on the
+/// first record, so a request that does none of it costs no more.
 #[derive(Debug)]
 pub struct RequestContext {
     pub(crate) families: Arc<Families>,
-    route: OnceLock<Arc<RouteMetrics>>,
-    request_id: OnceLock<Box<str>>,
-    fields: Mutex<Vec<(Box<str>, Box<str>)>>,
-    calls: Mutex<Calls>,
-    hits: AtomicU32,
-    misses: AtomicU32,
-    errors: AtomicU32,
+    /// The route, when known at the start.
+    route: Option<Arc<RouteMetrics>>,
+    /// Else the route, named once: by the framework after routing, or on
+    /// demand when handler code asks first.
+    late_route: OnceLock<Arc<RouteMetrics>>,
+    request_id: RequestId,
+    /// What the handler did, made on its first record.
+    activity: OnceLock<Box<Activity>>,
     method: u8,
     /// What the error tracker may report about the request; only taken
     /// while error tracking is on.
@@ -174,6 +179,16 @@ pub struct RequestContext {
     pub(crate) trace: RequestTrace,
     /// The request-derived labels' value ids; 0 is `_NONE`.
     labels: [AtomicU8; MAX_HTTP_LABELS],
+}
+
+/// What a request's handler did, beyond being called.
+#[derive(Debug, Default)]
+struct Activity {
+    fields: Mutex<Vec<(Box<str>, Box<str>)>>,
+    calls: Mutex<Calls>,
+    hits: AtomicU32,
+    misses: AtomicU32,
+    errors: AtomicU32,
 }
 
 thread_local! {
@@ -188,26 +203,30 @@ impl RequestContext {
         families: &Arc<Families>,
         method: u8,
         route: Option<Arc<RouteMetrics>>,
+        request_id: Option<RequestId>,
     ) -> Arc<Self> {
-        let context = Self {
+        Arc::new(Self {
             families: Arc::clone(families),
-            route: OnceLock::new(),
-            request_id: OnceLock::new(),
-            fields: Mutex::new(Vec::new()),
-            calls: Mutex::new(Calls::default()),
-            hits: AtomicU32::new(0),
-            misses: AtomicU32::new(0),
-            errors: AtomicU32::new(0),
+            route,
+            late_route: OnceLock::new(),
+            request_id: request_id.unwrap_or_else(RequestId::new),
+            activity: OnceLock::new(),
             method,
             details: OnceLock::new(),
             error_reported: AtomicBool::new(false),
             trace: RequestTrace::default(),
             labels: Default::default(),
-        };
-        if let Some(route) = route {
-            let _ = context.route.set(route);
-        }
-        Arc::new(context)
+        })
+    }
+
+    /// What the handler did so far, if it did anything.
+    fn activity(&self) -> Option<&Activity> {
+        self.activity.get().map(|a| &**a)
+    }
+
+    /// Where the handler's records go, made on the first.
+    fn activity_mut(&self) -> &Activity {
+        self.activity.get_or_init(Box::default)
     }
 
     /// Sets the request-derived label `name` to `value`; see
@@ -263,7 +282,10 @@ impl RequestContext {
     }
 
     pub(crate) fn route_metrics(&self) -> &Arc<RouteMetrics> {
-        self.route.get_or_init(|| {
+        if let Some(route) = &self.route {
+            return route;
+        }
+        self.late_route.get_or_init(|| {
             let late = LATE_ROUTE.with(|l| l.borrow().clone());
             let name = late.and_then(|resolve| resolve.late_route());
             self.families.http.route(name.as_deref())
@@ -310,31 +332,29 @@ impl RequestContext {
 
     /// Sets the route once the framework knows it, if nothing read it yet.
     pub(crate) fn settle_route(&self, route: &Arc<RouteMetrics>) {
-        let _ = self.route.set(Arc::clone(route));
+        if self.route.is_none() {
+            let _ = self.late_route.set(Arc::clone(route));
+        }
     }
 
     /// The request id: the caller's `x-request-id` when it was sane, else
     /// one generated for this request.
     pub fn request_id(&self) -> &str {
-        self.request_id.get_or_init(new_request_id)
+        self.request_id.as_str()
     }
 
-    /// Takes the first of the caller's request ids that is sane (1 to 128
-    /// characters of `A-Z a-z 0-9 . _ : -`), else generates one.
-    pub(crate) fn accept_request_id<'a>(&self, values: impl IntoIterator<Item = &'a [u8]>) -> &str {
-        let sane = values
-            .into_iter()
-            .find(|h| is_sane_request_id(h))
-            .and_then(|h| std::str::from_utf8(h).ok());
-        self.request_id
-            .get_or_init(|| sane.map_or_else(new_request_id, Box::from))
+    /// The request id's bytes, to echo as a header value (no check that
+    /// they are text: they are ASCII).
+    pub(crate) fn request_id_bytes(&self) -> &[u8] {
+        self.request_id.as_bytes()
     }
 
     /// Adds a field to this request's event (at most
     /// [`MAX_EVENT_FIELDS`]; values longer than [`MAX_FIELD_LEN`] bytes are
     /// cut). Redacted like every log field.
     pub fn add_field(&self, key: &str, value: impl std::fmt::Display) {
-        let mut fields = self.fields.lock().unwrap_or_else(|p| p.into_inner());
+        let activity = self.activity_mut();
+        let mut fields = activity.fields.lock().unwrap_or_else(|p| p.into_inner());
         if fields.len() >= MAX_EVENT_FIELDS {
             return;
         }
@@ -351,28 +371,34 @@ impl RequestContext {
 
     /// The fields added with [`add_field`](Self::add_field).
     pub fn fields(&self) -> Vec<(Box<str>, Box<str>)> {
-        self.fields
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.activity().map_or_else(Vec::new, |a| {
+            a.fields.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        })
     }
 
     /// The dependency calls made so far.
     pub fn calls(&self) -> Calls {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.activity().map_or_else(Calls::default, |a| {
+            a.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        })
     }
 
     /// The cache lookups made so far.
     pub fn cache(&self) -> CacheTally {
-        CacheTally {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-        }
+        self.activity()
+            .map_or_else(CacheTally::default, |a| CacheTally {
+                hits: a.hits.load(Ordering::Relaxed),
+                misses: a.misses.load(Ordering::Relaxed),
+                errors: a.errors.load(Ordering::Relaxed),
+            })
     }
 
     pub(crate) fn record_call(&self, record: CallRecord) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut calls = self
+            .activity_mut()
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         calls.count = calls.count.saturating_add(1);
         calls.total = calls.total.saturating_add(record.duration);
         if calls.listed.len() < MAX_CALLS_LISTED {
@@ -381,13 +407,24 @@ impl RequestContext {
     }
 
     pub(crate) fn count_cache(&self, result: CacheResult) {
+        let activity = self.activity_mut();
         let counter = match result {
-            CacheResult::Hit => &self.hits,
-            CacheResult::Miss => &self.misses,
-            CacheResult::Error => &self.errors,
+            CacheResult::Hit => &activity.hits,
+            CacheResult::Miss => &activity.misses,
+            CacheResult::Error => &activity.errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The first of the caller's request ids that is sane (1 to 128
+/// characters of `A-Z a-z 0-9 . _ : -`), else a generated one.
+pub(crate) fn accept_request_id<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> RequestId {
+    values
+        .into_iter()
+        .find(|h| is_sane_request_id(h))
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .map_or_else(RequestId::new, |id| RequestId::Given(id.into()))
 }
 
 /// Whether a request id from outside may be used as it is: it reaches log
@@ -503,13 +540,14 @@ mod tests {
     fn request_ids_are_taken_when_sane_and_generated_otherwise() {
         let observe = crate::Observe::builder().build().expect("defaults");
         let id = |header: Option<&[u8]>| {
-            RequestContext::new(observe.families(), 0, None)
-                .accept_request_id(header)
+            let id = accept_request_id(header);
+            RequestContext::new(observe.families(), 0, None, Some(id))
+                .request_id()
                 .to_string()
         };
         // The first sane one of several.
-        let first_sane = RequestContext::new(observe.families(), 0, None)
-            .accept_request_id([&b"bad id!"[..], b"good-2", b"good-3"])
+        let first_sane = accept_request_id([&b"bad id!"[..], b"good-2", b"good-3"])
+            .as_str()
             .to_string();
         assert_eq!(first_sane, "good-2");
         assert_eq!(id(Some(b"abc-123.X_y:z")), "abc-123.X_y:z");
@@ -531,7 +569,7 @@ mod tests {
     #[test]
     fn added_fields_are_bounded() {
         let observe = crate::Observe::builder().build().expect("defaults");
-        let context = RequestContext::new(observe.families(), 0, None);
+        let context = RequestContext::new(observe.families(), 0, None, None);
         for i in 0..100 {
             context.add_field(&format!("k{i}"), "é".repeat(1000));
         }

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::head::{self, Header, RequestHead};
-use crate::context::{RequestContext, RequestDetails};
+use crate::base::ids::RequestId;
+use crate::context::{RequestContext, RequestDetails, accept_request_id};
 use crate::metrics::console::recent::CALLS_KEPT;
 use crate::metrics::console::{KeptCall, KeptRequest};
 use crate::metrics::labels::CANCELLED_STATUS;
@@ -48,8 +49,9 @@ pub struct RequestTracker {
     status: Option<u16>,
     response_body_size: u64,
     recorded: bool,
-    /// A gRPC call: its path and the `grpc-status` seen, if any.
-    grpc: Option<Grpc>,
+    /// A gRPC call: its path and the `grpc-status` seen, if any (boxed:
+    /// the tracker moves with every response, most of which are not gRPC).
+    grpc: Option<Box<Grpc>>,
 }
 
 /// What the recorder keeps of a gRPC call until it ends.
@@ -74,6 +76,7 @@ pub(crate) fn start(
     method: &str,
     route: Option<&str>,
     cache: Option<&RouteCache>,
+    request_id: Option<RequestId>,
 ) -> RequestTracker {
     let http = &families.http;
     let metrics = match (route, cache) {
@@ -91,7 +94,12 @@ pub(crate) fn start(
     metrics.active().inc(method);
     // Without a route the context names it lazily: the request may be
     // unmatched, or the framework may route after its middleware.
-    let context = RequestContext::new(families, method, route.map(|_| Arc::clone(&metrics)));
+    let context = RequestContext::new(
+        families,
+        method,
+        route.map(|_| Arc::clone(&metrics)),
+        request_id,
+    );
     RequestTracker {
         route: metrics,
         context,
@@ -113,19 +121,17 @@ pub(crate) fn track(
     route: Option<&str>,
     cache: Option<&RouteCache>,
 ) -> RequestTracker {
-    let mut tracker = start(families, head.method(), route, cache);
+    // The first sane id the caller (or a middleware before ours) sent.
+    let request_id = accept_request_id(head.values(Header::RequestId));
+    let mut tracker = start(families, head.method(), route, cache, Some(request_id));
     tracker.request_body_size = head::body_size(head);
     // gRPC calls are POSTs: other methods skip the header lookup.
     if head.method() == "POST" && is_grpc(head::only(head.values(Header::ContentType))) {
-        tracker.grpc = Some(Grpc {
+        tracker.grpc = Some(Box::new(Grpc {
             path: head.path().into(),
             status: None,
-        });
+        }));
     }
-    // The first sane id the caller (or a middleware before ours) sent.
-    tracker
-        .context
-        .accept_request_id(head.values(Header::RequestId));
     let traceparent = head::only(head.values(Header::Traceparent));
     if traceparent.is_some() || trace::is_exporting() {
         // Meaningless without a traceparent: not even looked up.
@@ -258,12 +264,12 @@ impl RequestTracker {
     }
 
     /// The handler produced a response with this status code; returns the
-    /// request id to echo in the response's request-id header. Latency
-    /// keeps running until [`finish`](Self::finish): the body still has to
-    /// be sent.
-    pub fn response(&mut self, status: u16) -> &str {
+    /// request id's bytes (visible ASCII) to echo in the response's
+    /// request-id header. Latency keeps running until
+    /// [`finish`](Self::finish): the body still has to be sent.
+    pub fn response(&mut self, status: u16) -> &[u8] {
         self.status = Some(status);
-        self.context.request_id()
+        self.context.request_id_bytes()
     }
 
     /// Whether the request is a HEAD, whose answer has no body.
