@@ -62,10 +62,12 @@ async fn a_black_holed_sentry_slows_nothing_and_drops_are_counted() {
         let full = after.1 - before.1;
         assert!(captured >= REQUESTS as f64, "captured {captured}");
         // At most the two queues (the capture thread's and the sender's, 10
-        // each) and the one envelope in flight were kept: on a busy machine
-        // the capture queue may still hold its 10 when this counts.
+        // each), the report the capture thread is turning into an envelope
+        // and the one envelope in flight were kept: on a busy machine the
+        // capture queue may still hold its 10 when this counts (CI once saw
+        // 22 kept).
         assert!(
-            full >= captured - 21.0,
+            full >= captured - 22.0,
             "captured {captured}, dropped {full}"
         );
         assert_eq!(after.2, 0.0, "nothing was sent");
