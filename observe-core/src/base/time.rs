@@ -52,6 +52,33 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Unix seconds from an RFC 3339 time: `2026-12-01T09:30:00Z`,
 /// `2026-12-01T10:30:00.5+01:00`; `None` if it is not one.
 pub fn parse_rfc3339(text: &str) -> Option<f64> {
+    let (seconds, fraction) = split_rfc3339(text)?;
+    let fraction = match fraction {
+        "" => 0.0,
+        digits => format!("0.{digits}").parse().ok()?,
+    };
+    Some(seconds as f64 + fraction)
+}
+
+/// Unix nanoseconds from an RFC 3339 time, exactly (digits past the ninth
+/// are dropped); `None` if it is not one or is before 1970. No float and
+/// no allocation: the OTLP log exporter reads one per line.
+pub(crate) fn rfc3339_unix_nanos(text: &str) -> Option<u64> {
+    let (seconds, fraction) = split_rfc3339(text)?;
+    let mut nanos = 0u64;
+    for position in 0..9 {
+        let digit = fraction.as_bytes().get(position).map_or(0, |d| d - b'0');
+        nanos = nanos * 10 + u64::from(digit);
+    }
+    u64::try_from(seconds)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+}
+
+/// An RFC 3339 time as whole Unix seconds and the digits of its fraction
+/// (empty without one).
+fn split_rfc3339(text: &str) -> Option<(i64, &str)> {
     let bytes = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| digits_of(text.get(range)?);
     if bytes.len() < 20
@@ -75,15 +102,14 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
     if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let mut rest = &text[19..];
-    let mut fraction = 0.0;
+    let mut rest = text.get(19..)?;
+    let mut fraction = "";
     if let Some(after) = rest.strip_prefix('.') {
         let count = after.bytes().take_while(u8::is_ascii_digit).count();
         if count == 0 {
             return None;
         }
-        fraction = format!("0.{}", &after[..count]).parse().ok()?;
-        rest = &after[count..];
+        (fraction, rest) = after.split_at(count);
     }
     let offset = match rest {
         "Z" | "z" => 0,
@@ -96,8 +122,8 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
             if rest.len() != 6 || rest.as_bytes()[3] != b':' {
                 return None;
             }
-            let hours = digits_of(&rest[1..3])?;
-            let minutes = digits_of(&rest[4..6])?;
+            let hours = digits_of(rest.get(1..3)?)?;
+            let minutes = digits_of(rest.get(4..6)?)?;
             if hours > 23 || minutes > 59 {
                 return None;
             }
@@ -105,16 +131,21 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
         }
     };
     let days = days_from_civil(year, month, day);
-    let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
-    Some(seconds as f64 + fraction)
+    Some((
+        days * 86400 + hour * 3600 + minute * 60 + second - offset,
+        fraction,
+    ))
 }
 
-/// A run of ASCII digits as a number (no sign, no spaces).
+/// A short run of ASCII digits as a number (no sign, no spaces).
 fn digits_of(text: &str) -> Option<i64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse().ok()
+    Some(
+        text.bytes()
+            .fold(0, |n, digit| n * 10 + i64::from(digit - b'0')),
+    )
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -182,6 +213,28 @@ mod tests {
             "yesterday",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
+            assert_eq!(rfc3339_unix_nanos(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc3339_nanoseconds_are_exact() {
+        let nanos = rfc3339_unix_nanos;
+        assert_eq!(nanos("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            nanos("2026-12-01T10:30:00.25+01:00"),
+            Some(1_796_117_400_250_000_000)
+        );
+        // Every digit of a line's microseconds, which an f64 of nanoseconds
+        // since 1970 cannot hold.
+        assert_eq!(
+            nanos("2025-11-25T19:42:34.123456Z"),
+            Some(1_764_099_754_123_456_000)
+        );
+        assert_eq!(
+            nanos("2025-11-25T19:42:34.1234567891Z"),
+            Some(1_764_099_754_123_456_789)
+        );
+        assert_eq!(nanos("1969-12-31T23:59:59Z"), None);
     }
 }

@@ -298,7 +298,7 @@ impl<'de> serde::de::Visitor<'de> for Line<'_> {
             match key.as_ref() {
                 "timestamp" => {
                     let Key(text) = map.next_value::<Key<'de>>()?;
-                    time = crate::base::time::parse_rfc3339(&text);
+                    time = crate::base::time::rfc3339_unix_nanos(&text);
                 }
                 "level" => level = Some(map.next_value::<Key<'de>>()?),
                 "service" => service = Some(map.next_value::<Key<'de>>()?.0.into_owned()),
@@ -320,10 +320,7 @@ impl<'de> serde::de::Visitor<'de> for Line<'_> {
                 }
             }
         }
-        w.fixed64(
-            field::TIME,
-            time.map_or(self.now, |seconds| (seconds * 1e9) as u64),
-        );
+        w.fixed64(field::TIME, time.unwrap_or(self.now));
         w.fixed64(field::OBSERVED_TIME, self.now);
         let level = level.map_or(Cow::Borrowed("INFO"), |Key(level)| level);
         w.int64(field::SEVERITY_NUMBER, severity(&level));
@@ -474,9 +471,15 @@ fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != 2 * N {
         return None;
     }
+    let nibble = |digit: u8| match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    };
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(out)
 }

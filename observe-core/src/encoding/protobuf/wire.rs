@@ -2,9 +2,10 @@
 //! needs: varints, zigzag integers, doubles, strings, nested and packed
 //! fields, and the length-delimited framing of a stream of messages.
 //!
-//! A nested message is written in place and its length put in front of
-//! it afterwards (one `rotate_right` of its own bytes), so no size pass
-//! and no scratch buffer per message is needed.
+//! A nested message is written in place after one byte kept for its
+//! length, which nearly every message fits; a longer one moves its own
+//! bytes once to make room for the rest of the varint. No size pass and no
+//! scratch buffer per message is needed.
 
 /// Wire types (the low three bits of a field's key).
 const VARINT: u64 = 0;
@@ -191,13 +192,18 @@ impl Writer {
     }
 
     fn length_prefixed<R>(&mut self, write: impl FnOnce(&mut Self) -> R) -> R {
+        // One byte holds lengths below 128.
+        self.buf.push(0);
         let start = self.buf.len();
         let result = write(self);
         let length = (self.buf.len() - start) as u64;
         let mut prefix = [0u8; MAX_VARINT];
         let n = encode_varint(length, &mut prefix);
-        self.buf.extend_from_slice(&prefix[..n]);
-        self.buf[start..].rotate_right(n);
+        self.buf[start - 1] = prefix[0];
+        if n > 1 {
+            // One move of the message's bytes (a memmove), not a rotation.
+            self.buf.splice(start..start, prefix[1..n].iter().copied());
+        }
         result
     }
 }
