@@ -297,6 +297,15 @@ impl RequestContext {
         self.families.http.methods.name(self.method)
     }
 
+    /// The method for an API that keeps it: borrowed for a standard
+    /// method, copied only for an extra one.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn method_owned(&self) -> std::borrow::Cow<'static, str> {
+        use crate::metrics::labels::Methods;
+        Methods::static_name(self.method)
+            .map_or_else(|| self.method().to_string().into(), Into::into)
+    }
+
     /// The service this request is served by (its `Observe`'s identity).
     pub(crate) fn service(&self) -> &Service {
         &self.families.service

@@ -116,6 +116,13 @@ impl Methods {
         &self.names[usize::from(index)]
     }
 
+    /// The name as a `'static` string when it is a standard method (no
+    /// copy needed to hand it to an API that keeps it).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn static_name(index: u8) -> Option<&'static str> {
+        STANDARD_METHODS.get(usize::from(index)).copied()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.names.len()
     }

@@ -63,10 +63,10 @@ pub(crate) fn start_request(
     let tracer = exporting.tracer_for(context.service());
     let span = tracer
         // Named by the method alone until the route is known, at the end.
-        .span_builder(context.method().to_string())
+        .span_builder(context.method_owned())
         .with_kind(SpanKind::Server)
         .with_attributes([
-            KeyValue::new("http.request.method", context.method().to_string()),
+            KeyValue::new("http.request.method", context.method_owned()),
             KeyValue::new("url.scheme", "http"),
         ])
         .start_with_context(tracer, &parent);
