@@ -172,7 +172,7 @@ pub struct RequestContext {
     method: u8,
     /// What the error tracker may report about the request; only taken
     /// while error tracking is on.
-    details: OnceLock<RequestDetails>,
+    details: Option<RequestDetails>,
     /// An error event (panic, ERROR line) was already sent for this
     /// request, so its 5xx is not reported again.
     error_reported: AtomicBool,
@@ -204,6 +204,7 @@ impl RequestContext {
         method: u8,
         route: Option<Arc<RouteMetrics>>,
         request_id: Option<RequestId>,
+        details: Option<RequestDetails>,
     ) -> Arc<Self> {
         Arc::new(Self {
             families: Arc::clone(families),
@@ -212,7 +213,7 @@ impl RequestContext {
             request_id: request_id.unwrap_or_else(RequestId::new),
             activity: OnceLock::new(),
             method,
-            details: OnceLock::new(),
+            details,
             error_reported: AtomicBool::new(false),
             trace: RequestTrace::default(),
             labels: Default::default(),
@@ -312,11 +313,7 @@ impl RequestContext {
     }
 
     pub(crate) fn details(&self) -> Option<&RequestDetails> {
-        self.details.get()
-    }
-
-    pub(crate) fn set_details(&self, details: RequestDetails) {
-        let _ = self.details.set(details);
+        self.details.as_ref()
     }
 
     /// Marks that an error event was sent for this request; returns whether
@@ -550,7 +547,7 @@ mod tests {
         let observe = crate::Observe::builder().build().expect("defaults");
         let id = |header: Option<&[u8]>| {
             let id = accept_request_id(header);
-            RequestContext::new(observe.families(), 0, None, Some(id))
+            RequestContext::new(observe.families(), 0, None, Some(id), None)
                 .request_id()
                 .to_string()
         };
@@ -578,7 +575,7 @@ mod tests {
     #[test]
     fn added_fields_are_bounded() {
         let observe = crate::Observe::builder().build().expect("defaults");
-        let context = RequestContext::new(observe.families(), 0, None, None);
+        let context = RequestContext::new(observe.families(), 0, None, None, None);
         for i in 0..100 {
             context.add_field(&format!("k{i}"), "é".repeat(1000));
         }

@@ -335,7 +335,7 @@ impl Observe {
     /// assert!(observe.render(observe_core::Format::Text).into_text().contains("http_route=\"/users/{id}\""));
     /// ```
     pub fn start_request(&self, method: &str, route: Option<&str>) -> RequestTracker {
-        request::start(&self.families, method, route, None, None)
+        request::start(&self.families, method, route, None)
     }
 
     /// Instrumentation for the cache called `name` (a fixed name from your

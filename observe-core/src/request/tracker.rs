@@ -76,10 +76,20 @@ pub(crate) fn start(
     method: &str,
     route: Option<&str>,
     cache: Option<&RouteCache>,
-    request_id: Option<RequestId>,
 ) -> RequestTracker {
+    let metrics = route_metrics(families, route, cache);
+    begin(families, method, metrics, route.is_some(), None, None)
+}
+
+/// The metrics of `route` (through `cache` when given); the unmatched
+/// route's without one.
+fn route_metrics(
+    families: &Families,
+    route: Option<&str>,
+    cache: Option<&RouteCache>,
+) -> Arc<RouteMetrics> {
     let http = &families.http;
-    let metrics = match (route, cache) {
+    match (route, cache) {
         (Some(route), Some(cache)) => match cache.slot.get() {
             Some(cached) if &*cached.name == route => Arc::clone(cached),
             _ => {
@@ -89,16 +99,29 @@ pub(crate) fn start(
             }
         },
         (route, _) => http.route(route),
-    };
-    let method = http.methods.index(method);
+    }
+}
+
+/// Counts the request in flight and makes its context, with what is
+/// already known of it.
+fn begin(
+    families: &Arc<Families>,
+    method: &str,
+    metrics: Arc<RouteMetrics>,
+    route_known: bool,
+    request_id: Option<RequestId>,
+    details: Option<RequestDetails>,
+) -> RequestTracker {
+    let method = families.http.methods.index(method);
     metrics.active().inc(method);
     // Without a route the context names it lazily: the request may be
     // unmatched, or the framework may route after its middleware.
     let context = RequestContext::new(
         families,
         method,
-        route.map(|_| Arc::clone(&metrics)),
+        route_known.then(|| Arc::clone(&metrics)),
         request_id,
+        details,
     );
     RequestTracker {
         route: metrics,
@@ -123,7 +146,18 @@ pub(crate) fn track(
 ) -> RequestTracker {
     // The first sane id the caller (or a middleware before ours) sent.
     let request_id = accept_request_id(head.values(Header::RequestId));
-    let mut tracker = start(families, head.method(), route, cache, Some(request_id));
+    let metrics = route_metrics(families, route, cache);
+    // What an error report may need, copied while the request is at hand.
+    let details = (errors_on() && !metrics.excluded)
+        .then(|| RequestDetails::new(head.path(), head.query(), head.headers()));
+    let mut tracker = begin(
+        families,
+        head.method(),
+        metrics,
+        route.is_some(),
+        Some(request_id),
+        details,
+    );
     tracker.request_body_size = head::body_size(head);
     // gRPC calls are POSTs: other methods skip the header lookup.
     if head.method() == "POST" && is_grpc(head::only(head.values(Header::ContentType))) {
@@ -149,10 +183,6 @@ pub(crate) fn track(
         let headers: Vec<(&str, &[u8])> = head.headers().collect();
         let request = LabelRequest::new(head.method(), head.path(), &headers);
         tracker.context.set_label_ids(labels.classify(&request));
-    }
-    if errors_on() && !tracker.route.excluded {
-        let details = RequestDetails::new(head.path(), head.query(), head.headers());
-        tracker.context.set_details(details);
     }
     tracker
 }

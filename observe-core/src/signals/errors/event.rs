@@ -234,7 +234,7 @@ fn to_request(details: &RequestDetails, method: &str) -> Request {
     let target = details.target();
     let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query.to_string())),
-        None => (target, None),
+        None => (&*target, None),
     };
     let host = details
         .headers()
@@ -249,7 +249,7 @@ fn to_request(details: &RequestDetails, method: &str) -> Request {
         // unless opted in) by `scrub`, before anything leaves.
         headers: details
             .headers()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.into_owned()))
             .collect(),
         ..Default::default()
     }
