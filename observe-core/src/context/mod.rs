@@ -226,7 +226,7 @@ impl RequestContext {
     }
 
     /// Where the handler's records go, made on the first.
-    fn activity_mut(&self) -> &Activity {
+    fn activity_or_new(&self) -> &Activity {
         self.activity.get_or_init(Box::default)
     }
 
@@ -359,7 +359,7 @@ impl RequestContext {
     /// [`MAX_EVENT_FIELDS`]; values longer than [`MAX_FIELD_LEN`] bytes are
     /// cut). Redacted like every log field.
     pub fn add_field(&self, key: &str, value: impl std::fmt::Display) {
-        let activity = self.activity_mut();
+        let activity = self.activity_or_new();
         let mut fields = activity.fields.lock().unwrap_or_else(|p| p.into_inner());
         if fields.len() >= MAX_EVENT_FIELDS {
             return;
@@ -401,7 +401,7 @@ impl RequestContext {
 
     pub(crate) fn record_call(&self, record: CallRecord) {
         let mut calls = self
-            .activity_mut()
+            .activity_or_new()
             .calls
             .lock()
             .unwrap_or_else(|p| p.into_inner());
@@ -413,7 +413,7 @@ impl RequestContext {
     }
 
     pub(crate) fn count_cache(&self, result: CacheResult) {
-        let activity = self.activity_mut();
+        let activity = self.activity_or_new();
         let counter = match result {
             CacheResult::Hit => &activity.hits,
             CacheResult::Miss => &activity.misses,
