@@ -393,8 +393,13 @@ impl Row<'_> {
     }
 
     fn string(&mut self, text: &str) {
-        self.varint(text.len() as u64);
-        self.0.extend_from_slice(text.as_bytes());
+        self.bytes(text.as_bytes());
+    }
+
+    /// A `String` column from bytes known to be text (no UTF-8 check).
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.varint(bytes.len() as u64);
+        self.0.extend_from_slice(bytes);
     }
 
     /// Lowercase hex of an id (16 bytes at most), through a stack buffer:
@@ -463,7 +468,8 @@ fn write_row(out: &mut Vec<u8>, context: &RequestContext, finished: &Finished<'_
     row.u16(finished.status);
     row.f64(millis(finished.duration));
     row.string(finished.error_type.as_deref().unwrap_or_default());
-    row.string(context.request_id());
+    // ASCII by construction: written without going through `str`.
+    row.bytes(context.request_id_bytes());
     row.hex(&ids.trace_id);
     row.hex(&ids.span_id);
     match finished.request_body_bytes {
