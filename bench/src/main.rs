@@ -29,56 +29,18 @@
 //! timeouts, a connection cap) instead of `axum::serve`
 //! (`bench/flood-memory.sh` compares the two).
 
-use axum::Json;
+mod handler;
+
 use axum::Router;
-use axum::extract::Path;
 use axum::routing::get;
+use handler::{actix_user, actix_user_logged, user, user_logged, workers};
 use observe_core::Observe;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct User {
-    id: u64,
-    name: &'static str,
-}
-
-async fn user(Path(id): Path<u64>) -> Json<User> {
-    Json(User { id, name: "bench" })
-}
-
-async fn user_logged(Path(id): Path<u64>) -> Json<User> {
-    tracing::info!(user_id = id, "user served");
-    Json(User { id, name: "bench" })
-}
-
-async fn actix_user_logged(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
-    tracing::info!(user_id = *id, "user served");
-    actix_user(id).await
-}
-
-async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(User {
-        id: *id,
-        name: "bench",
-    })
-}
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled|otlp-logs|otlp-metrics|clickhouse|profiled ADDR (noop, profiled: axum only)"
     );
     std::process::exit(2)
-}
-
-/// `BENCH_WORKERS`, default 1: the load generator gets the other core.
-fn workers() -> usize {
-    match std::env::var("BENCH_WORKERS") {
-        Ok(value) => value.parse().unwrap_or_else(|_| {
-            eprintln!("BENCH_WORKERS: expected a number of threads, got {value:?}");
-            std::process::exit(2)
-        }),
-        Err(_) => 1,
-    }
 }
 
 fn actix(observe: Observe, observed: bool, logged: bool, addr: &str) -> std::io::Result<()> {

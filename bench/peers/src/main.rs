@@ -23,50 +23,22 @@
 //!
 //! `BENCH_WORKERS` (default 1) sets the worker threads, as for bench-server.
 
-use axum::Json;
+// bench-server's handler and worker count, the same file: observe and the
+// peers serve the same code. The logged actix handler is bench-server's
+// only.
+#[allow(dead_code)]
+#[path = "../../src/handler.rs"]
+mod handler;
+
 use axum::Router;
-use axum::extract::Path;
 use axum::routing::get;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct User {
-    id: u64,
-    name: &'static str,
-}
-
-async fn user(Path(id): Path<u64>) -> Json<User> {
-    Json(User { id, name: "bench" })
-}
-
-async fn user_logged(Path(id): Path<u64>) -> Json<User> {
-    tracing::info!(user_id = id, "user served");
-    Json(User { id, name: "bench" })
-}
-
-async fn actix_user(id: actix_web::web::Path<u64>) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(User {
-        id: *id,
-        name: "bench",
-    })
-}
+use handler::{actix_user, user, user_logged, workers};
 
 fn usage() -> ! {
     eprintln!(
         "usage: peer-server axum-bare|actix-bare|axum-prometheus|actix-web-prom|tracelayer-json|hand-rolled|otel-tower ADDR"
     );
     std::process::exit(2)
-}
-
-/// `BENCH_WORKERS`, default 1: the load generator gets the other core.
-fn workers() -> usize {
-    match std::env::var("BENCH_WORKERS") {
-        Ok(value) => value.parse().unwrap_or_else(|_| {
-            eprintln!("BENCH_WORKERS: expected a number of threads, got {value:?}");
-            std::process::exit(2)
-        }),
-        Err(_) => 1,
-    }
 }
 
 /// tower-http's `TraceLayer` with its span and response event at INFO
