@@ -64,8 +64,8 @@ impl RequestId {
     pub(crate) fn new() -> Self {
         let mut digits = [0u8; 32];
         let (high, low) = digits.split_at_mut(16);
-        hex_u64(unique(), high);
-        hex_u64(unique(), low);
+        write_hex(&unique().to_be_bytes(), high);
+        write_hex(&unique().to_be_bytes(), low);
         Self::Generated(digits)
     }
 
@@ -87,10 +87,11 @@ impl RequestId {
     }
 }
 
-/// Writes `value` as 16 lowercase hex digits into `out`, two at a time.
-fn hex_u64(value: u64, out: &mut [u8]) {
-    for (pair, byte) in out.chunks_exact_mut(2).zip(value.to_be_bytes()) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+/// Writes the lowercase hex digits of `bytes` into `out`, two at a time,
+/// as far as `out` holds them (two bytes of `out` per byte).
+pub(crate) fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
     }
 }
 
@@ -138,10 +139,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn push_hex(out: &mut String, bytes: &[u8]) {
     let mut digits = [0u8; 32];
     let bytes = &bytes[..bytes.len().min(16)];
-    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
+    write_hex(bytes, &mut digits);
     if let Ok(text) = std::str::from_utf8(&digits[..bytes.len() * 2]) {
         out.push_str(text);
     }
@@ -189,5 +187,25 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert!(ids.iter().all(|id| *id != [0; 16]));
         assert_ne!(new_span_id(), [0; 8]);
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_bounded() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+        // Ids are 16 bytes at most.
+        assert_eq!(hex(&[0x11; 20]), "11".repeat(16));
+        let mut short = [b'-'; 5];
+        write_hex(&[0xc0, 0xde, 0x01], &mut short);
+        assert_eq!(&short, b"c0de-");
+        match RequestId::new() {
+            RequestId::Generated(digits) => {
+                assert!(
+                    digits
+                        .iter()
+                        .all(|d| d.is_ascii_hexdigit() && !d.is_ascii_uppercase())
+                );
+            }
+            RequestId::Given(_) => panic!("a new id is generated"),
+        }
     }
 }

@@ -405,13 +405,9 @@ impl Row<'_> {
     /// Lowercase hex of an id (16 bytes at most), through a stack buffer:
     /// one copy instead of a push per digit.
     fn hex(&mut self, bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let bytes = &bytes[..bytes.len().min(16)];
         let mut digits = [0u8; 32];
-        for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 15)];
-        }
+        crate::base::ids::write_hex(bytes, &mut digits);
         self.varint(2 * bytes.len() as u64);
         self.0.extend_from_slice(&digits[..2 * bytes.len()]);
     }
