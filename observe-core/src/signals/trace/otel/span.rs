@@ -61,12 +61,13 @@ pub(crate) fn start_request(
         None => OtelContext::new(),
     };
     let tracer = exporting.tracer_for(context.service());
+    let method = context.method_owned();
     let span = tracer
         // Named by the method alone until the route is known, at the end.
-        .span_builder(context.method_owned())
+        .span_builder(method.clone())
         .with_kind(SpanKind::Server)
         .with_attributes([
-            KeyValue::new("http.request.method", context.method_owned()),
+            KeyValue::new("http.request.method", method),
             KeyValue::new("url.scheme", "http"),
         ])
         .start_with_context(tracer, &parent);
