@@ -29,7 +29,8 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+/// Exactly `2 * N` lowercase hex digits as `N` bytes.
+pub(crate) fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
     if hex.len() != 2 * N {
         return None;
     }

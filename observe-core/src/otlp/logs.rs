@@ -467,21 +467,13 @@ impl<'de> serde::de::Visitor<'de> for AnyValue<'_> {
     }
 }
 
+/// An id of the line: lines carry lowercase hex, uppercase is read too.
 fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
-    let nibble = |digit: u8| match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
+    let mut digits = [0u8; 32];
+    let digits = digits.get_mut(..text.len())?;
+    digits.copy_from_slice(text.as_bytes());
+    digits.make_ascii_lowercase();
+    crate::base::trace_context::decode::<N>(digits)
 }
 
 fn hex16(text: &str) -> Option<[u8; 16]> {
@@ -490,4 +482,23 @@ fn hex16(text: &str) -> Option<[u8; 16]> {
 
 fn hex8(text: &str) -> Option<[u8; 8]> {
     hex::<8>(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ids_are_read_in_either_case_and_only_whole() {
+        let lower = hex8("00f067aa0ba902b7");
+        assert_eq!(
+            lower,
+            Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
+        );
+        assert_eq!(hex8("00F067AA0BA902B7"), lower);
+        assert_eq!(hex8("00f067aa0ba902b"), None);
+        assert_eq!(hex8("00f067aa0ba902bz"), None);
+        assert_eq!(hex16(&"a".repeat(40)), None);
+        assert_eq!(hex16(&"0a".repeat(16)), Some([0x0a; 16]));
+    }
 }
