@@ -228,21 +228,26 @@ fn write_event(context: &RequestContext, finished: &event::Finished<'_>) {
     let Some(level) = sink.decide(event::EVENT_TARGET, event::LEVEL) else {
         return;
     };
-    let mut out = String::with_capacity(512);
     let request = crate::base::line::LineRequest {
         request_id: context.request_id(),
         trace: context.trace_ids(),
     };
-    sink.begin(
-        &mut out,
+    let mut line = sink.begin(
         level,
         event::LEVEL,
         event::EVENT_TARGET,
         context.service(),
         Some(request),
+        512,
     );
-    event::write(&mut out, sink.format(), context, finished);
-    sink.send(level, out);
+    if let Some(out) = &mut line.text {
+        event::write(out, sink.format(), context, finished);
+    }
+    #[cfg(feature = "otlp")]
+    if let Some(record) = &mut line.record {
+        event::write_record(record, context, finished);
+    }
+    sink.send(level, line);
 }
 
 #[cfg(not(feature = "logging"))]

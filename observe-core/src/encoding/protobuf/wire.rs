@@ -123,13 +123,13 @@ impl Writer {
     }
 
     /// Bytes written so far.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Drops what was written after `len` bytes.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
     }

@@ -145,3 +145,149 @@ pub(crate) fn write(
     }
     out.push('\n');
 }
+
+/// The event of `context`'s request as an OTLP record's body and
+/// attributes (what [`write`]'s JSON line holds, under the semantic
+/// conventions' names where one exists), redacted by the request's
+/// instance.
+#[cfg(feature = "otlp")]
+pub(crate) fn write_record(
+    record: &mut crate::otlp::logs::Record,
+    context: &RequestContext,
+    finished: &Finished<'_>,
+) {
+    let redactor = &context.service().redactor;
+    let calls = context.calls();
+    let cache = context.cache();
+    record.body("request finished");
+    let mut event = record.event();
+    event.string("http.request.method", finished.method);
+    event.string("http.route", finished.route);
+    event.int("http.response.status_code", finished.status);
+    event.double("duration_ms", millis(finished.duration));
+    if let Some(n) = finished.request_body_bytes {
+        event.int("http.request.body.size", n);
+    }
+    event.int("http.response.body.size", finished.response_body_bytes);
+    if let Some(rate) = finished.sample_rate {
+        event.int("sample_rate", rate);
+    }
+    if let Some(error) = &finished.error_type {
+        event.string("error.type", error);
+    }
+    event.map("dependencies", |dependencies| {
+        dependencies.int("count", calls.count);
+        dependencies.double("total_ms", millis(calls.total));
+        dependencies.maps("calls", &calls.listed, |call_map, call| {
+            call_map.string("dependency", &call.dependency);
+            call_map.string("operation", &call.operation);
+            call_map.double("duration_ms", millis(call.duration));
+            call_map.string("outcome", call.outcome.as_str());
+            call_map.string("span_id", &crate::base::ids::hex(&call.span_id));
+        });
+    });
+    event.map("cache", |tally| {
+        tally.int("hits", cache.hits);
+        tally.int("misses", cache.misses);
+        tally.int("errors", cache.errors);
+    });
+    if let Some((service, method, code)) = finished.rpc {
+        event.map("rpc", |rpc| {
+            rpc.string("system", "grpc");
+            rpc.string("service", service);
+            rpc.string("method", method);
+            rpc.int("grpc_status_code", code);
+        });
+    }
+    let labels = context.http_labels();
+    if !labels.is_empty() {
+        event.map("labels", |map| {
+            for (name, value) in &labels {
+                map.string(name, &redactor.redact_field(name, value));
+            }
+        });
+    }
+    event.map("fields", |map| {
+        for (key, value) in context.fields() {
+            map.string(&key, &redactor.redact_field(&key, &value));
+        }
+    });
+}
+
+#[cfg(all(test, feature = "otlp"))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::base::line::LineRequest;
+    use crate::context::CallRecord;
+    use crate::otlp::logs::Record;
+    use crate::otlp::logs::reference::assert_same;
+    use tracing::Level;
+
+    /// The record holds what the JSON line holds, for an event with every
+    /// part: calls, a gRPC call, labels, fields (one redacted), an error.
+    #[test]
+    fn the_record_is_the_line() {
+        let observe = crate::Observe::builder()
+            .service_name("shop")
+            .http_label("tenant")
+            .build()
+            .unwrap();
+        let context = RequestContext::new(observe.families(), 0, None, None, None);
+        context.set_http_label("tenant", "acme").unwrap();
+        context.add_field("user.plan", "pro");
+        context.add_field("password", "hunter2");
+        for (dependency, micros) in [("postgres", 3_100), ("redis", 250)] {
+            context.record_call(CallRecord {
+                dependency: Arc::from(dependency),
+                operation: Arc::from("get"),
+                duration: Duration::from_micros(micros),
+                outcome: crate::metrics::CallOutcome::Ok,
+                span_id: [0xb7; 8],
+            });
+        }
+        let finished = Finished {
+            method: "POST",
+            route: "/users/{id}",
+            status: 503,
+            error_type: Some("503".into()),
+            duration: Duration::from_micros(4_217),
+            request_body_bytes: Some(12),
+            response_body_bytes: 57,
+            sample_rate: Some(10),
+            rpc: Some(("shop.Users", "Get", 14)),
+        };
+        let request = || LineRequest {
+            request_id: context.request_id(),
+            trace: context.trace_ids(),
+        };
+        let mut line = String::new();
+        crate::base::line::begin(
+            &mut line,
+            LogFormat::Json,
+            Level::INFO,
+            Level::INFO,
+            super::super::EVENT_TARGET,
+            "shop",
+            Some(request()),
+        );
+        write(&mut line, LogFormat::Json, &context, &finished);
+        assert!(
+            line.contains("[REDACTED]") && line.contains("acme"),
+            "{line}"
+        );
+        let mut record = Record::begin(
+            Level::INFO,
+            Level::INFO,
+            super::super::EVENT_TARGET,
+            Some(request()),
+        );
+        write_record(&mut record, &context, &finished);
+        let mut exported = record.finish();
+        // The line names its service; the record only another one.
+        exported.set_service_for_test("shop");
+        assert_same(&line, exported);
+    }
+}

@@ -61,6 +61,8 @@
 mod line;
 #[cfg(feature = "logging")]
 pub(crate) use line::write;
+#[cfg(all(feature = "logging", feature = "otlp"))]
+pub(crate) use line::write_record;
 
 use std::time::Duration;
 

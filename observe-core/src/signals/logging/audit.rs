@@ -19,29 +19,38 @@ pub(crate) fn write(target: &str, message: &str, fields: &[(&str, &str)]) -> boo
     };
     let service = sink.service();
     let redactor = &service.redactor;
-    let mut line = String::with_capacity(256);
-    sink.begin(&mut line, Level::WARN, Level::WARN, target, service, None);
-    match sink.format() {
-        LogFormat::Json => {
-            json::own_key!(&mut line, "message");
-            json::string(&mut line, &redactor.redact_value(message));
-            json::own_key!(&mut line, "fields");
-            line.push('{');
-            for (i, (name, value)) in fields.iter().enumerate() {
-                json::key(&mut line, name, i == 0);
-                json::string(&mut line, &redactor.redact_field(name, value));
-            }
-            line.push_str("}}");
-        }
-        LogFormat::Text => {
-            use std::fmt::Write as _;
-            let _ = write!(line, " {}", redactor.redact_value(message));
-            for (name, value) in fields {
-                let _ = write!(line, " {name}={:?}", redactor.redact_field(name, value));
-            }
+    let mut line = sink.begin(Level::WARN, Level::WARN, target, service, None, 256);
+    #[cfg(feature = "otlp")]
+    if let Some(record) = &mut line.record {
+        record.body(&redactor.redact_value(message));
+        let mut attributes = record.attributes();
+        for (name, value) in fields {
+            attributes.string(name, &redactor.redact_field(name, value));
         }
     }
-    line.push('\n');
+    if let Some(line) = &mut line.text {
+        match sink.format() {
+            LogFormat::Json => {
+                json::own_key!(line, "message");
+                json::string(line, &redactor.redact_value(message));
+                json::own_key!(line, "fields");
+                line.push('{');
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    json::key(line, name, i == 0);
+                    json::string(line, &redactor.redact_field(name, value));
+                }
+                line.push_str("}}");
+            }
+            LogFormat::Text => {
+                use std::fmt::Write as _;
+                let _ = write!(line, " {}", redactor.redact_value(message));
+                for (name, value) in fields {
+                    let _ = write!(line, " {name}={:?}", redactor.redact_field(name, value));
+                }
+            }
+        }
+        line.push('\n');
+    }
     sink.send(Level::WARN, line);
     true
 }

@@ -232,7 +232,9 @@ impl LoggingBuilder {
         format: LogFormat,
     ) -> Result<LoggingGuard, LoggingError> {
         let (sender, receiver) = sync_channel(self.buffer_lines);
-        let (console, otlp) = otlp_lines(format, &self.service)?;
+        let (console, otlp) = otlp_lines(&self.service)?;
+        let text = self.writer.is_some() || console;
+        let export = otlp.is_some();
         let writer = match (self.writer, console) {
             (Some(writer), _) => writer,
             (None, true) => Box::new(std::io::stdout()),
@@ -246,6 +248,8 @@ impl LoggingBuilder {
             level: super::level::LevelFilter::new(targets, directives.trim().to_string()),
             remap,
             format,
+            text,
+            export,
             service: self.service,
             sender: sender.clone(),
         });
@@ -276,24 +280,16 @@ impl LoggingBuilder {
 
 /// Where lines go besides the writer: `OTEL_LOGS_EXPORTER` says whether
 /// stdout gets them (`console`, the default) and whether they are exported
-/// over OTLP (`otlp`), which needs JSON lines and an endpoint.
+/// over OTLP (`otlp`, which needs an endpoint). Records are written as
+/// lines are, so either line format can go with them.
 #[cfg(feature = "otlp")]
 fn otlp_lines(
-    format: LogFormat,
     service: &Service,
 ) -> Result<(bool, Option<crate::otlp::logs::LineExporter>), LoggingError> {
     use crate::otlp::{OtlpError, Signal, destination, exporter_wanted};
     let choice = exporter_wanted(Signal::Logs)?;
     if !choice.otlp {
         return Ok((choice.console, None));
-    }
-    if format != LogFormat::Json {
-        return Err(OtlpError::new(
-            "OTEL_LOGS_EXPORTER",
-            "otlp",
-            "JSON lines: unset OBSERVE_LOG_FORMAT=text to export logs over OTLP",
-        )
-        .into());
     }
     let destination = destination(Signal::Logs)?.ok_or_else(|| {
         OtlpError::new(
@@ -309,9 +305,6 @@ fn otlp_lines(
 
 /// Without the `otlp` feature, lines go to the writer only.
 #[cfg(not(feature = "otlp"))]
-fn otlp_lines(
-    _format: LogFormat,
-    _service: &Service,
-) -> Result<(bool, Option<super::sink::NoExporter>), LoggingError> {
+fn otlp_lines(_service: &Service) -> Result<(bool, Option<super::sink::NoExporter>), LoggingError> {
     Ok((true, None))
 }

@@ -10,7 +10,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Layer};
 
-use super::sink::LogSink;
+use super::sink::{LogSink, Record};
 use crate::base::json;
 use crate::base::line::{LineRequest, LogFormat};
 use crate::context::RequestContext;
@@ -36,13 +36,19 @@ pub(crate) type ErrorLineHook = fn(&ErrorLine<'_>);
 /// A layer carrying spans elsewhere (OpenTelemetry), added beside ours.
 pub(crate) type SpansLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
 
-/// Collects an event's message and fields, redacted.
+/// Collects an event's message and fields, redacted: the fields as text
+/// when the line (or the error forward) wants them, and as attributes of
+/// the record when there is one.
 struct Fields<'a> {
     redactor: &'a Redactor,
     format: LogFormat,
     message: String,
+    /// Whether `fields` is written.
+    text: bool,
     fields: String,
     first: bool,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    record: Option<&'a mut Record>,
 }
 
 impl Fields<'_> {
@@ -59,14 +65,35 @@ impl Fields<'_> {
             return;
         }
         let sensitive = self.redactor.is_sensitive_key(name);
+        let value = match value {
+            _ if sensitive => FieldValue::Text(REDACTED.into()),
+            FieldValue::Text(text) => {
+                let redacted = match self.redactor.redact_value(&text) {
+                    std::borrow::Cow::Owned(redacted) => Some(redacted),
+                    std::borrow::Cow::Borrowed(_) => None,
+                };
+                FieldValue::Text(redacted.map_or(text, std::borrow::Cow::Owned))
+            }
+            other => other,
+        };
+        #[cfg(feature = "otlp")]
+        if let Some(record) = self.record.as_deref_mut() {
+            let mut attributes = record.attributes();
+            match &value {
+                FieldValue::Text(text) => attributes.string(name, text),
+                FieldValue::Integer(n) => attributes.int(name, *n),
+                FieldValue::Number(n) => attributes.double(name, *n),
+                FieldValue::Bool(b) => attributes.bool(name, *b),
+            }
+        }
+        if !self.text {
+            return;
+        }
         match self.format {
             LogFormat::Json => {
                 json::key(&mut self.fields, name, self.first);
                 match value {
-                    _ if sensitive => json::string(&mut self.fields, REDACTED),
-                    FieldValue::Text(text) => {
-                        json::string(&mut self.fields, &self.redactor.redact_value(&text))
-                    }
+                    FieldValue::Text(text) => json::string(&mut self.fields, &text),
                     FieldValue::Integer(n) => json::integer(&mut self.fields, n),
                     FieldValue::Number(n) => json::number(&mut self.fields, n),
                     FieldValue::Bool(b) => self.fields.push_str(if b { "true" } else { "false" }),
@@ -75,9 +102,10 @@ impl Fields<'_> {
             LogFormat::Text => {
                 let _ = write!(self.fields, " {name}=");
                 match value {
-                    _ if sensitive => self.fields.push_str(REDACTED),
+                    // Redacted values print bare, as they always have.
+                    FieldValue::Text(text) if sensitive => self.fields.push_str(&text),
                     FieldValue::Text(text) => {
-                        let _ = write!(self.fields, "{:?}", self.redactor.redact_value(&text));
+                        let _ = write!(self.fields, "{text:?}");
                     }
                     FieldValue::Integer(n) => {
                         let _ = write!(self.fields, "{n}");
@@ -174,41 +202,53 @@ impl<S: Subscriber> Layer<S> for LogLayer {
             .as_deref()
             .map_or(self.sink.service(), RequestContext::service);
         let format = self.sink.format();
-        let mut fields = Fields {
-            redactor: &service.redactor,
-            format,
-            message: String::new(),
-            fields: String::new(),
-            first: true,
-        };
-        event.record(&mut fields);
-        let mut line = String::with_capacity(256);
         let ids = request.as_deref().map(|r| LineRequest {
             request_id: r.request_id(),
             // Inside a dependency call, the call's span.
             trace: r.current_ids(),
         });
-        self.sink
-            .begin(&mut line, level, *metadata.level(), &target, service, ids);
-        match format {
-            LogFormat::Json => {
-                json::own_key!(&mut line, "message");
-                json::string(&mut line, &fields.message);
-                if !fields.fields.is_empty() {
-                    json::own_key!(&mut line, "fields");
-                    line.push('{');
-                    line.push_str(&fields.fields);
-                    line.push('}');
-                }
-                line.push('}');
-            }
-            LogFormat::Text => {
-                line.push(' ');
-                line.push_str(&fields.message);
-                line.push_str(&fields.fields);
-            }
+        let mut line = self
+            .sink
+            .begin(level, *metadata.level(), &target, service, ids, 256);
+        let forward = level == Level::ERROR && self.errors.is_some();
+        let mut fields = Fields {
+            redactor: &service.redactor,
+            format,
+            message: String::new(),
+            text: line.text.is_some() || forward,
+            fields: String::new(),
+            first: true,
+            record: line.record.as_mut(),
+        };
+        event.record(&mut fields);
+        let Fields {
+            message, fields, ..
+        } = fields;
+        #[cfg(feature = "otlp")]
+        if let Some(record) = &mut line.record {
+            record.body(&message);
         }
-        line.push('\n');
+        if let Some(text) = &mut line.text {
+            match format {
+                LogFormat::Json => {
+                    json::own_key!(text, "message");
+                    json::string(text, &message);
+                    if !fields.is_empty() {
+                        json::own_key!(text, "fields");
+                        text.push('{');
+                        text.push_str(&fields);
+                        text.push('}');
+                    }
+                    text.push('}');
+                }
+                LogFormat::Text => {
+                    text.push(' ');
+                    text.push_str(&message);
+                    text.push_str(&fields);
+                }
+            }
+            text.push('\n');
+        }
         self.sink.send(level, line);
         if level == Level::ERROR
             && let Some(forward) = self.errors
@@ -223,9 +263,72 @@ impl<S: Subscriber> Layer<S> for LogLayer {
             forward(&ErrorLine {
                 target: &target,
                 callsite: &callsite,
-                message: &fields.message,
-                fields: &fields.fields,
+                message: &message,
+                fields: &fields,
             });
         }
+    }
+}
+
+#[cfg(all(test, feature = "otlp"))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc::sync_channel;
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::otlp::logs::reference::assert_same;
+    use crate::signals::logging::sink::Message;
+
+    /// An event's record holds what its JSON line holds: the message, the
+    /// fields of every kind (a sensitive one redacted), the level and
+    /// target.
+    #[test]
+    fn the_record_is_the_line() {
+        let observe = crate::Observe::builder()
+            .service_name("shop")
+            .build()
+            .unwrap();
+        let (sender, receiver) = sync_channel(4);
+        let sink = Arc::new(LogSink {
+            level: super::super::level::LevelFilter::new(
+                tracing_subscriber::filter::Targets::new().with_default(Level::TRACE),
+                String::new(),
+            ),
+            remap: Default::default(),
+            format: LogFormat::Json,
+            text: true,
+            export: true,
+            service: observe.service().clone(),
+            sender,
+        });
+        let subscriber = tracing_subscriber::registry().with(LogLayer {
+            sink,
+            spans: false,
+            errors: None,
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                target: "shop::db",
+                password = "hunter2",
+                rows = -3i64,
+                big = u64::MAX,
+                ratio = 0.25,
+                cached = true,
+                query = ?("select", 1),
+                "slow \"query\" {}",
+                7
+            );
+        });
+        let Ok(Message::Line(Some(line), Some(mut record))) = receiver.try_recv() else {
+            panic!("one line with its record");
+        };
+        assert!(
+            line.contains("[REDACTED]") && !line.contains("hunter2"),
+            "{line}"
+        );
+        record.set_service_for_test("shop");
+        assert_same(&line, record);
     }
 }

@@ -1,4 +1,4 @@
-//! A panic as one JSON (or text) line, written from observe's panic hook
+//! A panic as one JSON (or text) line (and OTLP record), written from observe's panic hook
 //! instead of the standard hook's plain text, so a log pipeline reading
 //! stdout and stderr as JSON gets one record per panic.
 
@@ -48,52 +48,68 @@ pub(super) fn write(sink: &LogSink, info: &PanicHookInfo<'_>) -> bool {
     let backtrace = std::backtrace::Backtrace::capture();
     let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
         .then(|| backtrace.to_string());
-    let mut line = String::with_capacity(256);
     let ids = request.as_deref().map(|r| LineRequest {
         request_id: r.request_id(),
         trace: r.current_ids(),
     });
-    sink.begin(&mut line, level, Level::ERROR, PANIC_TARGET, service, ids);
-    match sink.format() {
-        LogFormat::Json => {
-            json::own_key!(&mut line, "message");
-            json::string(&mut line, &text);
-            json::own_key!(&mut line, "fields");
-            line.push('{');
-            json::own_key!(&mut line, "panic.location", first);
-            match &location {
-                Some(location) => json::string(&mut line, location),
-                None => line.push_str("null"),
-            }
-            json::own_key!(&mut line, "thread.name");
-            json::string(&mut line, thread);
-            if let Some(route) = &route {
-                json::own_key!(&mut line, "http.route");
-                json::string(&mut line, route);
-            }
-            if let Some(backtrace) = &backtrace {
-                json::own_key!(&mut line, "backtrace");
-                json::string(&mut line, backtrace);
-            }
-            line.push_str("}}");
+    let mut line = sink.begin(level, Level::ERROR, PANIC_TARGET, service, ids, 256);
+    #[cfg(feature = "otlp")]
+    if let Some(record) = &mut line.record {
+        record.body(&text);
+        let mut attributes = record.attributes();
+        if let Some(location) = &location {
+            attributes.string("panic.location", location);
         }
-        LogFormat::Text => {
-            use std::fmt::Write as _;
-            let _ = write!(
-                line,
-                " panicked: {text} panic.location={} thread.name={thread:?}",
-                location.as_deref().unwrap_or("?")
-            );
-            if let Some(route) = &route {
-                let _ = write!(line, " http.route={route:?}");
-            }
-            if let Some(backtrace) = &backtrace {
-                line.push('\n');
-                line.push_str(backtrace);
-            }
+        attributes.string("thread.name", thread);
+        if let Some(route) = &route {
+            attributes.string("http.route", route);
+        }
+        if let Some(backtrace) = &backtrace {
+            attributes.string("backtrace", backtrace);
         }
     }
-    line.push('\n');
+    if let Some(line) = &mut line.text {
+        match sink.format() {
+            LogFormat::Json => {
+                json::own_key!(line, "message");
+                json::string(line, &text);
+                json::own_key!(line, "fields");
+                line.push('{');
+                json::own_key!(line, "panic.location", first);
+                match &location {
+                    Some(location) => json::string(line, location),
+                    None => line.push_str("null"),
+                }
+                json::own_key!(line, "thread.name");
+                json::string(line, thread);
+                if let Some(route) = &route {
+                    json::own_key!(line, "http.route");
+                    json::string(line, route);
+                }
+                if let Some(backtrace) = &backtrace {
+                    json::own_key!(line, "backtrace");
+                    json::string(line, backtrace);
+                }
+                line.push_str("}}");
+            }
+            LogFormat::Text => {
+                use std::fmt::Write as _;
+                let _ = write!(
+                    line,
+                    " panicked: {text} panic.location={} thread.name={thread:?}",
+                    location.as_deref().unwrap_or("?")
+                );
+                if let Some(route) = &route {
+                    let _ = write!(line, " http.route={route:?}");
+                }
+                if let Some(backtrace) = &backtrace {
+                    line.push('\n');
+                    line.push_str(backtrace);
+                }
+            }
+        }
+        line.push('\n');
+    }
     sink.send(level, line);
     true
 }

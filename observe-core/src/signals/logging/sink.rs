@@ -14,8 +14,37 @@ use crate::metrics::signals::counters;
 use tracing::Level;
 
 pub(super) enum Message {
-    Line(String),
+    /// A line's text for the writer and its record for the exporter, each
+    /// when wanted.
+    Line(Option<String>, Option<Exported>),
     Flush(SyncSender<()>),
+}
+
+/// A record written beside (or instead of) a line's text, for the OTLP
+/// exporter.
+#[cfg(feature = "otlp")]
+pub(crate) use crate::otlp::logs::{Exported, Record};
+
+/// Without the `otlp` feature there are no records.
+#[cfg(not(feature = "otlp"))]
+#[derive(Debug)]
+pub(crate) enum Record {}
+
+/// Without the `otlp` feature there are no records.
+#[cfg(not(feature = "otlp"))]
+#[derive(Debug)]
+pub(super) enum Exported {}
+
+/// A line being written: its text when the writer (stdout, or the writer
+/// given) wants lines, and its OTLP record when logs are exported. Each
+/// producer writes both from the same values, so neither is read back
+/// from the other.
+#[derive(Debug)]
+pub(crate) struct Line {
+    /// The text, JSON or plain, after its opening.
+    pub(crate) text: Option<String>,
+    /// The record, after its opening.
+    pub(crate) record: Option<Record>,
 }
 
 impl std::fmt::Debug for Message {
@@ -32,6 +61,11 @@ pub(crate) struct LogSink {
     pub(super) level: LevelFilter,
     pub(super) remap: RemapTable,
     pub(super) format: LogFormat,
+    /// Whether the writer wants lines (stdout, or the writer given).
+    pub(super) text: bool,
+    /// Whether records are exported over OTLP.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(super) export: bool,
     /// Who speaks outside a request: the installing instance.
     pub(super) service: Service,
     pub(super) sender: SyncSender<Message>,
@@ -56,10 +90,14 @@ impl LogSink {
 
     /// Queues a finished line; never blocks. A full queue drops the line
     /// and counts it.
-    pub(crate) fn send(&self, level: Level, line: String) {
+    pub(crate) fn send(&self, level: Level, line: Line) {
         let counters = &counters().logs;
         counters.line(level_index(level));
-        match self.sender.try_send(Message::Line(line)) {
+        #[cfg(feature = "otlp")]
+        let record = line.record.map(Record::finish);
+        #[cfg(not(feature = "otlp"))]
+        let record = line.record.map(|record| match record {});
+        match self.sender.try_send(Message::Line(line.text, record)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => counters.dropped(),
         }
@@ -75,26 +113,65 @@ impl LogSink {
         &self.service
     }
 
-    /// The opening of a line up to (not including) the message, for
-    /// `service`, inside `request` if any.
+    /// A line for `service`, inside `request` if any, opened up to (not
+    /// including) the message: its text (`capacity` bytes reserved) when
+    /// the writer wants lines, its record when logs are exported.
     pub(crate) fn begin(
         &self,
-        out: &mut String,
         level: Level,
         original: Level,
         target: &str,
         service: &Service,
         request: Option<LineRequest<'_>>,
-    ) {
-        line::begin(
-            out,
-            self.format,
-            level,
-            original,
-            target,
-            &service.name,
-            request,
-        );
+        capacity: usize,
+    ) -> Line {
+        let text = self.text.then(|| {
+            let mut out = String::with_capacity(capacity);
+            line::begin(
+                &mut out,
+                self.format,
+                level,
+                original,
+                target,
+                &service.name,
+                request,
+            );
+            out
+        });
+        Line {
+            text,
+            record: self.record(level, original, target, service, request),
+        }
+    }
+
+    #[cfg(feature = "otlp")]
+    fn record(
+        &self,
+        level: Level,
+        original: Level,
+        target: &str,
+        service: &Service,
+        request: Option<LineRequest<'_>>,
+    ) -> Option<Record> {
+        self.export.then(|| {
+            let mut record = Record::begin(level, original, target, request);
+            if service.name != self.service.name {
+                record.set_service(&service.name);
+            }
+            record
+        })
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    fn record(
+        &self,
+        _level: Level,
+        _original: Level,
+        _target: &str,
+        _service: &Service,
+        _request: Option<LineRequest<'_>>,
+    ) -> Option<Record> {
+        None
     }
 }
 
@@ -137,7 +214,7 @@ pub(super) type Exporter = NoExporter;
 
 #[cfg(not(feature = "otlp"))]
 impl NoExporter {
-    fn push(&self, _line: String) {
+    fn push(&self, _record: Exported) {
         match *self {}
     }
 
@@ -148,7 +225,7 @@ impl NoExporter {
 
 /// The writer thread: the only place that touches stdout, so a slow or
 /// blocked stdout stalls nothing but this thread. With an OTLP exporter,
-/// each line is also handed to its queue.
+/// each record is handed to its queue.
 pub(super) fn write_lines(
     receiver: Receiver<Message>,
     writer: Box<dyn Write + Send>,
@@ -166,10 +243,12 @@ pub(super) fn write_lines(
     let mut pause = BUSY;
     loop {
         match receiver.try_recv() {
-            Ok(Message::Line(line)) => {
-                let _ = out.write_all(line.as_bytes());
-                if let Some(otlp) = &otlp {
-                    otlp.push(line);
+            Ok(Message::Line(text, record)) => {
+                if let Some(text) = text {
+                    let _ = out.write_all(text.as_bytes());
+                }
+                if let (Some(otlp), Some(record)) = (&otlp, record) {
+                    otlp.push(record);
                 }
                 pause = BUSY;
             }
