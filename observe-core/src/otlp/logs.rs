@@ -38,7 +38,7 @@ use crate::base::ids::TraceIds;
 use crate::base::line::LineRequest;
 use crate::base::queue::{Flushed, flush_through};
 use crate::base::service::Service;
-use crate::encoding::protobuf::wire::Writer;
+use crate::encoding::protobuf::wire::{Writer, varint_len};
 use crate::metrics::signals::counters;
 
 /// Records per export request at most (the specification's default).
@@ -191,15 +191,16 @@ pub(crate) struct Exported {
 impl Record {
     /// Opens a record: the attributes every line has (`original_level`
     /// when remapped, `target`, the request's `request_id`), as the
-    /// line's opening has them.
+    /// line's opening has them; `capacity` bytes reserved.
     pub(crate) fn begin(
         level: Level,
         original: Level,
         target: &str,
         request: Option<LineRequest<'_>>,
+        capacity: usize,
     ) -> Self {
         let mut record = Self {
-            w: Writer::with_capacity(384),
+            w: Writer::with_capacity(capacity),
             time: now_nanos(),
             level,
             trace: request.map(|r| r.trace),
@@ -224,7 +225,8 @@ impl Record {
 
     /// The message, as the body.
     pub(crate) fn body(&mut self, text: &str) {
-        self.w.message(field::BODY, |any| any.string(1, text));
+        self.w.len_header(field::BODY, string_size(text.len()));
+        self.w.string(1, text);
     }
 
     /// The record's attributes.
@@ -268,6 +270,11 @@ impl Exported {
     }
 }
 
+/// The bytes of a string field of `len` bytes with a one-byte key.
+fn string_size(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
 /// What every record ends with.
 fn trailer(
     w: &mut Writer,
@@ -299,7 +306,19 @@ pub(crate) struct Attributes<'w> {
 }
 
 impl Attributes<'_> {
-    fn pair(&mut self, key: &str, value: impl FnOnce(&mut Writer)) {
+    /// A `KeyValue` whose `AnyValue` takes `any` bytes, which `value`
+    /// writes: every length is known before the bytes are written.
+    fn pair(&mut self, key: &str, any: usize, value: impl FnOnce(&mut Writer)) {
+        let pair = string_size(key.len()) + 1 + varint_len(any as u64) + any;
+        self.w.len_header(self.field, pair);
+        self.w.string(1, key);
+        self.w.len_header(2, any);
+        value(self.w);
+    }
+
+    /// A `KeyValue` whose `AnyValue` is written by `value` (a map or an
+    /// array, whose size is known only once written).
+    fn nested(&mut self, key: &str, value: impl FnOnce(&mut Writer)) {
         self.w.message(self.field, |kv| {
             kv.string(1, key);
             kv.message(2, value);
@@ -308,33 +327,33 @@ impl Attributes<'_> {
 
     /// A string.
     pub(crate) fn string(&mut self, key: &str, value: &str) {
-        self.pair(key, |any| any.string(1, value));
+        self.pair(key, string_size(value.len()), |any| any.string(1, value));
     }
 
     /// A boolean.
     pub(crate) fn bool(&mut self, key: &str, value: bool) {
-        self.pair(key, |any| any.uint64(2, u64::from(value)));
+        self.pair(key, 2, |any| any.uint64(2, u64::from(value)));
     }
 
     /// An integer (a double past `i64`, as a JSON reader takes it).
     pub(crate) fn int(&mut self, key: &str, value: impl Into<i128>) {
         let value = value.into();
         match i64::try_from(value) {
-            Ok(v) => self.pair(key, |any| any.int64(3, v)),
-            Err(_) => self.pair(key, |any| any.double(4, value as f64)),
+            Ok(v) => self.pair(key, 1 + varint_len(v as u64), |any| any.int64(3, v)),
+            Err(_) => self.pair(key, 9, |any| any.double(4, value as f64)),
         }
     }
 
     /// A double; none for NaN or an infinity (a JSON line's `null`).
     pub(crate) fn double(&mut self, key: &str, value: f64) {
         if value.is_finite() {
-            self.pair(key, |any| any.double(4, value));
+            self.pair(key, 9, |any| any.double(4, value));
         }
     }
 
     /// A map.
     pub(crate) fn map(&mut self, key: &str, write: impl FnOnce(&mut Attributes<'_>)) {
-        self.pair(key, |any| {
+        self.nested(key, |any| {
             any.message(6, |list| write(&mut Attributes { w: list, field: 1 }));
         });
     }
@@ -346,7 +365,7 @@ impl Attributes<'_> {
         items: I,
         mut write: impl FnMut(&mut Attributes<'_>, I::Item),
     ) {
-        self.pair(key, |any| {
+        self.nested(key, |any| {
             any.message(5, |array| {
                 for item in items {
                     array.message(1, |value| {
@@ -374,30 +393,42 @@ pub(crate) fn encode(records: &[Exported], installing: &Service) -> Vec<u8> {
         }
     }
     let size = records.iter().map(|r| r.bytes.len() + 4).sum::<usize>();
-    let mut w = Writer::with_capacity(size + 256);
+    let mut w = Writer::with_capacity(size + 256 * services.len());
+    let mut scope_bytes = Writer::with_capacity(64);
+    scope(&mut scope_bytes);
+    let scope_bytes = scope_bytes.into_bytes();
     for name in services {
-        w.message(field::RESOURCE_LOGS, |rl| {
-            if name == installing.name {
-                resource(rl, installing);
-            } else {
-                rl.message(1, |r| {
-                    super::proto::string_attribute(r, 1, "service.name", name)
-                });
-            }
-            rl.message(field::SCOPE_LOGS, |sl| {
-                scope(sl);
-                for record in records {
-                    if record
-                        .service
-                        .as_deref()
-                        .unwrap_or(installing.name.as_str())
-                        == name
-                    {
-                        sl.raw_message(field::LOG_RECORDS, &record.bytes);
-                    }
-                }
+        let speaks_for = |record: &&Exported| {
+            record
+                .service
+                .as_deref()
+                .unwrap_or(installing.name.as_str())
+                == name
+        };
+        let mut resource_bytes = Writer::with_capacity(256);
+        if name == installing.name {
+            resource(&mut resource_bytes, installing);
+        } else {
+            resource_bytes.message(1, |r| {
+                super::proto::string_attribute(r, 1, "service.name", name)
             });
-        });
+        }
+        let resource_bytes = resource_bytes.into_bytes();
+        // Sizes first: a batch is not moved to make room for its lengths.
+        let scope_logs = scope_bytes.len()
+            + records
+                .iter()
+                .filter(speaks_for)
+                .map(|r| string_size(r.bytes.len()))
+                .sum::<usize>();
+        let resource_logs = resource_bytes.len() + string_size(scope_logs);
+        w.len_header(field::RESOURCE_LOGS, resource_logs);
+        w.extend(&resource_bytes);
+        w.len_header(field::SCOPE_LOGS, scope_logs);
+        w.extend(&scope_bytes);
+        for record in records.iter().filter(speaks_for) {
+            w.raw_message(field::LOG_RECORDS, &record.bytes);
+        }
     }
     w.into_bytes()
 }
@@ -769,7 +800,7 @@ mod tests {
             request_id: "req-1",
             trace,
         };
-        let mut record = Record::begin(Level::WARN, Level::ERROR, "shop::db", Some(request));
+        let mut record = Record::begin(Level::WARN, Level::ERROR, "shop::db", Some(request), 0);
         record.set_service("billing");
         record.body("slow \"query\"\n");
         let mut attributes = record.attributes();
@@ -788,7 +819,7 @@ mod tests {
         assert_same(&line, record.finish());
 
         // The request event: renamed, nested, no ids outside a request.
-        let mut record = Record::begin(Level::INFO, Level::INFO, "observe::request", None);
+        let mut record = Record::begin(Level::INFO, Level::INFO, "observe::request", None, 0);
         record.body("request finished");
         let mut event = record.event();
         event.string("http.request.method", "GET");
@@ -827,7 +858,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, body)| {
-                let mut record = Record::begin(Level::INFO, Level::INFO, "t", None);
+                let mut record = Record::begin(Level::INFO, Level::INFO, "t", None, 0);
                 if i == 1 {
                     record.set_service("billing");
                 }
@@ -836,16 +867,59 @@ mod tests {
             })
             .collect();
         let body = encode(&records, &installing);
-        let text = String::from_utf8_lossy(&body);
-        let shop = text.find("shop").unwrap();
-        let billing = text.find("billing").unwrap();
-        assert!(shop < billing, "first seen first");
-        let (a, b, c) = (
-            text.find("body-one").unwrap(),
-            text.find("body-two").unwrap(),
-            text.find("body-three").unwrap(),
+        // The length-delimited fields of a message, as (number, payload).
+        fn messages(mut bytes: &[u8]) -> Vec<(u32, &[u8])> {
+            let mut out = Vec::new();
+            while !bytes.is_empty() {
+                let key = bytes[0];
+                let (mut len, mut at) = (0usize, 1);
+                loop {
+                    let byte = bytes[at];
+                    len |= usize::from(byte & 0x7f) << (7 * (at - 1));
+                    at += 1;
+                    if byte < 0x80 {
+                        break;
+                    }
+                }
+                assert_eq!(key & 7, 2, "length-delimited");
+                out.push((u32::from(key >> 3), &bytes[at..at + len]));
+                bytes = &bytes[at + len..];
+            }
+            out
+        }
+        let resources = messages(&body);
+        assert_eq!(resources.len(), 2);
+        let mut seen = Vec::new();
+        for (number, resource_logs) in resources {
+            assert_eq!(number, field::RESOURCE_LOGS);
+            let parts = messages(resource_logs);
+            assert_eq!(parts[0].0, 1, "the resource");
+            let service = String::from_utf8_lossy(parts[0].1).into_owned();
+            assert_eq!(parts[1].0, field::SCOPE_LOGS);
+            let scope_logs = messages(parts[1].1);
+            assert_eq!(scope_logs[0].0, 1, "the scope");
+            for (number, record) in &scope_logs[1..] {
+                assert_eq!(*number, field::LOG_RECORDS);
+                let record = String::from_utf8_lossy(record);
+                let body = ["body-one", "body-two", "body-three"]
+                    .into_iter()
+                    .find(|b| record.contains(b))
+                    .unwrap();
+                let service = ["shop", "billing"]
+                    .into_iter()
+                    .find(|s| service.contains(s))
+                    .unwrap();
+                seen.push((service, body));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                ("shop", "body-one"),
+                ("shop", "body-three"),
+                ("billing", "body-two")
+            ]
         );
-        assert!(a < c && c < billing && billing < b, "{text:?}");
     }
 
     #[test]

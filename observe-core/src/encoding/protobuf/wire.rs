@@ -34,10 +34,33 @@ impl Writer {
         self.buf
     }
 
+    #[inline]
     fn varint(&mut self, value: u64) {
-        let mut bytes = [0u8; MAX_VARINT];
-        let n = encode_varint(value, &mut bytes);
-        self.buf.extend_from_slice(&bytes[..n]);
+        // Keys, lengths and most counts fit one byte.
+        if value < 0x80 {
+            self.buf.push(value as u8);
+        } else {
+            let mut bytes = [0u8; MAX_VARINT];
+            let n = encode_varint(value, &mut bytes);
+            self.buf.extend_from_slice(&bytes[..n]);
+        }
+    }
+
+    /// Bytes written elsewhere, as they are (fields of the message being
+    /// written).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The key and length of a length-delimited field (a string, bytes or
+    /// a message) whose `len` bytes the caller writes next: for a message
+    /// whose size is known before it is written, which then is not moved
+    /// to make room for its length.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn len_header(&mut self, field: u32, len: usize) {
+        self.key(field, LEN);
+        self.varint(len as u64);
     }
 
     fn key(&mut self, field: u32, wire: u64) {
@@ -208,6 +231,12 @@ impl Writer {
     }
 }
 
+/// The bytes `value` takes as a varint.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 /// Writes `value` as a varint into `out`; returns the bytes used.
 fn encode_varint(mut value: u64, out: &mut [u8; MAX_VARINT]) -> usize {
     let mut n = 0;
@@ -236,6 +265,23 @@ mod tests {
         let mut w = Writer::default();
         write(&mut w);
         w.into_bytes()
+    }
+
+    #[test]
+    fn varint_lengths_are_what_is_written() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let written = bytes(|w| w.uint64(1, value));
+            assert_eq!(varint_len(value), written.len() - 1, "{value}");
+        }
     }
 
     #[test]

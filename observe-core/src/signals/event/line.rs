@@ -283,6 +283,7 @@ mod tests {
             Level::INFO,
             super::super::EVENT_TARGET,
             Some(request()),
+            512,
         );
         write_record(&mut record, &context, &finished);
         let mut exported = record.finish();

@@ -140,7 +140,7 @@ impl LogSink {
         });
         Line {
             text,
-            record: self.record(level, original, target, service, request),
+            record: self.record(level, original, target, service, request, capacity),
         }
     }
 
@@ -152,9 +152,10 @@ impl LogSink {
         target: &str,
         service: &Service,
         request: Option<LineRequest<'_>>,
+        capacity: usize,
     ) -> Option<Record> {
         self.export.then(|| {
-            let mut record = Record::begin(level, original, target, request);
+            let mut record = Record::begin(level, original, target, request, capacity);
             if service.name != self.service.name {
                 record.set_service(&service.name);
             }
@@ -170,6 +171,7 @@ impl LogSink {
         _target: &str,
         _service: &Service,
         _request: Option<LineRequest<'_>>,
+        _capacity: usize,
     ) -> Option<Record> {
         None
     }
