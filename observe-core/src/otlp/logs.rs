@@ -181,7 +181,8 @@ pub(crate) struct Record {
 }
 
 /// A finished record, for the exporter's queue: its `LogRecord` bytes and
-/// the service it speaks for when that is not the installing instance.
+/// the service it speaks for when that is not the installing instance
+/// (`None` for the installing one).
 #[derive(Debug)]
 pub(crate) struct Exported {
     bytes: Vec<u8>,
@@ -381,15 +382,12 @@ impl Attributes<'_> {
 
 /// The request for `records`, grouped by the service each speaks for.
 pub(crate) fn encode(records: &[Exported], installing: &Service) -> Vec<u8> {
-    // Grouped by service, in first-seen order.
-    let mut services: Vec<&str> = Vec::new();
+    // Grouped by service (`None`: the installing one), in first-seen order.
+    let mut services: Vec<Option<&str>> = Vec::new();
     for record in records {
-        let name = record
-            .service
-            .as_deref()
-            .unwrap_or(installing.name.as_str());
-        if !services.contains(&name) {
-            services.push(name);
+        let service = record.service.as_deref();
+        if !services.contains(&service) {
+            services.push(service);
         }
     }
     let size = records.iter().map(|r| r.bytes.len() + 4).sum::<usize>();
@@ -397,21 +395,14 @@ pub(crate) fn encode(records: &[Exported], installing: &Service) -> Vec<u8> {
     let mut scope_bytes = Writer::with_capacity(64);
     scope(&mut scope_bytes);
     let scope_bytes = scope_bytes.into_bytes();
-    for name in services {
-        let speaks_for = |record: &&Exported| {
-            record
-                .service
-                .as_deref()
-                .unwrap_or(installing.name.as_str())
-                == name
-        };
+    for service in services {
+        let speaks_for = |record: &&Exported| record.service.as_deref() == service;
         let mut resource_bytes = Writer::with_capacity(256);
-        if name == installing.name {
-            resource(&mut resource_bytes, installing);
-        } else {
-            resource_bytes.message(1, |r| {
+        match service {
+            None => resource(&mut resource_bytes, installing),
+            Some(name) => resource_bytes.message(1, |r| {
                 super::proto::string_attribute(r, 1, "service.name", name)
-            });
+            }),
         }
         let resource_bytes = resource_bytes.into_bytes();
         // Sizes first: a batch is not moved to make room for its lengths.

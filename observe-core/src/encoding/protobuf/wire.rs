@@ -34,7 +34,9 @@ impl Writer {
         self.buf
     }
 
-    #[inline]
+    // Always inlined: a call per varint cost more than the varint (most
+    // are one byte: keys, lengths, small counts).
+    #[inline(always)]
     fn varint(&mut self, value: u64) {
         // Keys, lengths and most counts fit one byte.
         if value < 0x80 {
@@ -49,6 +51,7 @@ impl Writer {
     /// Bytes written elsewhere, as they are (fields of the message being
     /// written).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -58,16 +61,19 @@ impl Writer {
     /// whose size is known before it is written, which then is not moved
     /// to make room for its length.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn len_header(&mut self, field: u32, len: usize) {
         self.key(field, LEN);
         self.varint(len as u64);
     }
 
+    #[inline(always)]
     fn key(&mut self, field: u32, wire: u64) {
         self.varint((u64::from(field) << 3) | wire);
     }
 
     /// A `uint64` or `uint32` field.
+    #[inline]
     pub(crate) fn uint64(&mut self, field: u32, value: u64) {
         self.key(field, VARINT);
         self.varint(value);
@@ -75,6 +81,7 @@ impl Writer {
 
     /// An `int64` field (two's complement: ten bytes when negative), and
     /// `int32` or enum fields, which protobuf sign-extends the same way.
+    #[inline]
     pub(crate) fn int64(&mut self, field: u32, value: i64) {
         self.key(field, VARINT);
         self.varint(value as u64);
@@ -87,12 +94,14 @@ impl Writer {
     }
 
     /// A `double` field.
+    #[inline]
     pub(crate) fn double(&mut self, field: u32, value: f64) {
         self.key(field, FIXED64);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
     /// A `string` field.
+    #[inline]
     pub(crate) fn string(&mut self, field: u32, value: &str) {
         self.key(field, LEN);
         self.varint(value.len() as u64);
@@ -119,6 +128,7 @@ impl Writer {
 
     /// A `fixed64` field (OTLP's timestamps and counts).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn fixed64(&mut self, field: u32, value: u64) {
         self.key(field, FIXED64);
         self.buf.extend_from_slice(&value.to_le_bytes());
@@ -126,6 +136,7 @@ impl Writer {
 
     /// A `fixed32` field.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn fixed32(&mut self, field: u32, value: u32) {
         self.key(field, FIXED32);
         self.buf.extend_from_slice(&value.to_le_bytes());
@@ -133,6 +144,7 @@ impl Writer {
 
     /// A `bytes` field.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn bytes(&mut self, field: u32, value: &[u8]) {
         self.key(field, LEN);
         self.varint(value.len() as u64);
@@ -141,6 +153,7 @@ impl Writer {
 
     /// An embedded message field whose encoding is `bytes` already.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
     pub(crate) fn raw_message(&mut self, field: u32, bytes: &[u8]) {
         self.bytes(field, bytes);
     }
