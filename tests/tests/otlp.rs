@@ -1,7 +1,10 @@
 //! OTLP logs and metrics from the example binaries, received by a stand-in
 //! collector on loopback that decodes the real protobuf (the
 //! opentelemetry-proto crate's prost types): a log record per request
-//! event with its trace id and route, the request-duration histogram with
+//! event with its trace id and route, and for every line stdout got a
+//! record holding the same (body, severity, ids, attributes: the handler's
+//! fields, the event's under their semantic-convention names), the
+//! request-duration histogram with
 //! the same count `/metrics` shows, the tenant header and gzip on both;
 //! retried after 503 with `Retry-After`; counted as dropped when the
 //! collector is a black hole, while requests go on being answered.
@@ -21,6 +24,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
@@ -92,6 +96,20 @@ impl Collector {
             .filter(|p| p.path == path)
             .cloned()
             .collect()
+    }
+
+    /// Every log record received.
+    fn records(&self) -> Vec<LogRecord> {
+        let mut out = Vec::new();
+        for post in self.posts("/v1/logs") {
+            let request = ExportLogsServiceRequest::decode(post.body.as_slice()).unwrap();
+            for resource in request.resource_logs {
+                for scope in resource.scope_logs {
+                    out.extend(scope.log_records);
+                }
+            }
+        }
+        out
     }
 
     /// Every log record received, as (event name, route, trace id, body).
@@ -202,6 +220,152 @@ fn string(attributes: &[KeyValue], key: &str) -> Option<String> {
     })
 }
 
+/// A JSON value as compared with a record's: numbers as doubles (a line
+/// prints a whole-number duration as `0`, the record holds `0.0`), nulls
+/// left out (a record has no attribute for them).
+fn normal(value: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match value {
+        Value::Null => return None,
+        Value::Number(n) => Value::from(n.as_f64().unwrap()),
+        Value::Array(items) => Value::Array(items.iter().filter_map(normal).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), normal(v)?)))
+                .collect(),
+        ),
+        other => other.clone(),
+    })
+}
+
+/// A record's value as JSON.
+fn json(value: Option<&AnyValue>) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Some(AnyValue::StringValue(s)) => Value::from(s.as_str()),
+        Some(AnyValue::BoolValue(b)) => Value::from(*b),
+        Some(AnyValue::IntValue(n)) => Value::from(*n as f64),
+        Some(AnyValue::DoubleValue(n)) => Value::from(*n),
+        Some(AnyValue::ArrayValue(a)) => {
+            Value::Array(a.values.iter().map(|v| json(v.value.as_ref())).collect())
+        }
+        Some(AnyValue::KvlistValue(list)) => Value::Object(attributes(&list.values)),
+        other => panic!("an attribute of an unexpected kind: {other:?}"),
+    }
+}
+
+fn attributes(list: &[KeyValue]) -> serde_json::Map<String, serde_json::Value> {
+    list.iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                json(kv.value.as_ref().and_then(|v| v.value.as_ref())),
+            )
+        })
+        .collect()
+}
+
+/// The attributes a record of `line` should have: the line's keys but the
+/// record's own (time, level, service, ids, message), `fields` flattened,
+/// the event's keys flattened under their semantic-convention names.
+fn expected_attributes(line: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    let renamed = [
+        ("method", "http.request.method"),
+        ("route", "http.route"),
+        ("status", "http.response.status_code"),
+        ("error_type", "error.type"),
+        ("request_body_bytes", "http.request.body.size"),
+        ("response_body_bytes", "http.response.body.size"),
+    ];
+    let mut out = serde_json::Map::new();
+    for (key, value) in line.as_object().unwrap() {
+        match key.as_str() {
+            "timestamp" | "level" | "service" | "trace_id" | "span_id" | "message" => {}
+            "fields" => {
+                for (k, v) in value.as_object().unwrap() {
+                    if let Some(v) = normal(v) {
+                        out.insert(k.clone(), v);
+                    }
+                }
+            }
+            "event" => {
+                for (k, v) in value.as_object().unwrap() {
+                    let k = renamed
+                        .iter()
+                        .find(|(from, _)| from == k)
+                        .map_or(k.as_str(), |(_, to)| to);
+                    if let Some(v) = normal(v) {
+                        out.insert(k.to_string(), v);
+                    }
+                }
+            }
+            _ => {
+                if let Some(v) = normal(value) {
+                    out.insert(key.clone(), v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every line on stdout written while the service ran (not those of its
+/// shutdown) has a record holding the same: body, severity, ids, event
+/// name and attributes.
+fn assert_records_hold_the_lines(
+    name: &str,
+    lines: &[serde_json::Value],
+    records: &[LogRecord],
+) -> usize {
+    let body = |r: &LogRecord| match r.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(AnyValue::StringValue(text)) => text.clone(),
+        other => panic!("{name}: a body that is not a string: {other:?}"),
+    };
+    let mut matched = 0;
+    for line in lines {
+        let message = line["message"].as_str().unwrap();
+        if message.contains("shutdown") || message.contains("drain") {
+            continue;
+        }
+        let want = expected_attributes(line);
+        let found: Vec<&LogRecord> = records
+            .iter()
+            .filter(|r| {
+                body(r) == message
+                    && attributes(&r.attributes).get("target") == want.get("target")
+                    && attributes(&r.attributes).get("request_id") == want.get("request_id")
+            })
+            .collect();
+        assert!(!found.is_empty(), "{name}: no record for {line}");
+        let record = found
+            .iter()
+            .find(|r| attributes(&r.attributes) == want)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name}: the record's attributes differ from the line's\n{line}\n{:?}",
+                    attributes(&found[0].attributes)
+                )
+            });
+        assert_eq!(record.severity_text, line["level"], "{name}: {line}");
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        match line.get("trace_id").and_then(|t| t.as_str()) {
+            Some(trace) => {
+                assert_eq!(hex(&record.trace_id), trace, "{name}: {line}");
+                assert_eq!(hex(&record.span_id), line["span_id"], "{name}: {line}");
+            }
+            None => assert!(record.trace_id.is_empty(), "{name}: {line}"),
+        }
+        let event = line.get("event").is_some();
+        assert_eq!(
+            record.event_name == "observe.request",
+            event,
+            "{name}: {line}"
+        );
+        matched += 1;
+    }
+    matched
+}
+
 fn start(executable: &str, envs: &[(&str, String)]) -> (Running, SocketAddr, SocketAddr) {
     let admin: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let public: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -254,6 +418,8 @@ async fn every_example_exports_its_logs_and_metrics_over_otlp() {
                     "X-Scope-OrgID=tenant-a".into(),
                 ),
                 ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".into()),
+                // The handler's debug lines too, with their fields.
+                ("RUST_LOG", "info,observe_examples=debug".into()),
             ],
         );
         let admin_check = tokio::task::spawn_blocking(move || wait_for(admin, "/health/live").0);
@@ -310,8 +476,20 @@ async fn every_example_exports_its_logs_and_metrics_over_otlp() {
                 assert!(post.gzip, "{name}: {path} gzip'd");
             }
         }
-        // Console too: the shutdown line is on stdout.
-        terminate(&mut running, name);
+        // Console too: the shutdown line is on stdout. Every line the
+        // service wrote while it ran has its record, holding the same
+        // (the handler's debug lines with their fields, the listeners'
+        // lines, the events with their dependency calls).
+        let lines = terminate(&mut running, name);
+        let matched = assert_records_hold_the_lines(name, &lines, &collector.records());
+        let with_fields = lines
+            .iter()
+            .filter(|l| l["fields"].is_object() && l["request_id"].is_string())
+            .count();
+        assert!(
+            matched >= 20 && with_fields >= 1,
+            "{name}: {matched} lines, {with_fields} with fields"
+        );
     }
 }
 

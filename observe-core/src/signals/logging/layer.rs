@@ -281,11 +281,8 @@ mod tests {
     use crate::otlp::logs::reference::assert_same;
     use crate::signals::logging::sink::Message;
 
-    /// An event's record holds what its JSON line holds: the message, the
-    /// fields of every kind (a sensitive one redacted), the level and
-    /// target.
-    #[test]
-    fn the_record_is_the_line() {
+    /// The line and record of one event, with lines in `format`.
+    fn emit(format: LogFormat) -> (String, crate::otlp::logs::Exported) {
         let observe = crate::Observe::builder()
             .service_name("shop")
             .build()
@@ -297,7 +294,7 @@ mod tests {
                 String::new(),
             ),
             remap: Default::default(),
-            format: LogFormat::Json,
+            format,
             text: true,
             export: true,
             service: observe.service().clone(),
@@ -324,11 +321,21 @@ mod tests {
         let Ok(Message::Line(Some(line), Some(mut record))) = receiver.try_recv() else {
             panic!("one line with its record");
         };
-        assert!(
-            line.contains("[REDACTED]") && !line.contains("hunter2"),
-            "{line}"
-        );
+        assert!(!line.contains("hunter2"), "{line}");
         record.set_service_for_test("shop");
+        (line, record)
+    }
+
+    /// An event's record holds what its JSON line holds: the message, the
+    /// fields of every kind (a sensitive one redacted), the level and
+    /// target; with text lines on stdout, the record is the same.
+    #[test]
+    fn the_record_is_the_line() {
+        let (line, record) = emit(LogFormat::Json);
+        assert!(line.contains("\"password\":\"[REDACTED]\""), "{line}");
+        assert_same(&line, record);
+        let (text, record) = emit(LogFormat::Text);
+        assert!(text.contains("password=[REDACTED]"), "{text}");
         assert_same(&line, record);
     }
 }
