@@ -272,6 +272,9 @@ impl<S: Subscriber> Layer<S> for LogLayer {
 
 #[cfg(all(test, feature = "otlp"))]
 mod tests {
+    // Test scaffolding: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
     use std::sync::Arc;
     use std::sync::mpsc::sync_channel;
 
