@@ -138,8 +138,10 @@ pub(crate) fn integer(out: &mut String, value: impl Into<i128>) {
             break;
         }
     }
-    if let Ok(text) = std::str::from_utf8(&digits[at..]) {
-        out.push_str(text);
+    // ASCII digits, pushed as they are (no UTF-8 check of the buffer).
+    out.reserve(digits.len() - at);
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 

@@ -8,7 +8,7 @@ use tracing::Level;
 
 use super::ids::TraceIds;
 use super::json;
-use super::time::rfc3339;
+use super::time::push_rfc3339;
 
 /// How lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +37,14 @@ pub(crate) fn begin(
     service: &str,
     request: Option<LineRequest<'_>>,
 ) {
-    let now = rfc3339(SystemTime::now());
+    let now = SystemTime::now();
     match format {
         LogFormat::Json => {
             out.push('{');
             json::own_key!(out, "timestamp", first);
-            json::plain_string(out, &now);
+            out.push('"');
+            push_rfc3339(out, now);
+            out.push('"');
             json::own_key!(out, "level");
             json::plain_string(out, level.as_str());
             if original != level {
@@ -64,7 +66,8 @@ pub(crate) fn begin(
             }
         }
         LogFormat::Text => {
-            let _ = write!(out, "{now} {:>5} {target}:", level.as_str());
+            push_rfc3339(out, now);
+            let _ = write!(out, " {:>5} {target}:", level.as_str());
             if let Some(request) = request {
                 let _ = write!(
                     out,

@@ -12,6 +12,14 @@ pub(crate) fn unix_now() -> f64 {
 
 /// `2026-11-25T19:42:34.123456Z` for `time`.
 pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let mut out = String::with_capacity(27);
+    push_rfc3339(&mut out, time);
+    out
+}
+
+/// Appends `2026-11-25T19:42:34.123456Z` for `time` (a log line's time:
+/// no allocation).
+pub(crate) fn push_rfc3339(out: &mut String, time: SystemTime) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
@@ -31,7 +39,8 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
     put(14, 2, rem % 3600 / 60);
     put(17, 2, rem % 60);
     put(20, 6, u64::from(since.subsec_micros()));
-    String::from_utf8_lossy(&buf).into_owned()
+    // Digits and separators only: always UTF-8.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's

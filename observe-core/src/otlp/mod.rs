@@ -318,11 +318,12 @@ impl Transport {
     /// specification calls retryable; whether it was taken.
     pub(crate) fn send(&self, body: Vec<u8>) -> bool {
         let counters = &counters().otlp;
-        let body = if self.destination.gzip {
+        let body = bytes::Bytes::from(if self.destination.gzip {
             crate::base::gzip::compress(&body)
         } else {
             body
-        };
+        });
+        // Each attempt shares the one body (no copy per attempt).
         for attempt in 1..=ATTEMPTS {
             let mut request = self
                 .client

@@ -159,13 +159,13 @@ impl Writer {
     }
 
     /// Bytes written so far.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "otlp"))]
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Drops what was written after `len` bytes.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "otlp"))]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
     }
