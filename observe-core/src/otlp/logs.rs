@@ -53,8 +53,9 @@ enum Message {
     Flush(SyncSender<()>),
 }
 
-/// The exporter's end of the queue, held by logging's writer thread.
-#[derive(Debug)]
+/// The exporter's end of the queue: the threads writing records push to
+/// it, logging's writer thread flushes it.
+#[derive(Debug, Clone)]
 pub(crate) struct LineExporter {
     sender: SyncSender<Message>,
 }
@@ -90,6 +91,27 @@ impl LineExporter {
     /// Exports what is queued and waits for it, until `deadline`.
     pub(crate) fn flush(&self, deadline: Instant) -> bool {
         flush_through(&self.sender, Message::Flush, deadline) == Flushed::Done
+    }
+}
+
+/// The test's end of an exporter's queue.
+#[cfg(test)]
+pub(crate) struct TestQueue(Receiver<Message>);
+
+#[cfg(test)]
+impl TestQueue {
+    /// An exporter whose queue a test reads instead of a thread.
+    pub(crate) fn exporter() -> (LineExporter, TestQueue) {
+        let (sender, receiver) = sync_channel(16);
+        (LineExporter { sender }, TestQueue(receiver))
+    }
+
+    /// The next record queued, if any.
+    pub(crate) fn next(&self) -> Option<Exported> {
+        match self.0.try_recv() {
+            Ok(Message::Record(record)) => Some(record),
+            _ => None,
+        }
     }
 }
 

@@ -234,7 +234,7 @@ impl LoggingBuilder {
         let (sender, receiver) = sync_channel(self.buffer_lines);
         let (console, otlp) = otlp_lines(&self.service)?;
         let text = self.writer.is_some() || console;
-        let export = otlp.is_some();
+        let exporter = otlp.clone();
         let writer = match (self.writer, console) {
             (Some(writer), _) => writer,
             (None, true) => Box::new(std::io::stdout()),
@@ -249,7 +249,7 @@ impl LoggingBuilder {
             remap,
             format,
             text,
-            export,
+            exporter,
             service: self.service,
             sender: sender.clone(),
         });

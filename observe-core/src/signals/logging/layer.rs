@@ -291,6 +291,7 @@ mod tests {
             .build()
             .unwrap();
         let (sender, receiver) = sync_channel(4);
+        let (exporter, records) = crate::otlp::logs::TestQueue::exporter();
         let sink = Arc::new(LogSink {
             level: super::super::level::LevelFilter::new(
                 tracing_subscriber::filter::Targets::new().with_default(Level::TRACE),
@@ -299,7 +300,7 @@ mod tests {
             remap: Default::default(),
             format,
             text: true,
-            export: true,
+            exporter: Some(exporter),
             service: observe.service().clone(),
             sender,
         });
@@ -321,7 +322,8 @@ mod tests {
                 7
             );
         });
-        let Ok(Message::Line(Some(line), Some(mut record))) = receiver.try_recv() else {
+        let (Ok(Message::Line(line)), Some(mut record)) = (receiver.try_recv(), records.next())
+        else {
             panic!("one line with its record");
         };
         assert!(!line.contains("hunter2"), "{line}");

@@ -14,26 +14,20 @@ use crate::metrics::signals::counters;
 use tracing::Level;
 
 pub(super) enum Message {
-    /// A line's text for the writer and its record for the exporter, each
-    /// when wanted.
-    Line(Option<String>, Option<Exported>),
+    /// A line's text, for the writer.
+    Line(String),
     Flush(SyncSender<()>),
 }
 
 /// A record written beside (or instead of) a line's text, for the OTLP
 /// exporter.
 #[cfg(feature = "otlp")]
-pub(crate) use crate::otlp::logs::{Exported, Record};
+pub(crate) use crate::otlp::logs::Record;
 
 /// Without the `otlp` feature there are no records.
 #[cfg(not(feature = "otlp"))]
 #[derive(Debug)]
 pub(crate) enum Record {}
-
-/// Without the `otlp` feature there are no records.
-#[cfg(not(feature = "otlp"))]
-#[derive(Debug)]
-pub(super) enum Exported {}
 
 /// A line being written: its text when the writer (stdout, or the writer
 /// given) wants lines, and its OTLP record when logs are exported. Each
@@ -63,9 +57,10 @@ pub(crate) struct LogSink {
     pub(super) format: LogFormat,
     /// Whether the writer wants lines (stdout, or the writer given).
     pub(super) text: bool,
-    /// Whether records are exported over OTLP.
+    /// Where records go, when logs are exported over OTLP: straight from
+    /// the thread that wrote them to the exporter's queue.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(super) export: bool,
+    pub(super) exporter: Option<Exporter>,
     /// Who speaks outside a request: the installing instance.
     pub(super) service: Service,
     pub(super) sender: SyncSender<Message>,
@@ -94,10 +89,17 @@ impl LogSink {
         let counters = &counters().logs;
         counters.line(level_index(level));
         #[cfg(feature = "otlp")]
-        let record = line.record.map(Record::finish);
+        if let (Some(record), Some(exporter)) = (line.record, &self.exporter) {
+            exporter.push(record.finish());
+        }
         #[cfg(not(feature = "otlp"))]
-        let record = line.record.map(|record| match record {});
-        match self.sender.try_send(Message::Line(line.text, record)) {
+        if let Some(record) = line.record {
+            match record {}
+        }
+        let Some(text) = line.text else {
+            return;
+        };
+        match self.sender.try_send(Message::Line(text)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => counters.dropped(),
         }
@@ -154,7 +156,7 @@ impl LogSink {
         request: Option<LineRequest<'_>>,
         capacity: usize,
     ) -> Option<Record> {
-        self.export.then(|| {
+        self.exporter.is_some().then(|| {
             let mut record = Record::begin(level, original, target, request, capacity);
             if service.name != self.service.name {
                 record.set_service(&service.name);
@@ -208,7 +210,7 @@ pub(super) type Exporter = crate::otlp::logs::LineExporter;
 
 /// Without the `otlp` feature there is none.
 #[cfg(not(feature = "otlp"))]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum NoExporter {}
 
 #[cfg(not(feature = "otlp"))]
@@ -216,10 +218,6 @@ pub(super) type Exporter = NoExporter;
 
 #[cfg(not(feature = "otlp"))]
 impl NoExporter {
-    fn push(&self, _record: Exported) {
-        match *self {}
-    }
-
     fn flush(&self, _deadline: std::time::Instant) -> bool {
         match *self {}
     }
@@ -227,7 +225,8 @@ impl NoExporter {
 
 /// The writer thread: the only place that touches stdout, so a slow or
 /// blocked stdout stalls nothing but this thread. With an OTLP exporter,
-/// each record is handed to its queue.
+/// a flush flushes it too (records go to its queue from the threads that
+/// write them).
 pub(super) fn write_lines(
     receiver: Receiver<Message>,
     writer: Box<dyn Write + Send>,
@@ -245,13 +244,8 @@ pub(super) fn write_lines(
     let mut pause = BUSY;
     loop {
         match receiver.try_recv() {
-            Ok(Message::Line(text, record)) => {
-                if let Some(text) = text {
-                    let _ = out.write_all(text.as_bytes());
-                }
-                if let (Some(otlp), Some(record)) = (&otlp, record) {
-                    otlp.push(record);
-                }
+            Ok(Message::Line(text)) => {
+                let _ = out.write_all(text.as_bytes());
                 pause = BUSY;
             }
             Ok(Message::Flush(ack)) => {
