@@ -69,24 +69,6 @@ pub fn parse_rfc3339(text: &str) -> Option<f64> {
     Some(seconds as f64 + fraction)
 }
 
-/// Unix nanoseconds from an RFC 3339 time, exactly (digits past the ninth
-/// are dropped); `None` if it is not one or is before 1970. No float and
-/// no allocation: the reference reader of JSON lines in the OTLP log
-/// exporter's tests reads one per line.
-#[cfg(test)]
-pub(crate) fn rfc3339_unix_nanos(text: &str) -> Option<u64> {
-    let (seconds, fraction) = split_rfc3339(text)?;
-    let mut nanos = 0u64;
-    for position in 0..9 {
-        let digit = fraction.as_bytes().get(position).map_or(0, |d| d - b'0');
-        nanos = nanos * 10 + u64::from(digit);
-    }
-    u64::try_from(seconds)
-        .ok()?
-        .checked_mul(1_000_000_000)?
-        .checked_add(nanos)
-}
-
 /// An RFC 3339 time as whole Unix seconds and the digits of its fraction
 /// (empty without one).
 fn split_rfc3339(text: &str) -> Option<(i64, &str)> {
@@ -182,6 +164,24 @@ pub fn format_rfc3339(unix: f64) -> String {
         second_of_day % 3600 / 60,
         second_of_day % 60
     )
+}
+
+/// Unix nanoseconds from an RFC 3339 time, exactly (digits past the ninth
+/// are dropped); `None` if it is not one or is before 1970. No float and
+/// no allocation: the reference reader of JSON lines in the OTLP log
+/// exporter's tests reads one per line.
+#[cfg(test)]
+pub(crate) fn rfc3339_unix_nanos(text: &str) -> Option<u64> {
+    let (seconds, fraction) = split_rfc3339(text)?;
+    let mut nanos = 0u64;
+    for position in 0..9 {
+        let digit = fraction.as_bytes().get(position).map_or(0, |d| d - b'0');
+        nanos = nanos * 10 + u64::from(digit);
+    }
+    u64::try_from(seconds)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
 }
 
 #[cfg(test)]

@@ -94,27 +94,6 @@ impl LineExporter {
     }
 }
 
-/// The test's end of an exporter's queue.
-#[cfg(test)]
-pub(crate) struct TestQueue(Receiver<Message>);
-
-#[cfg(test)]
-impl TestQueue {
-    /// An exporter whose queue a test reads instead of a thread.
-    pub(crate) fn exporter() -> (LineExporter, TestQueue) {
-        let (sender, receiver) = sync_channel(16);
-        (LineExporter { sender }, TestQueue(receiver))
-    }
-
-    /// The next record queued, if any.
-    pub(crate) fn next(&self) -> Option<Exported> {
-        match self.0.try_recv() {
-            Ok(Message::Record(record)) => Some(record),
-            _ => None,
-        }
-    }
-}
-
 /// The exporter thread.
 fn export(receiver: &Receiver<Message>, transport: &Transport, service: &Service) {
     let mut batch: Vec<Exported> = Vec::with_capacity(LOG_BATCH_RECORDS);
@@ -294,14 +273,6 @@ impl Record {
     }
 }
 
-#[cfg(test)]
-impl Exported {
-    /// Names the service (the JSON line always does).
-    pub(crate) fn set_service_for_test(&mut self, name: &str) {
-        self.service = Some(name.into());
-    }
-}
-
 /// The bytes of a string field of `len` bytes with a one-byte key.
 fn string_size(len: usize) -> usize {
     1 + varint_len(len as u64) + len
@@ -463,6 +434,35 @@ fn severity(level: &str) -> i64 {
         "WARN" => 13,
         "ERROR" => 17,
         _ => 0,
+    }
+}
+
+/// The test's end of an exporter's queue.
+#[cfg(test)]
+pub(crate) struct TestQueue(Receiver<Message>);
+
+#[cfg(test)]
+impl TestQueue {
+    /// An exporter whose queue a test reads instead of a thread.
+    pub(crate) fn exporter() -> (LineExporter, TestQueue) {
+        let (sender, receiver) = sync_channel(16);
+        (LineExporter { sender }, TestQueue(receiver))
+    }
+
+    /// The next record queued, if any.
+    pub(crate) fn next(&self) -> Option<Exported> {
+        match self.0.try_recv() {
+            Ok(Message::Record(record)) => Some(record),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Exported {
+    /// Names the service (the JSON line always does).
+    pub(crate) fn set_service_for_test(&mut self, name: &str) {
+        self.service = Some(name.into());
     }
 }
 

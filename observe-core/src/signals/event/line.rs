@@ -214,7 +214,8 @@ pub(crate) fn write_record(
     });
 }
 
-#[cfg(all(test, feature = "otlp"))]
+#[cfg(test)]
+#[cfg(feature = "otlp")]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;

@@ -270,7 +270,8 @@ impl<S: Subscriber> Layer<S> for LogLayer {
     }
 }
 
-#[cfg(all(test, feature = "otlp"))]
+#[cfg(test)]
+#[cfg(feature = "otlp")]
 mod tests {
     // Test scaffolding: a failed unwrap is a failed test.
     #![allow(clippy::unwrap_used)]
