@@ -269,14 +269,7 @@ fn attributes(list: &[KeyValue]) -> serde_json::Map<String, serde_json::Value> {
 /// record's own (time, level, service, ids, message), `fields` flattened,
 /// the event's keys flattened under their semantic-convention names.
 fn expected_attributes(line: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    let renamed = [
-        ("method", "http.request.method"),
-        ("route", "http.route"),
-        ("status", "http.response.status_code"),
-        ("error_type", "error.type"),
-        ("request_body_bytes", "http.request.body.size"),
-        ("response_body_bytes", "http.response.body.size"),
-    ];
+    let renamed = observe_core::otlp::logs::EVENT_ATTRIBUTES;
     let mut out = serde_json::Map::new();
     for (key, value) in line.as_object().unwrap() {
         match key.as_str() {

@@ -2,7 +2,7 @@
 //! (`OTEL_LOGS_EXPORTER=otlp`, with the `logging` feature).
 //!
 //! Each producer of a line (the log layer, the request event, a panic, an
-//! audit line) writes its [`Record`] at format time, beside the JSON line
+//! audit line) writes its `LogRecord` at format time, beside the JSON line
 //! when stdout gets one and instead of it when it does not. Logging's
 //! writer thread hands the finished records to this exporter's bounded
 //! queue; its own thread batches them (up to [`LOG_BATCH_RECORDS`] records
@@ -14,7 +14,7 @@
 //!   `message` → the body; `trace_id`, `span_id` → the record's ids;
 //! - the request event (`event`, target `observe::request`) →
 //!   `event_name` `observe.request` and attributes under the semantic
-//!   conventions' names where one exists (`http.request.method`,
+//!   conventions' names where one exists ([`EVENT_ATTRIBUTES`]: `http.request.method`,
 //!   `http.route`, `http.response.status_code`, `error.type`,
 //!   `http.request.body.size`, `http.response.body.size`), the rest under
 //!   their event names (`duration_ms`, `dependencies`, `cache`, ...;
@@ -43,6 +43,18 @@ use crate::metrics::signals::counters;
 
 /// Records per export request at most (the specification's default).
 pub const LOG_BATCH_RECORDS: usize = 512;
+/// The request event's fields whose record attributes take the semantic
+/// conventions' names, as (field, attribute); the others keep their
+/// names.
+pub const EVENT_ATTRIBUTES: [(&str, &str); 6] = [
+    ("method", "http.request.method"),
+    ("route", "http.route"),
+    ("status", "http.response.status_code"),
+    ("error_type", "error.type"),
+    ("request_body_bytes", "http.request.body.size"),
+    ("response_body_bytes", "http.response.body.size"),
+];
+
 /// Records waiting for the exporter at most; more are dropped and counted.
 pub const LOG_QUEUE_LINES: usize = 8192;
 /// How long a record waits for its batch to fill at most.
@@ -538,16 +550,6 @@ pub(crate) mod reference {
         (out, time)
     }
 
-    /// The request event's fields that have a semantic-convention name.
-    const EVENT_NAMES: [(&str, &str); 6] = [
-        ("method", "http.request.method"),
-        ("route", "http.route"),
-        ("status", "http.response.status_code"),
-        ("error_type", "error.type"),
-        ("request_body_bytes", "http.request.body.size"),
-        ("response_body_bytes", "http.response.body.size"),
-    ];
-
     // A reader of JSON lines, the reference records are held to: what a
     // JSON line means as a `LogRecord` (the exporter read lines back this
     // way before records were written at format time).
@@ -684,7 +686,7 @@ pub(crate) mod reference {
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
                 let key = if self.event {
-                    EVENT_NAMES
+                    EVENT_ATTRIBUTES
                         .iter()
                         .find(|(n, _)| *n == name)
                         .map_or(name.as_ref(), |(_, semconv)| semconv)

@@ -46,7 +46,7 @@ pub mod logs;
 pub mod metrics;
 
 #[cfg(feature = "logging")]
-pub use logs::{LOG_BATCH_RECORDS, LOG_QUEUE_LINES};
+pub use logs::{EVENT_ATTRIBUTES, LOG_BATCH_RECORDS, LOG_QUEUE_LINES};
 pub use metrics::{DEFAULT_INTERVAL, MetricsExportBuilder, MetricsExportGuard};
 
 use std::time::Duration;

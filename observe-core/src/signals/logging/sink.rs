@@ -140,42 +140,17 @@ impl LogSink {
             );
             out
         });
-        Line {
-            text,
-            record: self.record(level, original, target, service, request, capacity),
-        }
-    }
-
-    #[cfg(feature = "otlp")]
-    fn record(
-        &self,
-        level: Level,
-        original: Level,
-        target: &str,
-        service: &Service,
-        request: Option<LineRequest<'_>>,
-        capacity: usize,
-    ) -> Option<Record> {
-        self.exporter.is_some().then(|| {
+        #[cfg(feature = "otlp")]
+        let record = self.exporter.is_some().then(|| {
             let mut record = Record::begin(level, original, target, request, capacity);
             if service.name != self.service.name {
                 record.set_service(&service.name);
             }
             record
-        })
-    }
-
-    #[cfg(not(feature = "otlp"))]
-    fn record(
-        &self,
-        _level: Level,
-        _original: Level,
-        _target: &str,
-        _service: &Service,
-        _request: Option<LineRequest<'_>>,
-        _capacity: usize,
-    ) -> Option<Record> {
-        None
+        });
+        #[cfg(not(feature = "otlp"))]
+        let record = None;
+        Line { text, record }
     }
 }
 
