@@ -83,8 +83,10 @@ impl LogSink {
         self.level.enables(target, &level).then_some(level)
     }
 
-    /// Queues a finished line; never blocks. A full queue drops the line
-    /// and counts it.
+    /// Queues a finished line: its text for the writer, its record for the
+    /// exporter. Never blocks: a full queue drops what it cannot take and
+    /// counts it (`observe_log_lines_dropped_total`, or the exporter's
+    /// `observe_otlp_items_dropped_total{reason="queue_full"}`).
     pub(crate) fn send(&self, level: Level, line: Line) {
         let counters = &counters().logs;
         counters.line(level_index(level));
