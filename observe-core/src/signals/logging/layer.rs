@@ -89,6 +89,10 @@ impl Fields<'_> {
         if !self.text {
             return;
         }
+        if self.first {
+            // One allocation for the fields, not one per doubling.
+            self.fields.reserve(128);
+        }
         match self.format {
             LogFormat::Json => {
                 json::key(&mut self.fields, name, self.first);
@@ -209,7 +213,9 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         });
         let mut line = self
             .sink
-            .begin(level, *metadata.level(), &target, service, ids, 256);
+            // The opening inside a request is ~200 bytes: room for the
+            // message and a few fields without growing.
+            .begin(level, *metadata.level(), &target, service, ids, 512);
         let forward = level == Level::ERROR && self.errors.is_some();
         let mut fields = Fields {
             redactor: &service.redactor,
