@@ -3,10 +3,11 @@
 //!
 //! Each producer of a line (the log layer, the request event, a panic, an
 //! audit line) writes its `LogRecord` at format time, beside the JSON line
-//! when stdout gets one and instead of it when it does not. Logging's
-//! writer thread hands the finished records to this exporter's bounded
-//! queue; its own thread batches them (up to [`LOG_BATCH_RECORDS`] records
-//! or one second) and posts an `ExportLogsServiceRequest`. A record holds
+//! when stdout gets one and instead of it when it does not, and hands the
+//! finished record straight to this exporter's bounded queue (logging's
+//! writer thread only flushes it with stdout). The exporter's thread
+//! batches them (up to [`LOG_BATCH_RECORDS`] records or one second) and
+//! posts an `ExportLogsServiceRequest`. A record holds
 //! what its JSON line holds:
 //! - `timestamp` → `time_unix_nano` (and `observed_time_unix_nano`: the
 //!   record is observed when it is written); `level` → `severity_number`
