@@ -154,6 +154,22 @@ pub(crate) fn plain_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// Appends `{"name":"value",...}`, each value redacted by `redactor` as a
+/// field of its name (an audit line's fields, the event's labels and
+/// fields).
+pub(crate) fn redacted_object<'a>(
+    out: &mut String,
+    redactor: &observe_redact::Redactor,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    out.push('{');
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        key(out, name, i == 0);
+        string(out, &redactor.redact_field(name, value));
+    }
+    out.push('}');
+}
+
 /// Appends `"key":` (after a comma unless `first`), escaping `name`.
 pub(crate) fn key(out: &mut String, name: &str, first: bool) {
     if !first {

@@ -97,20 +97,13 @@ pub(crate) fn write(
             let labels = context.http_labels();
             if !labels.is_empty() {
                 json::own_key!(out, "labels");
-                out.push('{');
-                for (i, (name, value)) in labels.iter().enumerate() {
-                    json::key(out, name, i == 0);
-                    json::string(out, &redactor.redact_field(name, value));
-                }
-                out.push('}');
+                let pairs = labels.iter().map(|(name, value)| (name.as_str(), &**value));
+                json::redacted_object(out, redactor, pairs);
             }
             json::own_key!(out, "fields");
-            out.push('{');
-            for (i, (key, value)) in context.fields().iter().enumerate() {
-                json::key(out, key, i == 0);
-                json::string(out, &redactor.redact_field(key, value));
-            }
-            out.push_str("}}}");
+            let fields = context.fields();
+            json::redacted_object(out, redactor, fields.iter().map(|(k, v)| (&**k, &**v)));
+            out.push_str("}}");
         }
         LogFormat::Text => {
             use std::fmt::Write;

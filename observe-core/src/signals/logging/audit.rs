@@ -34,12 +34,8 @@ pub(crate) fn write(target: &str, message: &str, fields: &[(&str, &str)]) -> boo
                 json::own_key!(line, "message");
                 json::string(line, &redactor.redact_value(message));
                 json::own_key!(line, "fields");
-                line.push('{');
-                for (i, (name, value)) in fields.iter().enumerate() {
-                    json::key(line, name, i == 0);
-                    json::string(line, &redactor.redact_field(name, value));
-                }
-                line.push_str("}}");
+                json::redacted_object(line, redactor, fields.iter().copied());
+                line.push('}');
             }
             LogFormat::Text => {
                 use std::fmt::Write as _;
