@@ -48,6 +48,8 @@ pub struct ReceivedSpan {
     pub status: i32,
     /// Attributes as `key = value` text.
     pub attributes: Vec<(String, String)>,
+    /// The names of its span events.
+    pub events: Vec<String>,
 }
 
 impl ReceivedSpan {
@@ -158,6 +160,7 @@ async fn export(
                         .iter()
                         .map(|kv| (kv.key.clone(), text(kv)))
                         .collect(),
+                    events: span.events.into_iter().map(|e| e.name).collect(),
                 });
             }
         }

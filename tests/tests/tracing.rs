@@ -193,6 +193,83 @@ async fn malformed_traceparent_headers_start_a_new_trace() {
     }
 }
 
+/// A caller that sampled its trace out: the service continues it under
+/// its own span ids, exports no span of it (nor of the calls it makes),
+/// passes the trace on unsampled with the caller's `tracestate`, and its
+/// request event carries the ids, on every framework.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_the_caller_sampled_out_is_continued_and_not_exported() {
+    setup();
+    let (hop, seen) = next_hop().await;
+    for (case, framework) in FRAMEWORKS.into_iter().enumerate() {
+        let observe = example_observe();
+        let shop = example_shop(&observe);
+        shop.set_upstream(&observe, &format!("http://{hop}"))
+            .unwrap();
+        let addr = start_example_with(framework, &observe, shop).await;
+        let trace = trace_for(800 + case);
+        let request_id = format!("unsampled-{case}");
+        let before = seen.lock().unwrap().len();
+        let status = client()
+            .get(format!("http://{addr}/relay/1"))
+            .header("traceparent", format!("00-{trace}-{PARENT}-00"))
+            .header("tracestate", "vendor=1")
+            .header("x-request-id", &request_id)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{framework}");
+        let received = seen.lock().unwrap()[before].clone();
+        let sent_on = &received.traceparent[0];
+        assert!(
+            sent_on.starts_with(&format!("00-{trace}-")) && sent_on.ends_with("-00"),
+            "{framework}: {sent_on}"
+        );
+        assert!(
+            !sent_on.contains(PARENT),
+            "{framework}: a span id of its own"
+        );
+        assert_eq!(received.tracestate, vec!["vendor=1".to_string()]);
+        let event = eventually(Duration::from_secs(5), "the request event", || async {
+            let bytes = setup().logs.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| {
+                    l["request_id"] == request_id.as_str() && l["target"] == "observe::request"
+                })
+        })
+        .await;
+        assert_eq!(event["trace_id"], trace.as_str(), "{framework}");
+        let span_id = event["span_id"].as_str().unwrap();
+        assert!(
+            span_id.len() == 16 && span_id != PARENT,
+            "{framework}: {span_id}"
+        );
+    }
+    // A sampled request after them, flushed: the sampled-out ones, done
+    // before it, would have arrived by now.
+    let addr = start_example(FRAMEWORKS[0], &example_observe()).await;
+    let sampled = trace_for(899);
+    assert_eq!(
+        fetch(addr, "/users/7", Some(&traceparent(&sampled, PARENT))).await,
+        200
+    );
+    spans_of(&sampled, 1).await;
+    let exported: Vec<_> = setup()
+        .receiver
+        .spans()
+        .into_iter()
+        .filter(|s| (800..800 + FRAMEWORKS.len()).any(|case| s.trace_id == trace_for(case)))
+        .collect();
+    assert!(
+        exported.is_empty(),
+        "sampled out, yet exported: {exported:#?}"
+    );
+}
+
 /// W3C Trace Context Level 2 keys with span export on: the caller's trace
 /// and tracestate go on to the next hop, on every framework.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,9 +331,13 @@ async fn outgoing_calls_carry_the_client_span_and_a_second_service_continues_it(
                 async move {
                     // The application's own `tracing` span: a child of the
                     // request's span.
-                    let url = async { format!("http://{downstream}/users/31") }
-                        .instrument(tracing::info_span!("prepare_relay"))
-                        .await;
+                    let url = async {
+                        // A log line inside it: a line, not a span event.
+                        tracing::info!("relay prepared");
+                        format!("http://{downstream}/users/31")
+                    }
+                    .instrument(tracing::info_span!("prepare_relay"))
+                    .await;
                     let response = api
                         .call("get_user", async {
                             observe_core::trace::inject_reqwest(client().get(url))
@@ -300,6 +381,24 @@ async fn outgoing_calls_carry_the_client_span_and_a_second_service_continues_it(
         own.parent_span_id, edge_server.span_id,
         "tracing spans nest"
     );
+    assert!(
+        own.events.is_empty(),
+        "log lines are not span events: {own:?}"
+    );
+    let line = eventually(
+        Duration::from_secs(5),
+        "the line inside the span",
+        || async {
+            let bytes = setup().logs.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["message"] == "relay prepared" && l["trace_id"] == trace.as_str())
+        },
+    )
+    .await;
+    assert_eq!(line["span_id"], edge_server.span_id.as_str(), "{line}");
     assert_eq!(client_span.kind, 3);
     assert_eq!(client_span.parent_span_id, edge_server.span_id);
     assert_eq!(

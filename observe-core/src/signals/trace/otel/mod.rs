@@ -5,6 +5,7 @@
 
 mod builder;
 mod export;
+mod sampling;
 mod span;
 
 use std::cell::Cell;
@@ -59,6 +60,12 @@ pub(crate) fn is_exporting() -> bool {
 }
 
 impl Exporting {
+    /// The configured sampler, for the decision observe takes before the
+    /// SDK builds a server span.
+    pub(crate) fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
     /// The instance that installed tracing (made first, by `init`).
     pub(crate) fn installer(&self) -> Option<&'static Instance> {
         self.instances
@@ -103,7 +110,8 @@ impl Exporting {
         }
         let provider = SdkTracerProvider::builder()
             .with_span_processor(self.queue.processor(instances.len()))
-            .with_sampler(self.sampler.clone())
+            .with_sampler(sampling::Presampled(self.sampler.clone()))
+            .with_id_generator(sampling::Ids)
             .with_resource(resource(service, &self.attributes))
             .build();
         let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "observe");

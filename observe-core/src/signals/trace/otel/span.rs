@@ -13,10 +13,11 @@ use opentelemetry::trace::{
     TraceState, Tracer as _,
 };
 use opentelemetry::{Context as OtelContext, KeyValue};
+use opentelemetry_sdk::trace::SamplingDecision;
 
 use super::export::DISCARD;
-use super::exporting;
-use crate::base::ids::TraceIds;
+use super::{exporting, sampling};
+use crate::base::ids::{TraceIds, new_span_id, new_trace_id};
 use crate::base::time::unix_now;
 use crate::context::{RequestContext, with_current};
 use crate::encoding::Exemplar;
@@ -60,17 +61,51 @@ pub(crate) fn start_request(
         )),
         None => OtelContext::new(),
     };
-    let tracer = exporting.tracer_for(context.service());
+    // Decided here, as the SDK would (same parent, trace id, name, kind
+    // and attributes): a sampled-out request needs only its ids.
+    let trace_id = {
+        let parent_span = parent.span();
+        let parent_ids = parent_span.span_context();
+        if parent_ids.is_valid() {
+            parent_ids.trace_id()
+        } else {
+            TraceId::from_bytes(new_trace_id())
+        }
+    };
     let method = context.method_owned();
-    let span = tracer
-        // Named by the method alone until the route is known, at the end.
-        .span_builder(method.clone())
-        .with_kind(SpanKind::Server)
-        .with_attributes([
-            KeyValue::new("http.request.method", method),
-            KeyValue::new("url.scheme", "http"),
-        ])
-        .start_with_context(tracer, &parent);
+    let attributes = [
+        KeyValue::new("http.request.method", method.clone()),
+        KeyValue::new("url.scheme", "http"),
+    ];
+    // Named by the method alone until the route is known, at the end.
+    let decision = sampling::decide(exporting.sampler(), &parent, trace_id, &method, &attributes);
+    if decision.decision == SamplingDecision::Drop {
+        let span_id = new_span_id();
+        context.trace.set_ids(TraceIds {
+            trace_id: trace_id.to_bytes(),
+            span_id,
+            sampled: false,
+        });
+        // A span context alone: not recording, and what runs inside (a
+        // dependency call, an application span) is its sampled-out child.
+        let ids = SpanContext::new(
+            trace_id,
+            SpanId::from_bytes(span_id),
+            TraceFlags::default(),
+            false,
+            decision.trace_state,
+        );
+        context.trace.set_span(parent.with_remote_span_context(ids));
+        return;
+    }
+    let tracer = exporting.tracer_for(context.service());
+    let span = sampling::build_decided(trace_id, decision, || {
+        tracer
+            .span_builder(method)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &parent)
+    });
     let span_context = span.span_context().clone();
     context.trace.set_ids(TraceIds {
         trace_id: span_context.trace_id().to_bytes(),
