@@ -1,8 +1,11 @@
 //! Ids: trace and span ids (made here or continued from a caller), their
 //! hex forms, and request ids.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::ascii::Buffer;
 
 /// The ids of a request's server span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +53,9 @@ impl TraceIds {
 /// here, kept inline (no allocation for the usual, generated case).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RequestId {
-    /// Made here: 32 lowercase hex digits.
-    Generated([u8; 32]),
+    /// Made here: 32 lowercase hex digits (aligned: read as text without
+    /// a byte-by-byte check).
+    Generated(Buffer<32>),
     /// Sent by the caller (or a middleware before ours), checked sane.
     Given(Box<str>),
 }
@@ -62,8 +66,8 @@ impl RequestId {
     /// secret: it is echoed to the caller, so it comes from a generator of
     /// its own and says nothing about the trace ids to come.
     pub(crate) fn new() -> Self {
-        let mut digits = [0u8; 32];
-        let (high, low) = digits.split_at_mut(16);
+        let mut digits = Buffer::<32>::new();
+        let (high, low) = digits.bytes_mut().split_at_mut(16);
         write_hex(&unique().to_be_bytes(), high);
         write_hex(&unique().to_be_bytes(), low);
         Self::Generated(digits)
@@ -72,7 +76,7 @@ impl RequestId {
     /// The id's bytes: visible ASCII, a header value as it is.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            Self::Generated(digits) => digits,
+            Self::Generated(digits) => digits.bytes(),
             Self::Given(id) => id.as_bytes(),
         }
     }
@@ -81,7 +85,7 @@ impl RequestId {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Hex digits only: always UTF-8.
-            Self::Generated(digits) => std::str::from_utf8(digits).unwrap_or_default(),
+            Self::Generated(digits) => digits.as_str(0..),
             Self::Given(id) => id,
         }
     }
@@ -137,12 +141,11 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Appends lowercase hex of up to 16 bytes, through a stack buffer.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    let mut digits = [0u8; 32];
+    let mut digits = Buffer::<32>::new();
     let bytes = &bytes[..bytes.len().min(16)];
-    write_hex(bytes, &mut digits);
-    if let Ok(text) = std::str::from_utf8(&digits[..bytes.len() * 2]) {
-        out.push_str(text);
-    }
+    write_hex(bytes, digits.bytes_mut());
+    // The digits start at the buffer's aligned start.
+    out.push_str(&digits.as_str(0..)[..bytes.len() * 2]);
 }
 
 /// Appends `"hex"`.
@@ -152,16 +155,30 @@ pub(crate) fn push_quoted_hex(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
-/// 64 unpredictable bits: a counter through SipHash keyed with the
-/// process's random keys (std's `RandomState`, seeded by the operating
-/// system). Without the key the next value cannot be told from the last,
-/// as W3C Trace Context asks of random trace ids; it costs one short hash.
+/// 64 random bits: wyrand, one generator per thread, each seeded from the
+/// operating system's randomness (std's `RandomState`) and the thread's
+/// own count, so no two threads share a sequence. Random as W3C Trace
+/// Context asks of trace ids (uniform, so a ratio sampler's share holds),
+/// though not secret: like OpenTelemetry's own id generator (a small
+/// non-cryptographic generator), it costs a multiplication, not a hash.
 fn next_random() -> u64 {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
+    STATE.with(|state| {
+        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let product = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        (product >> 64) as u64 ^ product as u64
+    })
+}
+
+/// A thread's seed: a fresh `RandomState` (keys from the operating system,
+/// advanced per instance) hashing a process-wide count.
+fn seed() -> u64 {
     use std::hash::BuildHasher;
-    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let key = KEY.get_or_init(std::collections::hash_map::RandomState::new);
-    key.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    std::collections::hash_map::RandomState::new().hash_one(THREADS.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A new trace id (never all zero).
@@ -201,11 +218,31 @@ mod tests {
             RequestId::Generated(digits) => {
                 assert!(
                     digits
+                        .bytes()
                         .iter()
                         .all(|d| d.is_ascii_hexdigit() && !d.is_ascii_uppercase())
                 );
             }
             RequestId::Given(_) => panic!("a new id is generated"),
         }
+    }
+
+    #[test]
+    fn threads_draw_different_ids_and_a_ratio_sampler_sees_a_fair_coin() {
+        let other: Vec<[u8; 16]> =
+            std::thread::spawn(|| (0..100).map(|_| new_trace_id()).collect())
+                .join()
+                .unwrap_or_default();
+        let here: std::collections::HashSet<[u8; 16]> = (0..100).map(|_| new_trace_id()).collect();
+        assert_eq!(other.len(), 100);
+        assert!(other.iter().all(|id| !here.contains(id)));
+        // A ratio sampler reads the low 8 bytes: about half of them fall
+        // under the half-way mark.
+        let low = (0..10_000)
+            .filter(|_| {
+                u64::from_be_bytes(new_trace_id()[8..].try_into().unwrap_or_default()) < 1 << 63
+            })
+            .count();
+        assert!((4_700..5_300).contains(&low), "{low} of 10,000");
     }
 }

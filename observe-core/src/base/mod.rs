@@ -4,6 +4,7 @@
 //! redactor, the service identity and its resource attributes, and the
 //! record of what is installed process-wide.
 
+pub(crate) mod ascii;
 #[cfg(any(feature = "profiling", feature = "otlp"))]
 pub(crate) mod gzip;
 pub(crate) mod hash;

@@ -25,9 +25,9 @@ pub(crate) fn push_rfc3339(out: &mut String, time: SystemTime) {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
     // Digits by hand: `format!` costs more than the rest of a log line.
-    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    let mut buf = super::ascii::Buffer::of(*b"0000-00-00T00:00:00.000000Z");
     let mut put = |at: usize, width: usize, mut value: u64| {
-        for slot in buf[at..at + width].iter_mut().rev() {
+        for slot in buf.bytes_mut()[at..at + width].iter_mut().rev() {
             *slot = b'0' + (value % 10) as u8;
             value /= 10;
         }
@@ -40,7 +40,7 @@ pub(crate) fn push_rfc3339(out: &mut String, time: SystemTime) {
     put(17, 2, rem % 60);
     put(20, 6, u64::from(since.subsec_micros()));
     // Digits and separators only: always UTF-8.
-    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+    buf.push_to(out, 0..);
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's

@@ -19,18 +19,14 @@ pub(crate) fn write(
     let cache = context.cache();
     match format {
         LogFormat::Json => {
-            json::own_key!(out, "message");
-            json::string(out, "request finished");
-            json::own_key!(out, "event");
-            out.push('{');
-            json::own_key!(out, "method", first);
+            out.push_str(r#","message":"request finished","event":{"method":"#);
             json::string(out, finished.method);
             json::own_key!(out, "route");
             json::string(out, finished.route);
             json::own_key!(out, "status");
             json::integer(out, finished.status);
             json::own_key!(out, "duration_ms");
-            json::number(out, millis(finished.duration));
+            json::millis(out, finished.duration);
             json::own_key!(out, "request_body_bytes");
             match finished.request_body_bytes {
                 Some(n) => json::integer(out, n),
@@ -51,7 +47,7 @@ pub(crate) fn write(
             json::own_key!(out, "count", first);
             json::integer(out, calls.count);
             json::own_key!(out, "total_ms");
-            json::number(out, millis(calls.total));
+            json::millis(out, calls.total);
             json::own_key!(out, "calls");
             out.push('[');
             for (i, call) in calls.listed.iter().enumerate() {
@@ -64,7 +60,7 @@ pub(crate) fn write(
                 json::own_key!(out, "operation");
                 json::string(out, &call.operation);
                 json::own_key!(out, "duration_ms");
-                json::number(out, millis(call.duration));
+                json::millis(out, call.duration);
                 json::own_key!(out, "outcome");
                 json::string(out, call.outcome.as_str());
                 json::own_key!(out, "span_id");
