@@ -1,6 +1,6 @@
 //! The request as observe-core reads it: a thin view of `http::Request`.
 
-use http::{HeaderName, Request, header};
+use http::{HeaderName, HeaderValue, Request, header};
 use http_body::Body;
 use observe_core::Observe;
 use observe_core::integration::{Header, RequestHead};
@@ -49,6 +49,28 @@ impl Names {
     }
 }
 
+/// Up to this many header values, a lookup scans them rather than hashing
+/// the name: an API client's request carries a handful (`host`, `accept`,
+/// `user-agent`, a `traceparent`); a browser's, more.
+const SCAN_AT_MOST: usize = 6;
+
+/// The values of one header, by either way of finding them.
+enum Values<'a> {
+    Scan(http::header::Iter<'a, HeaderValue>, &'a HeaderName),
+    LookedUp(http::header::ValueIter<'a, HeaderValue>),
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Values::Scan(all, name) => all.find(|(n, _)| *n == *name).map(|(_, v)| v.as_bytes()),
+            Values::LookedUp(values) => values.next().map(HeaderValue::as_bytes),
+        }
+    }
+}
+
 /// `request` with the names to read it by.
 pub(crate) struct Head<'a, B> {
     pub(crate) request: &'a Request<B>,
@@ -69,11 +91,16 @@ impl<B: Body> RequestHead for Head<'_, B> {
     }
 
     fn values(&self, header: Header) -> impl Iterator<Item = &[u8]> {
-        self.request
-            .headers()
-            .get_all(self.names.name(header))
-            .iter()
-            .map(|v| v.as_bytes())
+        let headers = self.request.headers();
+        let name = self.names.name(header);
+        // A short map is scanned: comparing a few names (a standard one
+        // differs at its tag) costs less than hashing the name to look it
+        // up. The values come in the same order either way.
+        if headers.len() <= SCAN_AT_MOST {
+            Values::Scan(headers.iter(), name)
+        } else {
+            Values::LookedUp(headers.get_all(name).iter())
+        }
     }
 
     fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {

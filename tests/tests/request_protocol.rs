@@ -71,6 +71,11 @@ fn cases() -> Vec<Case> {
             run: |f| Box::pin(tracestate_joined(f)),
         },
         Case {
+            name: "a request with many headers reads the same",
+            frameworks: &FRAMEWORKS,
+            run: |f| Box::pin(many_headers_read_the_same(f)),
+        },
+        Case {
             name: "panic caught by observe",
             frameworks: &FRAMEWORKS,
             run: |f| Box::pin(panic_caught_by_observe(f)),
@@ -231,6 +236,42 @@ async fn tracestate_joined(framework: Framework) {
     ];
     let answer = echo(addr, &with_empty_line).await;
     assert_eq!(answer.tracestate, "a=1,b=2", "{framework}: {answer:?}");
+}
+
+/// The same rules past a handful of headers, where the tower adapter looks
+/// names up instead of scanning the few there are.
+async fn many_headers_read_the_same(framework: Framework) {
+    let observe = build(|b| b);
+    let addr = start(framework, &observe, Outer::Nothing).await;
+    let padding: Vec<String> = (0..8).map(|i| format!("x-pad-{i}")).collect();
+    let mut headers: Vec<(&str, &str)> = padding.iter().map(|n| (n.as_str(), "1")).collect();
+    headers.extend([
+        ("x-request-id", "bad id!"),
+        ("x-request-id", "good-3"),
+        ("traceparent", PARENT_A),
+        ("tracestate", "a=1"),
+        ("tracestate", ""),
+        ("tracestate", "b=2"),
+    ]);
+    let answer = echo(addr, &headers).await;
+    assert_eq!(answer.request_id, "good-3", "{framework}: {answer:?}");
+    assert_eq!(answer.header("x-request-id"), ["good-3"], "{framework}");
+    assert_eq!(answer.tracestate, "a=1,b=2", "{framework}: {answer:?}");
+    let (trace_id, _) = trace_and_span(&answer.traceparent);
+    assert_eq!(
+        trace_id,
+        trace_and_span(PARENT_A).0,
+        "{framework}: {answer:?}"
+    );
+
+    headers.push(("traceparent", PARENT_B));
+    let answer = echo(addr, &headers).await;
+    let (trace_id, _) = trace_and_span(&answer.traceparent);
+    assert_ne!(
+        trace_id,
+        trace_and_span(PARENT_A).0,
+        "{framework}: two are none"
+    );
 }
 
 /// By default observe answers a panicking handler with an empty 500 that
