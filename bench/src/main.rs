@@ -14,6 +14,10 @@
 //! any middleware, so `metrics` minus `noop` is observe's own share; and
 //! `errors` (`metrics` with error tracking on: what every request pays for
 //! the request details an error event may need; the DSN is a closed port);
+//! `events` (metrics and the per-request event line to stdout, the
+//! handler silent: the request event alone); `everything` (`events` with
+//! error tracking on, no error happening, and span export set up with
+//! every trace sampled out: the "everything on");
 //! `sampled` (`full` with tail sampling keeping a tenth of the fast
 //! successful requests' events); `console` (`metrics` with the operator
 //! console's windows and request lists, as an admin listener sets up);
@@ -38,7 +42,7 @@ use observe_core::Observe;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|logged|full|traced|sampled|otlp-logs|otlp-metrics|clickhouse|profiled ADDR (noop, profiled: axum only)"
+        "usage: bench-server axum|actix bare|noop|metrics|native|console|labels|errors|events|everything|logged|full|traced|sampled|otlp-logs|otlp-metrics|clickhouse|profiled ADDR (noop, profiled: axum only)"
     );
     std::process::exit(2)
 }
@@ -94,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let observe = builder.build()?;
     let sampler = match mode.as_str() {
-        "full" | "sampled" => Some(observe_core::trace::Sampler::AlwaysOff),
+        "full" | "sampled" | "everything" => Some(observe_core::trace::Sampler::AlwaysOff),
         "traced" => Some(observe_core::trace::Sampler::AlwaysOn),
         _ => None,
     };
@@ -110,7 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let _errors = match mode.as_str() {
-        "errors" => Some(
+        "errors" | "everything" => Some(
             observe
                 .errors()
                 .dsn("http://bench@127.0.0.1:9/1")
@@ -127,10 +131,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => None,
     };
+    // The handler writes a line of its own.
     let logged = matches!(
         mode.as_str(),
         "logged" | "full" | "traced" | "sampled" | "otlp-logs" | "clickhouse"
     );
+    let logging = logged || matches!(mode.as_str(), "events" | "everything");
     #[cfg(feature = "sinks")]
     let _sinks = (
         match mode.as_str() {
@@ -151,7 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("bench-server: mode {mode} needs the `{feature}` feature of observe-bench");
         std::process::exit(2);
     }
-    let _logs = match logged {
+    let _logs = match logging {
         true => Some(observe.logging().try_init()?),
         false => None,
     };
@@ -159,7 +165,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let observed = match mode.as_str() {
             "bare" => false,
             "metrics" | "native" | "console" | "labels" | "errors" | "logged" | "full"
-            | "traced" | "sampled" | "otlp-logs" | "otlp-metrics" | "clickhouse" => true,
+            | "traced" | "sampled" | "otlp-logs" | "otlp-metrics" | "clickhouse" | "events"
+            | "everything" => true,
             _ => usage(),
         };
         return Ok(actix(observe, observed, logged, addr)?);
@@ -180,7 +187,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         (
             "axum",
-            "metrics" | "native" | "console" | "labels" | "errors" | "profiled" | "otlp-metrics",
+            "metrics" | "native" | "console" | "labels" | "errors" | "profiled" | "otlp-metrics"
+            | "events" | "everything",
         ) => routes
             .merge(observe_axum::metrics_endpoint(&observe))
             .layer(observe_axum::ObserveLayer::new(&observe)),
