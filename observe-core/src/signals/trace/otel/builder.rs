@@ -189,9 +189,19 @@ impl TracingBuilder {
             },
         };
         let endpoint = endpoint.trim().to_string();
-        let sampler = match self.sampler {
-            Some(sampler) => sampler,
-            None => sampler_from_env()?,
+        // Whether the sampler may read a span's attributes: not one of the
+        // built-in samplers the variable names, nor a plain built-in one
+        // given here; a parent-based one given here wraps a sampler observe
+        // cannot see into.
+        let (sampler, reads_attributes) = match self.sampler {
+            Some(sampler) => {
+                let blind = matches!(
+                    sampler,
+                    Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatioBased(_)
+                );
+                (sampler, !blind)
+            }
+            None => (sampler_from_env()?, false),
         };
         let attributes = resource_attributes_from_env()?;
         let url = if endpoint.is_empty() {
@@ -242,6 +252,7 @@ impl TracingBuilder {
             instances: RwLock::default(),
             queue,
             sampler,
+            reads_attributes,
             attributes,
         });
         // The installing instance comes first: lines and spans outside any

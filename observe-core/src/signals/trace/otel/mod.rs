@@ -42,6 +42,9 @@ pub(crate) struct Exporting {
     instances: RwLock<Vec<&'static Instance>>,
     queue: export::Queue,
     sampler: Sampler,
+    /// Whether the sampler may read a span's attributes (else a server
+    /// span's decision is taken without building them).
+    reads_attributes: bool,
     /// `OTEL_RESOURCE_ATTRIBUTES`, for every instance's resource.
     attributes: Vec<KeyValue>,
 }
@@ -64,6 +67,11 @@ impl Exporting {
     /// SDK builds a server span.
     pub(crate) fn sampler(&self) -> &Sampler {
         &self.sampler
+    }
+
+    /// Whether the sampler may read a span's attributes.
+    pub(crate) fn sampler_reads_attributes(&self) -> bool {
+        self.reads_attributes
     }
 
     /// The instance that installed tracing (made first, by `init`).

@@ -73,12 +73,22 @@ pub(crate) fn start_request(
         }
     };
     let method = context.method_owned();
-    let attributes = [
-        KeyValue::new("http.request.method", method.clone()),
-        KeyValue::new("url.scheme", "http"),
-    ];
+    let attributes = || {
+        [
+            KeyValue::new("http.request.method", method.clone()),
+            KeyValue::new("url.scheme", "http"),
+        ]
+    };
+    // Built for the decision only when the sampler may read them.
+    let shown = exporting.sampler_reads_attributes().then(attributes);
     // Named by the method alone until the route is known, at the end.
-    let decision = sampling::decide(exporting.sampler(), &parent, trace_id, &method, &attributes);
+    let decision = sampling::decide(
+        exporting.sampler(),
+        &parent,
+        trace_id,
+        &method,
+        shown.as_ref().map_or(&[], |a| &a[..]),
+    );
     if decision.decision == SamplingDecision::Drop {
         let span_id = new_span_id();
         context.trace.set_ids(TraceIds {
@@ -99,6 +109,7 @@ pub(crate) fn start_request(
         return;
     }
     let tracer = exporting.tracer_for(context.service());
+    let attributes = shown.unwrap_or_else(attributes);
     let span = sampling::build_decided(trace_id, decision, || {
         tracer
             .span_builder(method)
