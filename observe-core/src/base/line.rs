@@ -8,6 +8,7 @@ use tracing::Level;
 
 use super::ids::TraceIds;
 use super::json;
+use super::service::Service;
 use super::time::push_rfc3339;
 
 /// How lines are written.
@@ -34,7 +35,7 @@ pub(crate) fn begin(
     level: Level,
     original: Level,
     target: &str,
-    service: &str,
+    service: &Service,
     request: Option<LineRequest<'_>>,
 ) {
     let now = SystemTime::now();
@@ -54,7 +55,8 @@ pub(crate) fn begin(
             json::own_key!(out, "target");
             json::string(out, target);
             json::own_key!(out, "service");
-            json::string(out, service);
+            // Escaped and quoted once, when the instance was built.
+            out.push_str(service.json_name());
             if let Some(request) = request {
                 json::own_key!(out, "request_id");
                 // Sane or generated: `[A-Za-z0-9._:-]` only.

@@ -19,4 +19,40 @@ pub(crate) struct Service {
     pub(crate) attributes: Vec<(String, String)>,
     /// What every value this instance sends out goes through.
     pub(crate) redactor: Redactor,
+    /// `name` as a JSON string, quoted and escaped once for every line.
+    #[cfg(feature = "logging")]
+    json_name: Box<str>,
+}
+
+impl Service {
+    /// The service called `name`.
+    pub(crate) fn new(
+        name: String,
+        version: Option<String>,
+        git_commit: Option<String>,
+        attributes: Vec<(String, String)>,
+        redactor: Redactor,
+    ) -> Self {
+        #[cfg(feature = "logging")]
+        let json_name = {
+            let mut quoted = String::with_capacity(name.len() + 2);
+            super::json::string(&mut quoted, &name);
+            quoted.into()
+        };
+        Self {
+            name,
+            version,
+            git_commit,
+            attributes,
+            redactor,
+            #[cfg(feature = "logging")]
+            json_name,
+        }
+    }
+
+    /// The name as a JSON string, quoted and escaped.
+    #[cfg(feature = "logging")]
+    pub(crate) fn json_name(&self) -> &str {
+        &self.json_name
+    }
 }

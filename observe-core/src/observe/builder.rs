@@ -531,13 +531,13 @@ impl ObserveBuilder {
         http.labels = HttpLabels::new(http_labels, self.http_label_values, unix_now());
         let rpc = crate::metrics::rpc::RpcMetrics::new(&self.duration_buckets, self.max_routes);
         let families = Families {
-            service: Service {
-                name: service_name,
-                version: identity.version,
+            service: Service::new(
+                service_name,
+                identity.version,
                 git_commit,
-                attributes: identity.attributes,
-                redactor: self.redactor,
-            },
+                identity.attributes,
+                self.redactor,
+            ),
             const_labels,
             app: AppMetrics::new(self.series_limit, &self.duration_buckets),
             http,

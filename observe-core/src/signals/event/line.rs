@@ -260,7 +260,7 @@ mod tests {
             Level::INFO,
             Level::INFO,
             super::super::EVENT_TARGET,
-            "shop",
+            context.service(),
             Some(request()),
         );
         write(&mut line, LogFormat::Json, &context, &finished);

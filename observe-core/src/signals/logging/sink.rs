@@ -137,7 +137,7 @@ impl LogSink {
                 level,
                 original,
                 target,
-                &service.name,
+                service,
                 request,
             );
             out
