@@ -192,12 +192,13 @@ impl<S: Subscriber> Layer<S> for LogLayer {
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        // tracing-log events carry the `log` record's target.
-        let target = event
-            .normalized_metadata()
-            .map(|m| m.target().to_string())
-            .unwrap_or_else(|| metadata.target().to_string());
-        let Some(level) = self.sink.decide(&target, *metadata.level()) else {
+        // tracing-log events carry the `log` record's target (borrowed, as
+        // the callsite's is).
+        let normalized = event.normalized_metadata();
+        let target = normalized
+            .as_ref()
+            .map_or(metadata.target(), |m| m.target());
+        let Some(level) = self.sink.decide(target, *metadata.level()) else {
             return;
         };
         // Inside a request, the line speaks for the request's instance.
@@ -215,7 +216,7 @@ impl<S: Subscriber> Layer<S> for LogLayer {
             .sink
             // The opening inside a request is ~200 bytes: room for the
             // message and a few fields without growing.
-            .begin(level, *metadata.level(), &target, service, ids, 512);
+            .begin(level, *metadata.level(), target, service, ids, 512);
         let forward = level == Level::ERROR && self.errors.is_some();
         let mut fields = Fields {
             redactor: &service.redactor,
@@ -259,7 +260,6 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         if level == Level::ERROR
             && let Some(forward) = self.errors
         {
-            let normalized = event.normalized_metadata();
             let callsite = normalized.as_ref().unwrap_or(metadata);
             let callsite = format!(
                 "{}:{}",
@@ -267,7 +267,7 @@ impl<S: Subscriber> Layer<S> for LogLayer {
                 callsite.line().unwrap_or(0)
             );
             forward(&ErrorLine {
-                target: &target,
+                target,
                 callsite: &callsite,
                 message: &message,
                 fields: &fields,

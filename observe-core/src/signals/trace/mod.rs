@@ -73,7 +73,21 @@
 //! `always_off` or `traceidratio`, with `OTEL_TRACES_SAMPLER_ARG` a ratio
 //! from 0 to 1 (checked even for a sampler that takes none, so a typo does not
 //! wait for the day someone switches). An unknown value stops start-up with
-//! the accepted ones.
+//! the accepted ones. [`TracingBuilder::sampler`] takes any sampler instead,
+//! an application's own among them (`Sampler::ParentBased(Box::new(..))`
+//! around a `ShouldSample` of yours).
+//!
+//! observe asks the sampler about a request's server span before the SDK
+//! builds anything, with what the SDK would pass (the caller's context,
+//! the trace id, the name, `SpanKind::Server` and the span's
+//! `http.request.method` and `url.scheme`, built only for a sampler that
+//! may read them). A request sampled out then gets its trace and span ids
+//! and a non-recording span context (what runs inside it, a dependency call
+//! or an application span, is its sampled-out child) and no SDK span: it
+//! costs ~1,000 instructions over the same request with tracing off, not
+//! the ~2,200 the SDK's unsampled span did. A span that is kept is built by
+//! the SDK on that same decision, so the sampler runs once per server span
+//! and a ratio sampler decides on the trace id the span gets.
 //!
 //! # Context out
 //!
