@@ -19,8 +19,75 @@ pub(super) enum KeyClass {
     Count,
 }
 
+/// Names up to this long are remembered (see [`classify`]).
+const MEMO_KEY_MAX: usize = 40;
+/// Entries in a thread's memo.
+const MEMO_ENTRIES: usize = 64;
+
+/// One remembered classification: the redactor it was made for (its
+/// settings' id, never reused), the whole name, and the class.
+#[derive(Clone, Copy)]
+struct Memo {
+    settings: u64,
+    len: u8,
+    key: [u8; MEMO_KEY_MAX],
+    class: KeyClass,
+}
+
+impl Memo {
+    const EMPTY: Memo = Memo {
+        settings: 0,
+        len: 0,
+        key: [0; MEMO_KEY_MAX],
+        class: KeyClass::Plain,
+    };
+}
+
+thread_local! {
+    /// This thread's recent classifications, direct-mapped by a cheap hash
+    /// of the name: the same few names come back line after line (a
+    /// callsite's fields), and classifying one costs several hundred
+    /// instructions where a hit costs a few dozen.
+    static MEMOS: std::cell::RefCell<[Memo; MEMO_ENTRIES]> =
+        const { std::cell::RefCell::new([Memo::EMPTY; MEMO_ENTRIES]) };
+}
+
 /// Classifies a field name; see [`Redactor::is_sensitive_key`](super::Redactor::is_sensitive_key).
+/// Remembered per thread: a hit needs the same redactor and the same
+/// name, byte for byte, so it answers exactly what classifying would.
 pub(super) fn classify(settings: &Settings, key: &str) -> KeyClass {
+    let bytes = key.as_bytes();
+    if bytes.is_empty() || bytes.len() > MEMO_KEY_MAX {
+        return classify_now(settings, key);
+    }
+    let len = bytes.len();
+    let slot = (len
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(bytes[0]))
+        .wrapping_add(usize::from(bytes[len / 2]).wrapping_mul(7))
+        .wrapping_add(usize::from(bytes[len - 1]).wrapping_mul(13)))
+        % MEMO_ENTRIES;
+    let remembered = MEMOS.with_borrow(|memos| {
+        let memo = &memos[slot];
+        (memo.settings == settings.id && usize::from(memo.len) == len && &memo.key[..len] == bytes)
+            .then_some(memo.class)
+    });
+    if let Some(class) = remembered {
+        return class;
+    }
+    let class = classify_now(settings, key);
+    MEMOS.with_borrow_mut(|memos| {
+        let memo = &mut memos[slot];
+        memo.settings = settings.id;
+        memo.len = len as u8;
+        memo.key[..len].copy_from_slice(bytes);
+        memo.class = class;
+    });
+    class
+}
+
+/// Classifies a field name, every rule applied.
+fn classify_now(settings: &Settings, key: &str) -> KeyClass {
     let fragment = with_normalised(key, |norm| {
         if norm.is_empty()
             || settings

@@ -80,6 +80,9 @@ pub struct Redactor {
 
 #[derive(Debug)]
 struct Settings {
+    /// This redactor's identity for the classification memo (`keys`):
+    /// unique in the process, never 0.
+    id: u64,
     /// Fragments added with `deny_key`: normalised, non-empty, sorted and
     /// deduplicated. The built-in ones are matched by `keys`.
     deny: Vec<String>,
@@ -368,8 +371,10 @@ impl RedactorBuilder {
             keys.dedup();
             keys
         };
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Redactor {
             inner: Arc::new(Settings {
+                id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 deny: normalise_all(self.deny),
                 allow: normalise_all(self.allow),
                 emails: self.emails,

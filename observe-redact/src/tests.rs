@@ -429,3 +429,37 @@ proptest! {
         prop_assert!(matches!(out, Cow::Borrowed(s) if s == value));
     }
 }
+
+#[test]
+fn a_remembered_name_answers_for_its_own_redactor_only() {
+    // The same names, two redactors that disagree on one, on one thread:
+    // each answer is the redactor's own, however the calls interleave.
+    let plain = Redactor::default();
+    let strict = Redactor::builder().deny_key("plan").build();
+    for _ in 0..3 {
+        assert_eq!(plain.redact_field("user.plan", "pro"), "pro");
+        assert_eq!(strict.redact_field("user.plan", "pro"), "[REDACTED]");
+        assert!(!plain.is_sensitive_key("user.plan"));
+        assert!(strict.is_sensitive_key("user.plan"));
+    }
+    // Names that share a memo slot, and one too long to be remembered,
+    // classify as they would alone.
+    let names = ["password", "passwore", "pa55word", "user_id", "user_pass"];
+    for _ in 0..2 {
+        for name in names {
+            let fresh = Redactor::default();
+            assert_eq!(
+                plain.is_sensitive_key(name),
+                fresh.is_sensitive_key(name),
+                "{name}"
+            );
+        }
+    }
+    let long = format!("{}_password", "x".repeat(60));
+    assert!(plain.is_sensitive_key(&long));
+    assert!(plain.is_sensitive_key(&long));
+    assert!(plain.is_sensitive_key("password"));
+    assert!(!plain.is_sensitive_key("passwore"));
+    assert!(plain.is_sensitive_key("user_pass"));
+    assert!(!plain.is_sensitive_key("user_id"));
+}
