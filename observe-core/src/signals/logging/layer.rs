@@ -52,11 +52,25 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// Writes the message with `write`, then redacts it (in place unless
+    /// redaction rewrote it).
+    fn set_message(&mut self, write: impl FnOnce(&mut String)) {
+        self.message.clear();
+        write(&mut self.message);
+        let redacted = match self.redactor.redact_value(&self.message) {
+            std::borrow::Cow::Owned(redacted) => Some(redacted),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        if let Some(redacted) = redacted {
+            self.message = redacted;
+        }
+    }
+
     fn push(&mut self, field: &Field, value: FieldValue<'_>) {
         let name = field.name();
         if name == "message" {
             if let FieldValue::Text(text) = value {
-                self.message = self.redactor.redact_value(&text).into_owned();
+                self.set_message(|message| message.push_str(&text));
             }
             return;
         }
@@ -90,7 +104,7 @@ impl Fields<'_> {
             return;
         }
         if self.first {
-            // One allocation for the fields, not one per doubling.
+            // Room for a few fields at once (a reused buffer has it).
             self.fields.reserve(128);
         }
         match self.format {
@@ -139,6 +153,13 @@ impl Visit for Fields<'_> {
         self.push(field, FieldValue::Text(value.into()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            // Formatted straight into the message's (reused) buffer.
+            self.set_message(|message| {
+                let _ = write!(message, "{value:?}");
+            });
+            return;
+        }
         self.push(field, FieldValue::Text(format!("{value:?}").into()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -154,6 +175,17 @@ impl Visit for Fields<'_> {
         self.push(field, FieldValue::Bool(value));
     }
 }
+
+thread_local! {
+    /// A thread's message and fields buffers, reused line after line (a
+    /// line being written takes them; a nested one makes its own).
+    static SCRATCH: std::cell::Cell<(String, String)> = const {
+        std::cell::Cell::new((String::new(), String::new()))
+    };
+}
+
+/// Past this capacity a buffer is not kept for the next line.
+const SCRATCH_KEPT: usize = 4096;
 
 /// The `tracing` layer of [`LoggingBuilder::init`](super::LoggingBuilder::init).
 pub(super) struct LogLayer {
@@ -218,19 +250,24 @@ impl<S: Subscriber> Layer<S> for LogLayer {
             // message and a few fields without growing.
             .begin(level, *metadata.level(), target, service, ids, 512);
         let forward = level == Level::ERROR && self.errors.is_some();
-        let mut fields = Fields {
+        // The message and fields are written into this thread's buffers,
+        // kept from line to line: no allocation per line for either.
+        let (mut message, mut fields) = SCRATCH.take();
+        message.clear();
+        fields.clear();
+        let mut visitor = Fields {
             redactor: &service.redactor,
             format,
-            message: String::new(),
+            message,
             text: line.text.is_some() || forward,
-            fields: String::new(),
+            fields,
             first: true,
             record: line.record.as_mut(),
         };
-        event.record(&mut fields);
+        event.record(&mut visitor);
         let Fields {
             message, fields, ..
-        } = fields;
+        } = visitor;
         #[cfg(feature = "otlp")]
         if let Some(record) = &mut line.record {
             record.body(&message);
@@ -272,6 +309,10 @@ impl<S: Subscriber> Layer<S> for LogLayer {
                 message: &message,
                 fields: &fields,
             });
+        }
+        // Kept for the next line unless one line made them large.
+        if message.capacity() <= SCRATCH_KEPT && fields.capacity() <= SCRATCH_KEPT {
+            SCRATCH.set((message, fields));
         }
     }
 }
@@ -349,5 +390,63 @@ mod tests {
         let (text, record) = emit(LogFormat::Text);
         assert!(text.contains("password=[REDACTED]"), "{text}");
         assert_same(&line, record);
+    }
+
+    /// Lines written one after another on a thread (which reuses its
+    /// message and fields buffers) each hold only their own.
+    #[test]
+    fn each_line_holds_only_its_own_message_and_fields() {
+        let observe = crate::Observe::builder()
+            .service_name("shop")
+            .build()
+            .unwrap();
+        let (sender, receiver) = sync_channel(8);
+        let sink = Arc::new(LogSink {
+            level: super::super::level::LevelFilter::new(
+                tracing_subscriber::filter::Targets::new().with_default(Level::TRACE),
+                String::new(),
+            ),
+            remap: Default::default(),
+            format: LogFormat::Json,
+            text: true,
+            exporter: None,
+            service: observe.service().clone(),
+            sender,
+        });
+        let subscriber = tracing_subscriber::registry().with(LogLayer {
+            sink,
+            spans: false,
+            errors: None,
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                user_id = 7,
+                token = "abc",
+                "a long first message {}",
+                "x".repeat(200)
+            );
+            tracing::info!("second");
+            tracing::info!(plan = "pro", "third");
+        });
+        let lines: Vec<serde_json::Value> = receiver
+            .try_iter()
+            .map(|m| match m {
+                Message::Line(line) => serde_json::from_str(&line).unwrap(),
+                _ => panic!("a line"),
+            })
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("a long first message x")
+        );
+        assert_eq!(lines[0]["fields"]["user_id"], 7);
+        assert_eq!(lines[0]["fields"]["token"], "[REDACTED]");
+        assert_eq!(lines[1]["message"], "second");
+        assert!(lines[1].get("fields").is_none(), "{}", lines[1]);
+        assert_eq!(lines[2]["message"], "third");
+        assert_eq!(lines[2]["fields"], serde_json::json!({"plan": "pro"}));
     }
 }
