@@ -37,9 +37,4 @@ impl<const N: usize> Buffer<N> {
     pub(crate) fn as_str(&self, range: RangeFrom<usize>) -> &str {
         std::str::from_utf8(&self.0[range]).unwrap_or_default()
     }
-
-    /// Appends the bytes from `range.start` to `out`.
-    pub(crate) fn push_to(&self, out: &mut String, range: RangeFrom<usize>) {
-        out.push_str(self.as_str(range));
-    }
 }

@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::ascii::Buffer;
+
 /// Now, in seconds since the Unix epoch (0 for a clock before it).
 pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
@@ -20,12 +22,38 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
 /// Appends `2026-11-25T19:42:34.123456Z` for `time` (a log line's time:
 /// no allocation).
 pub(crate) fn push_rfc3339(out: &mut String, time: SystemTime) {
+    thread_local! {
+        /// The last second this thread wrote and its text: lines come many
+        /// to a second, and only the micros differ between them.
+        static SECOND: std::cell::Cell<(u64, Buffer<32>)> =
+            const { std::cell::Cell::new((u64::MAX, Buffer::of([b'0'; 32]))) };
+    }
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    let (cached, mut text) = SECOND.get();
+    if cached != secs {
+        text = date_time(secs);
+        SECOND.set((secs, text));
+    }
+    let mut micros = since.subsec_micros();
+    for slot in text.bytes_mut()[20..26].iter_mut().rev() {
+        *slot = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    // Digits and separators only: always UTF-8.
+    out.push_str(&text.as_str(0..)[..RFC3339_LEN]);
+}
+
+/// The length of `2026-11-25T19:42:34.123456Z`.
+const RFC3339_LEN: usize = 27;
+
+/// `2026-11-25T19:42:34.000000Z` for Unix second `secs` (the rest of the
+/// buffer zero digits).
+fn date_time(secs: u64) -> Buffer<32> {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
     // Digits by hand: `format!` costs more than the rest of a log line.
-    let mut buf = super::ascii::Buffer::of(*b"0000-00-00T00:00:00.000000Z");
+    let mut buf = Buffer::of(*b"0000-00-00T00:00:00.000000Z00000");
     let mut put = |at: usize, width: usize, mut value: u64| {
         for slot in buf.bytes_mut()[at..at + width].iter_mut().rev() {
             *slot = b'0' + (value % 10) as u8;
@@ -38,9 +66,7 @@ pub(crate) fn push_rfc3339(out: &mut String, time: SystemTime) {
     put(11, 2, rem / 3600);
     put(14, 2, rem % 3600 / 60);
     put(17, 2, rem % 60);
-    put(20, 6, u64::from(since.subsec_micros()));
-    // Digits and separators only: always UTF-8.
-    buf.push_to(out, 0..);
+    buf
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
@@ -196,6 +222,26 @@ mod tests {
         assert_eq!(rfc3339(t), "2025-11-25T19:42:34.123456Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(&rfc3339(leap)[..10], "2000-02-29");
+    }
+
+    #[test]
+    fn lines_in_one_second_and_the_next_each_get_their_own_time() {
+        // This thread remembers the last second it wrote: the micros, a
+        // new second and a return to an earlier one are all written anew.
+        let at =
+            |secs: u64, micros: u64| UNIX_EPOCH + Duration::from_micros(secs * 1_000_000 + micros);
+        let cases = [
+            (1_764_099_754, 1, "2025-11-25T19:42:34.000001Z"),
+            (1_764_099_754, 999_999, "2025-11-25T19:42:34.999999Z"),
+            (1_764_099_755, 0, "2025-11-25T19:42:35.000000Z"),
+            (1_764_099_754, 123_456, "2025-11-25T19:42:34.123456Z"),
+            (0, 0, "1970-01-01T00:00:00.000000Z"),
+        ];
+        for (secs, micros, text) in cases {
+            let mut out = String::from("x");
+            push_rfc3339(&mut out, at(secs, micros));
+            assert_eq!(out, format!("x{text}"));
+        }
     }
 
     #[test]
