@@ -32,10 +32,10 @@ pub(crate) fn within<R>(span: &SpanContext, _f: impl FnOnce() -> R) -> R {
 /// The per-request tracing state kept in the request context.
 #[derive(Debug, Default)]
 pub(crate) struct RequestTrace {
-    /// The ids, made on first use when nothing set them at the start.
-    ids: OnceLock<TraceIds>,
-    /// The server span, when spans are exported.
-    span: OnceLock<SpanContext>,
+    /// The ids, with the server span when spans are exported: set once
+    /// (at the start, or made on first use when nothing set them), one
+    /// initialisation for both.
+    started: OnceLock<(TraceIds, Option<SpanContext>)>,
     /// The caller's `tracestate`, passed on.
     state: OnceLock<Box<str>>,
     /// The caller's span id, from a valid `traceparent`: the parent of the
@@ -46,27 +46,29 @@ pub(crate) struct RequestTrace {
 impl RequestTrace {
     /// The ids, made now if nothing set them.
     pub(crate) fn ids(&self) -> &TraceIds {
-        self.ids.get_or_init(TraceIds::new_root)
+        &self.started.get_or_init(|| (TraceIds::new_root(), None)).0
     }
 
     /// The ids, if set or made already.
     pub(crate) fn ids_if_set(&self) -> Option<&TraceIds> {
-        self.ids.get()
+        self.started.get().map(|(ids, _)| ids)
     }
 
     /// Sets the ids (once: the first setting wins).
     pub(crate) fn set_ids(&self, ids: TraceIds) {
-        let _ = self.ids.set(ids);
+        let _ = self.started.set((ids, None));
     }
 
     /// The server span, if there is one.
     pub(crate) fn span(&self) -> Option<&SpanContext> {
-        self.span.get()
+        self.started.get().and_then(|(_, span)| span.as_ref())
     }
 
-    /// Keeps the server span (once).
-    pub(crate) fn set_span(&self, span: SpanContext) {
-        let _ = self.span.set(span);
+    /// Sets the ids and the server span they belong to (once: the first
+    /// setting wins).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_span(&self, ids: TraceIds, span: SpanContext) {
+        let _ = self.started.set((ids, Some(span)));
     }
 
     /// The caller's `tracestate`, to pass on.

@@ -91,21 +91,23 @@ pub(crate) fn start_request(
     );
     if decision.decision == SamplingDecision::Drop {
         let span_id = new_span_id();
-        context.trace.set_ids(TraceIds {
-            trace_id: trace_id.to_bytes(),
-            span_id,
-            sampled: false,
-        });
         // A span context alone: not recording, and what runs inside (a
         // dependency call, an application span) is its sampled-out child.
-        let ids = SpanContext::new(
+        let span = SpanContext::new(
             trace_id,
             SpanId::from_bytes(span_id),
             TraceFlags::default(),
             false,
             decision.trace_state,
         );
-        context.trace.set_span(parent.with_remote_span_context(ids));
+        let ids = TraceIds {
+            trace_id: trace_id.to_bytes(),
+            span_id,
+            sampled: false,
+        };
+        context
+            .trace
+            .set_span(ids, parent.with_remote_span_context(span));
         return;
     }
     let tracer = exporting.tracer_for(context.service());
@@ -117,13 +119,13 @@ pub(crate) fn start_request(
             .with_attributes(attributes)
             .start_with_context(tracer, &parent)
     });
-    let span_context = span.span_context().clone();
-    context.trace.set_ids(TraceIds {
+    let span_context = span.span_context();
+    let ids = TraceIds {
         trace_id: span_context.trace_id().to_bytes(),
         span_id: span_context.span_id().to_bytes(),
         sampled: span_context.is_sampled(),
-    });
-    context.trace.set_span(parent.with_span(span));
+    };
+    context.trace.set_span(ids, parent.with_span(span));
 }
 
 /// Records the path on the server span (redacted by the request's
