@@ -85,6 +85,35 @@ fn trace_for(case: usize) -> String {
     format!("{:032x}", 0xabc0_0000_u64 + case as u64)
 }
 
+/// The example shop on `framework`, its `/relay/{id}` calling `hop`.
+async fn relaying_shop(
+    framework: observe_tests::Framework,
+    hop: std::net::SocketAddr,
+) -> std::net::SocketAddr {
+    let observe = example_observe();
+    let shop = example_shop(&observe);
+    shop.set_upstream(&observe, &format!("http://{hop}"))
+        .unwrap();
+    start_example_with(framework, &observe, shop).await
+}
+
+/// `GET /relay/1` on `addr` with `headers` (the next hop answers 404):
+/// what the next hop received.
+async fn relay(
+    addr: std::net::SocketAddr,
+    headers: &[(&str, &str)],
+    seen: &std::sync::Mutex<Vec<observe_tests::Received>>,
+) -> observe_tests::Received {
+    let before = seen.lock().unwrap().len();
+    let mut request = client().get(format!("http://{addr}/relay/1"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let status = request.send().await.unwrap().status();
+    assert_eq!(status, 404, "{addr}");
+    seen.lock().unwrap()[before].clone()
+}
+
 async fn fetch(addr: std::net::SocketAddr, path: &str, parent: Option<&str>) -> u16 {
     let mut request = client().get(format!("http://{addr}{path}"));
     if let Some(parent) = parent {
@@ -202,25 +231,20 @@ async fn a_trace_the_caller_sampled_out_is_continued_and_not_exported() {
     setup();
     let (hop, seen) = next_hop().await;
     for (case, framework) in FRAMEWORKS.into_iter().enumerate() {
-        let observe = example_observe();
-        let shop = example_shop(&observe);
-        shop.set_upstream(&observe, &format!("http://{hop}"))
-            .unwrap();
-        let addr = start_example_with(framework, &observe, shop).await;
+        let addr = relaying_shop(framework, hop).await;
         let trace = trace_for(800 + case);
         let request_id = format!("unsampled-{case}");
-        let before = seen.lock().unwrap().len();
-        let status = client()
-            .get(format!("http://{addr}/relay/1"))
-            .header("traceparent", format!("00-{trace}-{PARENT}-00"))
-            .header("tracestate", "vendor=1")
-            .header("x-request-id", &request_id)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 404, "{framework}");
-        let received = seen.lock().unwrap()[before].clone();
+        let unsampled = format!("00-{trace}-{PARENT}-00");
+        let received = relay(
+            addr,
+            &[
+                ("traceparent", &unsampled),
+                ("tracestate", "vendor=1"),
+                ("x-request-id", &request_id),
+            ],
+            &seen,
+        )
+        .await;
         let sent_on = &received.traceparent[0];
         assert!(
             sent_on.starts_with(&format!("00-{trace}-")) && sent_on.ends_with("-00"),
@@ -278,28 +302,20 @@ async fn level_2_tracestate_keys_pass_through_an_exporting_service() {
     let (hop, seen) = next_hop().await;
     let state = format!("foo@=1,foo@@bar=1,foo@bar@baz=1,{}@v=1", "t".repeat(242));
     for (case, framework) in FRAMEWORKS.into_iter().enumerate() {
-        let observe = example_observe();
-        let shop = example_shop(&observe);
-        shop.set_upstream(&observe, &format!("http://{hop}"))
-            .unwrap();
-        let addr = start_example_with(framework, &observe, shop).await;
+        let addr = relaying_shop(framework, hop).await;
         let trace = trace_for(700 + case);
         for (sent, expected) in [
             (state.clone(), vec![state.clone()]),
             ("foo=1,@foo=1".to_string(), vec![]),
             (format!("foo=1,{}=1", "k".repeat(257)), vec![]),
         ] {
-            let before = seen.lock().unwrap().len();
-            let status = client()
-                .get(format!("http://{addr}/relay/1"))
-                .header("traceparent", traceparent(&trace, PARENT))
-                .header("tracestate", &sent)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 404, "{framework}");
-            let received = seen.lock().unwrap()[before].clone();
+            let parent = traceparent(&trace, PARENT);
+            let received = relay(
+                addr,
+                &[("traceparent", &parent), ("tracestate", &sent)],
+                &seen,
+            )
+            .await;
             assert!(
                 received.traceparent[0].contains(&trace),
                 "{framework}: {received:?}"

@@ -332,14 +332,20 @@ mod tests {
     use crate::otlp::logs::reference::assert_same;
     use crate::signals::logging::sink::Message;
 
-    /// The line and record of one event, with lines in `format`.
-    fn emit(format: LogFormat) -> (String, crate::otlp::logs::Exported) {
+    /// Our layer over a sink of every level for a service `shop`, lines
+    /// in `format` (8 at most) to the receiver, records to `exporter`.
+    fn layered(
+        format: LogFormat,
+        exporter: Option<super::super::sink::Exporter>,
+    ) -> (
+        impl tracing::Subscriber + Send + Sync,
+        std::sync::mpsc::Receiver<Message>,
+    ) {
         let observe = crate::Observe::builder()
             .service_name("shop")
             .build()
             .unwrap();
-        let (sender, receiver) = sync_channel(4);
-        let (exporter, records) = crate::otlp::logs::TestQueue::exporter();
+        let (sender, receiver) = sync_channel(8);
         let sink = Arc::new(LogSink {
             level: super::super::level::LevelFilter::new(
                 tracing_subscriber::filter::Targets::new().with_default(Level::TRACE),
@@ -348,7 +354,7 @@ mod tests {
             remap: Default::default(),
             format,
             text: true,
-            exporter: Some(exporter),
+            exporter,
             service: observe.service().clone(),
             sender,
         });
@@ -357,6 +363,13 @@ mod tests {
             spans: false,
             errors: None,
         });
+        (subscriber, receiver)
+    }
+
+    /// The line and record of one event, with lines in `format`.
+    fn emit(format: LogFormat) -> (String, crate::otlp::logs::Exported) {
+        let (exporter, records) = crate::otlp::logs::TestQueue::exporter();
+        let (subscriber, receiver) = layered(format, Some(exporter));
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(
                 target: "shop::db",
@@ -396,28 +409,7 @@ mod tests {
     /// message and fields buffers) each hold only their own.
     #[test]
     fn each_line_holds_only_its_own_message_and_fields() {
-        let observe = crate::Observe::builder()
-            .service_name("shop")
-            .build()
-            .unwrap();
-        let (sender, receiver) = sync_channel(8);
-        let sink = Arc::new(LogSink {
-            level: super::super::level::LevelFilter::new(
-                tracing_subscriber::filter::Targets::new().with_default(Level::TRACE),
-                String::new(),
-            ),
-            remap: Default::default(),
-            format: LogFormat::Json,
-            text: true,
-            exporter: None,
-            service: observe.service().clone(),
-            sender,
-        });
-        let subscriber = tracing_subscriber::registry().with(LogLayer {
-            sink,
-            spans: false,
-            errors: None,
-        });
+        let (subscriber, receiver) = layered(LogFormat::Json, None);
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(
                 user_id = 7,
