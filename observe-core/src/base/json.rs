@@ -37,62 +37,62 @@ fn may_be_special(word: u64) -> bool {
 }
 
 /// The index of the first byte at or after `i` that may need an escape, or
-/// `bytes.len()`: eight bytes at a time, then byte by byte.
+/// `bytes.len()`: eight bytes at a time. Fewer than eight left are checked
+/// as one more word ending at the last byte (overlapping bytes already
+/// checked, or padded with a clean byte), so a clean string has no
+/// byte-by-byte tail; a word that may hold a special byte is looked at
+/// byte by byte.
 #[inline]
 fn skip_clean(bytes: &[u8], mut i: usize) -> usize {
+    let len = bytes.len();
+    let word_of = |chunk: &[u8]| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        u64::from_le_bytes(word)
+    };
     loop {
         while let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if may_be_special(word) {
+            if may_be_special(word_of(chunk)) {
                 break;
             }
             i += 8;
         }
-        let end = (i + 8).min(bytes.len());
+        if i == len {
+            return i;
+        }
+        if i + 8 > len {
+            let tail = if len >= 8 {
+                word_of(&bytes[len - 8..])
+            } else {
+                let mut padded = [b'a'; 8];
+                padded[..len - i].copy_from_slice(&bytes[i..]);
+                u64::from_le_bytes(padded)
+            };
+            if !may_be_special(tail) {
+                return len;
+            }
+        }
+        let end = (i + 8).min(len);
         while i < end {
             if SPECIAL[usize::from(bytes[i])] {
                 return i;
             }
             i += 1;
         }
-        if i == bytes.len() {
+        if i == len {
             return i;
         }
     }
-}
-
-/// Whether no byte of `bytes` needs an escape, eight at a time: the last
-/// word overlaps the one before it, and a short string is padded with
-/// a clean byte, so there is no byte-by-byte tail.
-#[inline]
-fn is_clean(bytes: &[u8]) -> bool {
-    let len = bytes.len();
-    let word_at = |i: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        u64::from_le_bytes(word)
-    };
-    if len < 8 {
-        let mut padded = [b'a'; 8];
-        padded[..len].copy_from_slice(bytes);
-        return !may_be_special(u64::from_le_bytes(padded));
-    }
-    let mut i = 0;
-    while i + 8 <= len {
-        if may_be_special(word_at(i)) {
-            return false;
-        }
-        i += 8;
-    }
-    i == len || !may_be_special(word_at(len - 8))
 }
 
 /// Appends `value` as a JSON string literal. Runs of bytes that need no
 /// escape are skipped eight at a time and copied in bulk: this is the
 /// hottest loop of a log line.
 pub(crate) fn string(out: &mut String, value: &str) {
-    // Most strings need no escape at all: checked whole, copied at once.
-    if is_clean(value.as_bytes()) {
+    let bytes = value.as_bytes();
+    let mut i = skip_clean(bytes, 0);
+    // Most strings need no escape at all: copied at once.
+    if i == bytes.len() {
         out.reserve(value.len() + 2);
         out.push('"');
         out.push_str(value);
@@ -100,14 +100,8 @@ pub(crate) fn string(out: &mut String, value: &str) {
         return;
     }
     out.push('"');
-    let bytes = value.as_bytes();
     let mut start = 0;
-    let mut i = 0;
-    loop {
-        i = skip_clean(bytes, i);
-        if i == bytes.len() {
-            break;
-        }
+    while i < bytes.len() {
         let b = bytes[i];
         let escape: Option<&str> = match b {
             b'"' => Some("\\\""),
@@ -120,7 +114,7 @@ pub(crate) fn string(out: &mut String, value: &str) {
                 let separator = bytes.get(i + 1) == Some(&0x80)
                     && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9));
                 if !separator {
-                    i += 1;
+                    i = skip_clean(bytes, i + 1);
                     continue;
                 }
                 out.push_str(&value[start..i]);
@@ -129,8 +123,8 @@ pub(crate) fn string(out: &mut String, value: &str) {
                 } else {
                     "\\u2029"
                 });
-                i += 3;
-                start = i;
+                start = i + 3;
+                i = skip_clean(bytes, start);
                 continue;
             }
             _ => None,
@@ -142,8 +136,8 @@ pub(crate) fn string(out: &mut String, value: &str) {
                 let _ = write!(out, "\\u{:04x}", b);
             }
         }
-        i += 1;
-        start = i;
+        start = i + 1;
+        i = skip_clean(bytes, start);
     }
     out.push_str(&value[start..]);
     out.push('"');
@@ -328,7 +322,9 @@ mod tests {
                         bytes[at] = b;
                     }
                     let expected = !bytes.iter().any(|b| SPECIAL[usize::from(*b)]);
-                    assert_eq!(is_clean(&bytes), expected, "{bytes:?}");
+                    let first = bytes.iter().position(|b| SPECIAL[usize::from(*b)]);
+                    assert_eq!(skip_clean(&bytes, 0) == bytes.len(), expected, "{bytes:?}");
+                    assert_eq!(skip_clean(&bytes, 0), first.unwrap_or(len), "{bytes:?}");
                 }
             }
         }
