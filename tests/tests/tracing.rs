@@ -97,6 +97,27 @@ async fn relaying_shop(
     start_example_with(framework, &observe, shop).await
 }
 
+/// The first line logging captured that `matches`, waited for.
+async fn logged_line(what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    eventually(Duration::from_secs(5), what, || async {
+        let bytes = setup().logs.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| matches(l))
+    })
+    .await
+}
+
+/// The request event of the request with id `id`.
+async fn request_event(id: &str) -> Value {
+    logged_line("the request event", |l| {
+        l["request_id"] == id && l["target"] == "observe::request"
+    })
+    .await
+}
+
 /// `GET /relay/1` on `addr` with `headers` (the next hop answers 404):
 /// what the next hop received.
 async fn relay(
@@ -255,17 +276,7 @@ async fn a_trace_the_caller_sampled_out_is_continued_and_not_exported() {
             "{framework}: a span id of its own"
         );
         assert_eq!(received.tracestate, vec!["vendor=1".to_string()]);
-        let event = eventually(Duration::from_secs(5), "the request event", || async {
-            let bytes = setup().logs.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|l| {
-                    l["request_id"] == request_id.as_str() && l["target"] == "observe::request"
-                })
-        })
-        .await;
+        let event = request_event(&request_id).await;
         assert_eq!(event["trace_id"], trace.as_str(), "{framework}");
         let span_id = event["span_id"].as_str().unwrap();
         assert!(
@@ -401,18 +412,9 @@ async fn outgoing_calls_carry_the_client_span_and_a_second_service_continues_it(
         own.events.is_empty(),
         "log lines are not span events: {own:?}"
     );
-    let line = eventually(
-        Duration::from_secs(5),
-        "the line inside the span",
-        || async {
-            let bytes = setup().logs.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|l| l["message"] == "relay prepared" && l["trace_id"] == trace.as_str())
-        },
-    )
+    let line = logged_line("the line inside the span", |l| {
+        l["message"] == "relay prepared" && l["trace_id"] == trace.as_str()
+    })
     .await;
     assert_eq!(line["span_id"], edge_server.span_id.as_str(), "{line}");
     assert_eq!(client_span.kind, 3);
@@ -463,15 +465,7 @@ async fn exemplars_point_at_exported_traces_and_log_lines_carry_the_ids() {
     let (_, plain) = scrape(addr, Some("text/plain")).await;
     assert!(!plain.contains("trace_id"), "no exemplars in text 0.0.4");
 
-    let event = eventually(Duration::from_secs(5), "the request event", || async {
-        let bytes = setup().logs.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|l| l["request_id"] == "traced-1" && l["target"] == "observe::request")
-    })
-    .await;
+    let event = request_event("traced-1").await;
     assert_eq!(event["trace_id"], trace.as_str());
     assert_eq!(event["span_id"], server.span_id.as_str());
 }
@@ -502,15 +496,7 @@ async fn request_derived_labels_reach_the_span_and_the_event() {
         let server = spans.iter().find(|s| s.kind == 2).unwrap();
         assert_eq!(server.attribute("plan"), Some("pro"), "{framework:?}");
         assert_eq!(server.attribute("client"), Some("web"), "{framework:?}");
-        let event = eventually(Duration::from_secs(5), "the request event", || async {
-            let bytes = setup().logs.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|l| l["request_id"] == id.as_str() && l["target"] == "observe::request")
-        })
-        .await;
+        let event = request_event(&id).await;
         assert_eq!(
             event["event"]["labels"],
             serde_json::json!({"plan": "pro", "client": "web"}),
